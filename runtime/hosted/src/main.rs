@@ -1,0 +1,23 @@
+//! `kiln-hosted`: runs kiln's language runtimes as a Linux process.
+//!
+//! Usually reached through `cargo xtask` (`exec`, `som`, `spec`, `bench`), which
+//! builds this binary and passes the arguments on.
+
+use std::process::ExitCode;
+
+fn usage() -> ExitCode {
+    eprintln!("usage: kiln-hosted <command> [args...]");
+    eprintln!("commands: (none yet; the language runtimes register theirs here)");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        Some(other) => {
+            eprintln!("kiln-hosted: unknown command `{other}`");
+            usage()
+        }
+        None => usage(),
+    }
+}

@@ -1,0 +1,8 @@
+//! kiln's bootable image (placeholder until the boot path lands).
+#![no_std]
+#![no_main]
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}

@@ -1,0 +1,6 @@
+//! Smalltalk (the SOM dialect) for kiln: parser, compiler to Zag-style threaded code,
+//! object memory with a precise moving GC, dispatch and primitives. `no_std` + `alloc`;
+//! talks to the machine only through `kiln_abi::Platform`.
+#![no_std]
+
+extern crate alloc;
