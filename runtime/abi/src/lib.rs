@@ -10,6 +10,7 @@
 
 pub mod exit;
 pub mod platform;
+pub mod wasm;
 
 pub use exit::ExitStatus;
 pub use platform::{MemoryError, Platform, Protection};
