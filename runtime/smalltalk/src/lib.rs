@@ -4,3 +4,7 @@
 #![no_std]
 
 extern crate alloc;
+
+pub mod ast;
+pub mod lexer;
+pub mod parser;
