@@ -4,3 +4,9 @@
 #![no_std]
 
 extern crate alloc;
+
+pub mod error;
+pub mod module;
+
+pub use error::CompileError;
+pub use module::{parse, supported_features, wasm1_features, ModuleInfo, Type};
