@@ -1,0 +1,117 @@
+//! `cargo xtask build`: the bare-metal image.
+//!
+//! Builds `runtime/kernel` for `x86_64-unknown-none` with the profile's linker script
+//! and frame pointers (for backtraces), then copies the ELF to a name that says which
+//! profile and build it is, and reports its size.
+
+use crate::profile::{self, Profile};
+use crate::{cmd, prereq, ImageOpts};
+use anyhow::{Context, Result};
+use object::{Object, ObjectSegment};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The Rust target every kiln image is built for.
+pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
+
+/// A built, bootable image.
+pub struct BuiltImage {
+    pub profile: Profile,
+    pub path: PathBuf,
+}
+
+/// Sizes of an image: on disk, and what the loader copies into memory from the file.
+pub struct ImageSize {
+    pub file: u64,
+    pub loaded: u64,
+}
+
+impl BuiltImage {
+    /// The image's sizes, read from its ELF program headers.
+    pub fn size(&self) -> Result<ImageSize> {
+        let data = std::fs::read(&self.path)
+            .with_context(|| format!("reading {}", self.path.display()))?;
+        let elf = object::File::parse(&*data)
+            .with_context(|| format!("{} is not an ELF file", self.path.display()))?;
+        let loaded = elf.segments().map(|s| s.file_range().1).sum();
+        Ok(ImageSize {
+            file: data.len() as u64,
+            loaded,
+        })
+    }
+
+    /// Prints the one-line summary `build` promises: path and size.
+    pub fn print_summary(&self) {
+        match self.size() {
+            Ok(size) => eprintln!(
+                "image: {} ({} KiB loaded, {} KiB file with symbols) for {}",
+                self.path.display(),
+                size.loaded.div_ceil(1024),
+                size.file.div_ceil(1024),
+                self.profile.name
+            ),
+            Err(err) => eprintln!("image: {} ({err})", self.path.display()),
+        }
+        eprintln!(
+            "profile {}: {}; generated code may use {}",
+            self.profile.name,
+            self.profile.description,
+            self.profile.cpu_features.join(" ")
+        );
+    }
+}
+
+/// Cargo's target directory, honouring `CARGO_TARGET_DIR`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| profile::root().join("target"))
+}
+
+/// Builds the kernel image for `opts` with extra cargo `features`.
+pub fn build_image(opts: &ImageOpts, features: &[String]) -> Result<BuiltImage> {
+    let profile = profile::load(&opts.profile)?;
+    prereq::ensure_rust_target(KERNEL_TARGET)?;
+    let root = profile::root();
+    let script = root.join(&profile.linker_script);
+
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(&root)
+        .args([
+            "build",
+            "--package",
+            "kiln-kernel",
+            "--target",
+            KERNEL_TARGET,
+        ])
+        .env("KILN_LINKER_SCRIPT", &script)
+        .env(
+            "CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS",
+            "-C force-frame-pointers=yes",
+        );
+    if opts.release {
+        cargo.arg("--release");
+    }
+    if !features.is_empty() {
+        cargo.args(["--features", &features.join(",")]);
+    }
+    cmd::run(&mut cargo, "building the kernel")?;
+
+    let mode = if opts.release { "release" } else { "debug" };
+    let built = target_dir()
+        .join(KERNEL_TARGET)
+        .join(mode)
+        .join("kiln-kernel");
+    let mut name = format!("{}-{mode}", profile.name);
+    for feature in features {
+        name.push('-');
+        name.push_str(feature);
+    }
+    let out_dir = target_dir().join("kiln");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let path = out_dir.join(format!("{name}.elf"));
+    std::fs::copy(&built, &path)
+        .with_context(|| format!("copying {} to {}", built.display(), path.display()))?;
+    Ok(BuiltImage { profile, path })
+}

@@ -1,0 +1,256 @@
+//! Booting images under QEMU: the command line a profile implies, interactive runs
+//! that stream the (symbolized) serial console, and captured runs with a timeout for
+//! tests and benchmarks.
+
+use crate::build::BuiltImage;
+use crate::profile::Profile;
+use crate::symbols::Symbols;
+use crate::{cmd, prereq};
+use anyhow::{bail, Context, Result};
+use kiln_abi::exit::guest_code;
+use kiln_abi::ExitStatus;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How an interactive run should start QEMU.
+pub struct RunOpts {
+    pub accel: String,
+    pub gdb: bool,
+    pub cmdline: String,
+}
+
+/// The kernel command line: kiln options, then `--` and the program's arguments.
+/// Arguments containing spaces or quotes are double-quoted with backslash escapes.
+pub fn guest_cmdline(options: &[String], args: &[String]) -> String {
+    let mut words: Vec<String> = options.to_vec();
+    if !args.is_empty() {
+        words.push("--".into());
+        words.extend(args.iter().map(|a| {
+            if a.is_empty() || a.contains([' ', '\t', '"', '\\']) {
+                format!("\"{}\"", a.replace('\\', "\\\\").replace('"', "\\\""))
+            } else {
+                a.clone()
+            }
+        }));
+    }
+    words.join(" ")
+}
+
+/// The QEMU command that boots `image` on `profile`.
+pub fn command(profile: &Profile, image: &Path, accel: &str, cmdline: &str) -> Command {
+    let mut qemu = Command::new(prereq::QEMU);
+    qemu.args(["-M", &profile.machine])
+        .args(["-accel", accel])
+        .args(["-cpu", &profile.cpu])
+        .args(["-m", &profile.memory])
+        .args(["-nodefaults", "-no-reboot", "-display", "none"])
+        .args(["-serial", "stdio"]);
+    for device in &profile.devices {
+        qemu.args(["-device", device]);
+    }
+    qemu.arg("-kernel").arg(image);
+    if !cmdline.is_empty() {
+        qemu.args(["-append", cmdline]);
+    }
+    qemu
+}
+
+/// How a guest run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The guest wrote this code to `isa-debug-exit`.
+    Guest(u8),
+    /// QEMU ended some other way (its own error, or a reset with `-no-reboot`).
+    Qemu(Option<i32>),
+    /// Still running when the timeout passed; QEMU was killed.
+    Timeout,
+}
+
+impl Ending {
+    fn from_status(status: std::process::ExitStatus) -> Self {
+        match status.code().and_then(guest_code) {
+            Some(code) => Ending::Guest(code),
+            None => Ending::Qemu(status.code()),
+        }
+    }
+
+    /// A short description for reports: `fault (exit code 4)`.
+    pub fn describe(self) -> String {
+        match self {
+            Ending::Guest(code) => match ExitStatus::from_code(code) {
+                Some(s) => format!("{} (guest exit code {code})", s.describe()),
+                None => format!("guest exit code {code}"),
+            },
+            Ending::Qemu(Some(0)) => {
+                "QEMU stopped without the guest writing to isa-debug-exit (a triple fault resets the machine)".into()
+            }
+            Ending::Qemu(Some(code)) => format!("QEMU failed with status {code}"),
+            Ending::Qemu(None) => "QEMU was killed by a signal".into(),
+            Ending::Timeout => "timed out".into(),
+        }
+    }
+}
+
+/// What a captured run produced.
+pub struct Captured {
+    /// Serial output with addresses symbolized.
+    pub output: String,
+    /// QEMU's own stderr.
+    pub stderr: String,
+    pub ending: Ending,
+    /// From spawning QEMU to the first byte on the serial console.
+    pub first_output: Option<Duration>,
+    /// From spawning QEMU to its exit.
+    pub elapsed: Duration,
+}
+
+fn spawn(mut qemu: Command, stdin: Stdio) -> Result<Child> {
+    prereq::ensure_qemu()?;
+    cmd::echo(&qemu);
+    qemu.stdin(stdin)
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start {}", prereq::QEMU))
+}
+
+/// Boots `image` with no input, collecting its output until it exits or `timeout` passes.
+pub fn run_captured(
+    image: &BuiltImage,
+    cmdline: &str,
+    timeout: Duration,
+    symbols: Option<&Symbols>,
+) -> Result<Captured> {
+    let mut qemu = command(&image.profile, &image.path, "tcg", cmdline);
+    qemu.stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = spawn(qemu, Stdio::null())?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let mut first = None;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            first.get_or_insert_with(|| start.elapsed());
+            bytes.extend_from_slice(&buf[..n]);
+        }
+        (bytes, first)
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let ending = loop {
+        if let Some(status) = child.try_wait()? {
+            break Ending::from_status(status);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break Ending::Timeout;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    };
+    let elapsed = start.elapsed();
+    let (bytes, first_output) = reader.join().expect("reader thread");
+    let stderr = String::from_utf8_lossy(&err_reader.join().expect("stderr thread")).into_owned();
+    let text = String::from_utf8_lossy(&bytes);
+    let output = match symbols {
+        Some(s) => text.lines().map(|l| s.annotate(l) + "\n").collect(),
+        None => text.into_owned(),
+    };
+    Ok(Captured {
+        output,
+        stderr,
+        ending,
+        first_output,
+        elapsed,
+    })
+}
+
+/// Boots `image` with the terminal attached, streaming the symbolized serial
+/// console; returns the guest's exit code (or fails if QEMU itself failed).
+pub fn run_interactive(image: &BuiltImage, opts: &RunOpts) -> Result<i32> {
+    if opts.accel == "kvm" && !Path::new("/dev/kvm").exists() {
+        bail!("--accel kvm needs /dev/kvm, which this machine does not have; use --accel tcg");
+    }
+    let symbols = Symbols::load(&image.path)?;
+    let mut qemu = command(&image.profile, &image.path, &opts.accel, &opts.cmdline);
+    if opts.gdb {
+        qemu.args(["-s", "-S"]);
+        eprintln!(
+            "QEMU is paused with its gdb stub on localhost:1234; in another terminal run:\n  gdb {} -ex 'target remote localhost:1234'",
+            image.path.display()
+        );
+    }
+    eprintln!("(Ctrl-C stops QEMU)");
+    let mut child = spawn(qemu, Stdio::inherit())?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut out = std::io::stdout();
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stdout.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        pending.extend_from_slice(&buf[..n]);
+        // Whole lines are symbolized; a partial line (a prompt) is shown at once as it is.
+        let cut = pending
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        for line in String::from_utf8_lossy(&pending[..cut]).split_inclusive('\n') {
+            let _ = out.write_all(symbols.annotate(line).as_bytes());
+        }
+        let _ = out.write_all(&pending[cut..]);
+        let _ = out.flush();
+        pending.clear();
+    }
+    let status = child.wait()?;
+    match Ending::from_status(status) {
+        Ending::Guest(code) => {
+            eprintln!("kiln exited: {}", Ending::Guest(code).describe());
+            Ok(code as i32)
+        }
+        // QEMU exits with 0 when Ctrl-C reaches it, and when `-no-reboot` turns a reset into an exit.
+        Ending::Qemu(Some(0)) => {
+            eprintln!("QEMU stopped before the guest exited (Ctrl-C, or a triple fault reset the machine)");
+            Ok(1)
+        }
+        other => bail!("{}", other.describe()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmdline_puts_program_arguments_after_a_separator_and_quotes_spaces() {
+        let opts = vec!["log=debug".to_string()];
+        let args = vec!["a".to_string(), "b c".to_string(), "q\"x".to_string()];
+        assert_eq!(
+            guest_cmdline(&opts, &args),
+            r#"log=debug -- a "b c" "q\"x""#
+        );
+        assert_eq!(guest_cmdline(&opts, &[]), "log=debug");
+    }
+
+    #[test]
+    fn qemu_command_carries_the_profile() {
+        let profile = crate::profile::load("qemu-microvm").unwrap();
+        let line = cmd::display(&command(&profile, Path::new("k.elf"), "tcg", "x=1"));
+        assert!(line.contains("-M microvm"), "{line}");
+        assert!(
+            line.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"),
+            "{line}"
+        );
+        assert!(line.ends_with("-kernel k.elf -append x=1"), "{line}");
+    }
+}
