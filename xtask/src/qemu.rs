@@ -253,4 +253,21 @@ mod tests {
         );
         assert!(line.ends_with("-kernel k.elf -append x=1"), "{line}");
     }
+
+    #[test]
+    fn qemu_readme_shows_the_command_xtask_runs_for_every_profile() {
+        let doc = std::fs::read_to_string(crate::profile::root().join("qemu/README.md")).unwrap();
+        for name in crate::profile::names().unwrap() {
+            let profile = crate::profile::load(&name).unwrap();
+            let line = cmd::display(&command(&profile, Path::new("IMAGE"), "tcg", ""));
+            assert!(
+                doc.contains(&format!("## {name}")),
+                "qemu/README.md lacks a section for {name}"
+            );
+            assert!(
+                doc.contains(&line),
+                "qemu/README.md is out of date for {name}; it should show:\n{line}"
+            );
+        }
+    }
 }
