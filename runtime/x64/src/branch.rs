@@ -1,0 +1,81 @@
+//! Control flow: jumps and calls to labels (short or near form chosen automatically),
+//! to external symbols (relocations), and through registers or memory.
+//!
+//! The form is chosen in one pass: a jump to a label that is already bound (a
+//! backward jump) uses the 2-byte rel8 form whenever the distance fits, otherwise
+//! rel32; a jump to a label not yet bound (a forward jump) is emitted as rel32 and
+//! patched by [`Assembler::finish`].
+
+use crate::asm::Assembler;
+use crate::code::{RelocKind, SymbolId};
+use crate::cond::Cond;
+use crate::encode::{fits_i8, Inst, Rm};
+use crate::label::Label;
+use crate::mem::RegMem;
+
+impl Assembler {
+    /// A jump to a label: `short` is the rel8 opcode, `near` the rel32 opcode bytes.
+    fn branch(&mut self, short: Option<u8>, near: &[u8], target: Label) {
+        let start = self.offset();
+        if let (Some(op), Some(t)) = (short, self.label_offset(target)) {
+            let rel = t as i64 - (start as i64 + 2);
+            if let Ok(rel) = i32::try_from(rel) {
+                if fits_i8(rel) {
+                    self.emit_bytes(&[op, rel as u8]);
+                    return;
+                }
+            }
+        }
+        self.emit_bytes(near);
+        let end = self.offset() + 4;
+        self.rel32_to_label(target, 0, end);
+    }
+
+    /// `jmp target` (rel8 when a backward target is in reach, else rel32).
+    pub fn jmp(&mut self, target: Label) {
+        self.branch(Some(0xEB), &[0xE9], target);
+    }
+
+    /// `jcc target`: jump if `cond` holds (rel8 when a backward target is in reach).
+    pub fn jcc(&mut self, cond: Cond, target: Label) {
+        self.branch(
+            Some(0x70 + cond.bits()),
+            &[0x0F, 0x80 + cond.bits()],
+            target,
+        );
+    }
+
+    /// `call target` (always rel32; calls have no short form).
+    pub fn call(&mut self, target: Label) {
+        self.branch(None, &[0xE8], target);
+    }
+
+    /// `call symbol` through a [`RelocKind::Rel32`] relocation (addend -4).
+    pub fn call_symbol(&mut self, symbol: SymbolId) {
+        self.emit_bytes(&[0xE8]);
+        self.reloc_here(RelocKind::Rel32, symbol, -4);
+        self.emit_bytes(&[0; 4]);
+    }
+
+    /// `jmp symbol` (a tail call) through a [`RelocKind::Rel32`] relocation.
+    pub fn jmp_symbol(&mut self, symbol: SymbolId) {
+        self.emit_bytes(&[0xE9]);
+        self.reloc_here(RelocKind::Rel32, symbol, -4);
+        self.emit_bytes(&[0; 4]);
+    }
+
+    /// `call target`: indirect through a 64-bit register or a qword in memory.
+    pub fn call_ind(&mut self, target: impl Into<RegMem>) {
+        self.inst(Inst::new(&[0xFF], 2, Rm::from(target.into())));
+    }
+
+    /// `jmp target`: indirect through a 64-bit register or a qword in memory.
+    pub fn jmp_ind(&mut self, target: impl Into<RegMem>) {
+        self.inst(Inst::new(&[0xFF], 4, Rm::from(target.into())));
+    }
+
+    /// `ret`.
+    pub fn ret(&mut self) {
+        self.emit_bytes(&[0xC3]);
+    }
+}

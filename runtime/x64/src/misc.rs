@@ -1,0 +1,78 @@
+//! Instructions without operands (or nearly): traps, fences, CPU queries, and
+//! padding with multi-byte NOPs.
+
+use crate::asm::Assembler;
+
+/// The recommended NOP of each length 1..=9 (Intel SDM, "NOP—No Operation"): the
+/// longer ones are `nop dword/word [rax + rax*1 + disp]`.
+const NOPS: [&[u8]; 9] = [
+    &[0x90],
+    &[0x66, 0x90],
+    &[0x0F, 0x1F, 0x00],
+    &[0x0F, 0x1F, 0x40, 0x00],
+    &[0x0F, 0x1F, 0x44, 0x00, 0x00],
+    &[0x66, 0x0F, 0x1F, 0x44, 0x00, 0x00],
+    &[0x0F, 0x1F, 0x80, 0x00, 0x00, 0x00, 0x00],
+    &[0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+    &[0x66, 0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+];
+
+impl Assembler {
+    /// Emits `len` bytes of NOPs, as few instructions as possible (at most 9 bytes each).
+    pub fn nop(&mut self, len: usize) {
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(NOPS.len());
+            self.emit_bytes(NOPS[n - 1]);
+            left -= n;
+        }
+    }
+
+    /// Pads with NOPs until the offset is a multiple of `align` (a power of two).
+    ///
+    /// # Panics
+    /// If `align` is not a power of two.
+    pub fn align(&mut self, align: u32) {
+        assert!(
+            align.is_power_of_two(),
+            "align: {align} is not a power of two"
+        );
+        let pad = self.offset().wrapping_neg() & (align - 1);
+        self.nop(pad as usize);
+    }
+
+    /// `ud2`: the guaranteed invalid opcode (#UD), used for traps.
+    pub fn ud2(&mut self) {
+        self.emit_bytes(&[0x0F, 0x0B]);
+    }
+
+    /// `int3`: breakpoint (#BP).
+    pub fn int3(&mut self) {
+        self.emit_bytes(&[0xCC]);
+    }
+
+    /// `hlt`: wait for the next interrupt (ring 0).
+    pub fn hlt(&mut self) {
+        self.emit_bytes(&[0xF4]);
+    }
+
+    /// `pause`: spin-loop hint.
+    pub fn pause(&mut self) {
+        self.emit_bytes(&[0xF3, 0x90]);
+    }
+
+    /// `mfence`: full memory fence.
+    pub fn mfence(&mut self) {
+        self.emit_bytes(&[0x0F, 0xAE, 0xF0]);
+    }
+
+    /// `rdtsc`: `edx:eax := time-stamp counter`.
+    pub fn rdtsc(&mut self) {
+        self.emit_bytes(&[0x0F, 0x31]);
+    }
+
+    /// `cpuid`: processor identification for leaf `eax` / subleaf `ecx`.
+    pub fn cpuid(&mut self) {
+        self.emit_bytes(&[0x0F, 0xA2]);
+    }
+}
