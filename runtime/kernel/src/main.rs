@@ -1,8 +1,63 @@
-//! kiln's bootable image (placeholder until the boot path lands).
-#![no_std]
-#![no_main]
+//! kiln's bootable image: a `no_std` x86-64 kernel booted through PVH.
+//!
+//! `boot` takes the CPU from the VMM's 32-bit entry to `start::kiln_main` in long mode,
+//! which sets up the machine in this order: serial console, boot information and command
+//! line, CPU feature check, SSE, GDT/TSS/IDT, frames, page tables, heap, clock. Then it
+//! runs what the image holds. The language runtimes see the machine only through
+//! `kiln_abi::Platform`, which `platform` implements.
+//!
+//! The kernel only runs on `x86_64-unknown-none`. Built for the host, the crate is just
+//! its hardware-independent modules and their unit tests (`cargo test -p kiln-kernel`).
+#![cfg_attr(target_os = "none", no_std, no_main)]
 
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    loop {}
+#[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(any(target_os = "none", test))]
+mod calendar;
+#[cfg(any(target_os = "none", test))]
+mod cmdline;
+
+#[cfg(target_os = "none")]
+mod boot;
+#[cfg(target_os = "none")]
+mod clock;
+#[cfg(target_os = "none")]
+mod cpu;
+#[cfg(target_os = "none")]
+mod exit;
+#[cfg(target_os = "none")]
+mod fault;
+#[cfg(target_os = "none")]
+mod frames;
+#[cfg(target_os = "none")]
+mod gdt;
+#[cfg(target_os = "none")]
+mod heap;
+#[cfg(target_os = "none")]
+mod idt;
+#[cfg(target_os = "none")]
+mod log;
+#[cfg(target_os = "none")]
+mod paging;
+#[cfg(target_os = "none")]
+mod platform;
+#[cfg(target_os = "none")]
+mod port;
+#[cfg(target_os = "none")]
+mod rtc;
+#[cfg(all(target_os = "none", feature = "selftest"))]
+mod selftest;
+#[cfg(target_os = "none")]
+mod serial;
+#[cfg(target_os = "none")]
+mod start;
+#[cfg(target_os = "none")]
+mod start_info;
+
+/// On the host there is no kernel to run: say how to build and boot it.
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("kiln-kernel runs on bare metal only: build it with `cargo xtask build` (target x86_64-unknown-none)");
+    std::process::exit(2);
 }

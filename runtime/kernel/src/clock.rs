@@ -1,0 +1,160 @@
+//! Time: a monotonic nanosecond clock from the TSC, and wall-clock time from the RTC.
+//!
+//! The TSC rate comes from CPUID leaf 0x15 (crystal ratio) or 0x16 (base frequency) when
+//! the CPU reports them; otherwise (QEMU's TCG models report neither) it is measured
+//! against PIT channel 0 for 2 ms at boot. Channel 0 is used rather than the usual
+//! channel 2 because channel 2's gate sits behind port 0x61, which `microvm` lacks; the
+//! counter is read by latching, so no PIT interrupt is ever needed.
+
+use crate::port::{inb, outb};
+use crate::{cpu, rtc};
+use spin::Once;
+
+const PIT_HZ: u64 = 1_193_182;
+const PIT_CHANNEL0: u16 = 0x40;
+const PIT_COMMAND: u16 = 0x43;
+/// Channel 0, lobyte/hibyte access, mode 2 (rate generator), binary.
+const PIT_MODE2_CH0: u8 = 0b0011_0100;
+/// Channel 0 counter latch command.
+const PIT_LATCH_CH0: u8 = 0b0000_0000;
+/// PIT ticks measured for calibration: 2386 ticks = 2 ms.
+const CALIBRATION_TICKS: u64 = PIT_HZ / 500;
+/// Reads of the PIT after which calibration gives up (no PIT on this machine).
+const CALIBRATION_MAX_READS: u32 = 1_000_000;
+
+/// How the TSC rate was found.
+#[derive(Clone, Copy, Debug)]
+pub enum Source {
+    Cpuid15,
+    Cpuid16,
+    Pit,
+}
+
+impl Source {
+    /// Short name for the banner.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Cpuid15 => "cpuid 0x15",
+            Source::Cpuid16 => "cpuid 0x16",
+            Source::Pit => "pit",
+        }
+    }
+}
+
+struct Calibration {
+    tsc_hz: u64,
+    /// Nanoseconds per TSC tick as a 32.32 fixed-point number.
+    ns_per_tick_32: u64,
+    source: Source,
+}
+
+static CALIBRATION: Once<Calibration> = Once::new();
+/// RTC seconds and monotonic ns read at the same moment, for the wall clock.
+static WALL_BASE: Once<(u64, u64)> = Once::new();
+
+fn pit_count() -> u16 {
+    outb(PIT_COMMAND, PIT_LATCH_CH0);
+    let lo = inb(PIT_CHANNEL0);
+    let hi = inb(PIT_CHANNEL0);
+    u16::from_le_bytes([lo, hi])
+}
+
+/// TSC ticks per second measured against the PIT, or `None` if the PIT does not count.
+fn measure_with_pit() -> Option<u64> {
+    outb(PIT_COMMAND, PIT_MODE2_CH0);
+    outb(PIT_CHANNEL0, 0); // reload value 0 = 65536: the longest period, 55 ms
+    outb(PIT_CHANNEL0, 0);
+    let mut last = pit_count();
+    // Start on a counter edge so the first partial tick is not counted.
+    let mut reads = 0;
+    loop {
+        let now = pit_count();
+        if now != last {
+            last = now;
+            break;
+        }
+        reads += 1;
+        if reads > CALIBRATION_MAX_READS {
+            return None;
+        }
+    }
+    let tsc_start = cpu::rdtsc();
+    let mut elapsed = 0u64;
+    while elapsed < CALIBRATION_TICKS {
+        let now = pit_count();
+        // The counter counts down and wraps; the difference modulo 2^16 is the ticks passed.
+        elapsed += u64::from(last.wrapping_sub(now));
+        last = now;
+        reads += 1;
+        if reads > CALIBRATION_MAX_READS {
+            return None;
+        }
+    }
+    let tsc_ticks = cpu::rdtsc() - tsc_start;
+    Some(tsc_ticks * PIT_HZ / elapsed)
+}
+
+fn from_cpuid() -> Option<(u64, Source)> {
+    let max = cpu::cpuid(0, 0).eax;
+    if max >= 0x15 {
+        let r = cpu::cpuid(0x15, 0);
+        if r.eax != 0 && r.ebx != 0 && r.ecx != 0 {
+            return Some((
+                u64::from(r.ecx) * u64::from(r.ebx) / u64::from(r.eax),
+                Source::Cpuid15,
+            ));
+        }
+    }
+    if max >= 0x16 {
+        let mhz = cpu::cpuid(0x16, 0).eax & 0xffff;
+        if mhz != 0 {
+            return Some((u64::from(mhz) * 1_000_000, Source::Cpuid16));
+        }
+    }
+    None
+}
+
+/// Finds the TSC rate. Fails only if neither CPUID nor the PIT gives it.
+pub fn init() -> Result<(), &'static str> {
+    let (tsc_hz, source) = match from_cpuid() {
+        Some(found) => found,
+        None => (
+            measure_with_pit().ok_or("no TSC rate from CPUID and the PIT does not count")?,
+            Source::Pit,
+        ),
+    };
+    CALIBRATION.call_once(|| Calibration {
+        tsc_hz,
+        ns_per_tick_32: ((1_000_000_000u128 << 32) / u128::from(tsc_hz)) as u64,
+        source,
+    });
+    Ok(())
+}
+
+fn calibration() -> &'static Calibration {
+    CALIBRATION.get().expect("clock::init runs at boot")
+}
+
+/// TSC ticks per second and how that was found.
+pub fn tsc_rate() -> (u64, Source) {
+    let c = calibration();
+    (c.tsc_hz, c.source)
+}
+
+/// Converts TSC ticks to nanoseconds.
+pub fn ticks_to_ns(ticks: u64) -> u64 {
+    ((u128::from(ticks) * u128::from(calibration().ns_per_tick_32)) >> 32) as u64
+}
+
+/// Nanoseconds since the CPU was reset (the TSC counts from reset). Never goes back.
+pub fn monotonic_ns() -> u64 {
+    ticks_to_ns(cpu::rdtsc())
+}
+
+/// Nanoseconds since the Unix epoch: the RTC (read once, on first use) plus the
+/// monotonic time since.
+pub fn wall_clock_ns() -> u64 {
+    let &(rtc_ns, mono_at_read) =
+        WALL_BASE.call_once(|| (rtc::unix_seconds() * 1_000_000_000, monotonic_ns()));
+    rtc_ns + (monotonic_ns() - mono_at_read)
+}

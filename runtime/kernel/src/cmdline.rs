@@ -1,0 +1,79 @@
+//! The kernel command line: `key=value` options, then optionally `--` and program arguments.
+
+/// A parsed view of the command line the VMM passed (`-append` under QEMU).
+#[derive(Clone, Copy)]
+pub struct CmdLine<'a> {
+    options: &'a str,
+    args: &'a str,
+}
+
+impl<'a> CmdLine<'a> {
+    /// Splits `text` at the first `--` word into options and program arguments.
+    pub fn parse(text: &'a str) -> Self {
+        let mut rest = text;
+        let mut consumed = 0;
+        loop {
+            let trimmed = rest.trim_start();
+            consumed += rest.len() - trimmed.len();
+            let word_len = trimmed.find(char::is_whitespace).unwrap_or(trimmed.len());
+            if word_len == 0 {
+                return CmdLine {
+                    options: text.trim(),
+                    args: "",
+                };
+            }
+            if &trimmed[..word_len] == "--" {
+                return CmdLine {
+                    options: text[..consumed].trim(),
+                    args: trimmed[word_len..].trim(),
+                };
+            }
+            consumed += word_len;
+            rest = &trimmed[word_len..];
+        }
+    }
+
+    /// The `key=value` options, in order (a bare word has an empty value).
+    pub fn options(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.options
+            .split_ascii_whitespace()
+            .map(|word| word.split_once('=').unwrap_or((word, "")))
+    }
+
+    /// Everything after `--`: the arguments of the program the image runs.
+    pub fn program_args(&self) -> &'a str {
+        self.args
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CmdLine;
+
+    fn options<'a>(line: &CmdLine<'a>) -> Vec<(&'a str, &'a str)> {
+        line.options().collect()
+    }
+
+    #[test]
+    fn options_without_arguments() {
+        let line = CmdLine::parse("  log=debug selftest=clock ");
+        assert_eq!(options(&line), [("log", "debug"), ("selftest", "clock")]);
+        assert_eq!(line.program_args(), "");
+    }
+
+    #[test]
+    fn double_dash_starts_program_arguments() {
+        let line = CmdLine::parse("log=warn -- prog --flag x=1 -- y");
+        assert_eq!(options(&line), [("log", "warn")]);
+        assert_eq!(line.program_args(), "prog --flag x=1 -- y");
+    }
+
+    #[test]
+    fn only_a_whole_word_is_the_separator() {
+        let line = CmdLine::parse("a=--b --c -- d");
+        assert_eq!(options(&line), [("a", "--b"), ("--c", "")]);
+        assert_eq!(line.program_args(), "d");
+        assert_eq!(options(&CmdLine::parse("--")), []);
+        assert_eq!(CmdLine::parse("").program_args(), "");
+    }
+}

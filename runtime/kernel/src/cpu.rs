@@ -1,0 +1,189 @@
+//! CPU identification, feature checks and control-register access.
+
+use core::arch::asm;
+
+/// The four registers CPUID returns.
+#[derive(Clone, Copy, Debug)]
+pub struct Cpuid {
+    pub eax: u32,
+    pub ebx: u32,
+    pub ecx: u32,
+    pub edx: u32,
+}
+
+/// Executes CPUID for `leaf`/`subleaf`.
+pub fn cpuid(leaf: u32, subleaf: u32) -> Cpuid {
+    let (eax, ebx, ecx, edx): (u32, u32, u32, u32);
+    // SAFETY: CPUID only reads CPU information. LLVM reserves rbx, so it is saved in a
+    // scratch register around the instruction.
+    unsafe {
+        asm!(
+            "mov {saved:r}, rbx",
+            "cpuid",
+            "xchg {saved:r}, rbx",
+            saved = out(reg) ebx,
+            inout("eax") leaf => eax,
+            inout("ecx") subleaf => ecx,
+            out("edx") edx,
+            options(nomem, nostack, preserves_flags),
+        )
+    }
+    Cpuid { eax, ebx, ecx, edx }
+}
+
+/// Where a feature bit lives: CPUID leaf, register and bit.
+#[derive(Clone, Copy)]
+enum Reg {
+    Ecx,
+    Edx,
+    Ebx,
+}
+
+/// The features kiln needs: the x86-64 baseline the kernel itself relies on, then what
+/// the default machine profile guarantees to generated code (targets/qemu-*.toml).
+const REQUIRED: &[(&str, u32, Reg, u32)] = &[
+    ("fxsr", 1, Reg::Edx, 24),
+    ("sse", 1, Reg::Edx, 25),
+    ("sse2", 1, Reg::Edx, 26),
+    ("nx", 0x8000_0001, Reg::Edx, 20),
+    ("sse3", 1, Reg::Ecx, 0),
+    ("ssse3", 1, Reg::Ecx, 9),
+    ("sse4.1", 1, Reg::Ecx, 19),
+    ("sse4.2", 1, Reg::Ecx, 20),
+    ("popcnt", 1, Reg::Ecx, 23),
+    ("lzcnt", 0x8000_0001, Reg::Ecx, 5),
+    ("bmi1", 7, Reg::Ebx, 3),
+    ("bmi2", 7, Reg::Ebx, 8),
+    ("movbe", 1, Reg::Ecx, 22),
+    ("cx16", 1, Reg::Ecx, 13),
+    ("rdrand", 1, Reg::Ecx, 30),
+];
+
+fn has(leaf: u32, reg: Reg, bit: u32) -> bool {
+    let max = cpuid(leaf & 0x8000_0000, 0).eax;
+    if leaf > max {
+        return false;
+    }
+    let r = cpuid(leaf, 0);
+    let value = match reg {
+        Reg::Ecx => r.ecx,
+        Reg::Edx => r.edx,
+        Reg::Ebx => r.ebx,
+    };
+    value & (1 << bit) != 0
+}
+
+/// The names of the required features this CPU lacks (empty when all are present).
+pub fn missing_features() -> impl Iterator<Item = &'static str> {
+    REQUIRED
+        .iter()
+        .filter(|(_, leaf, reg, bit)| !has(*leaf, *reg, *bit))
+        .map(|(name, ..)| *name)
+}
+
+/// The CPU's brand string, or its vendor string when there is none.
+pub struct CpuName {
+    bytes: [u8; 48],
+    len: usize,
+}
+
+impl CpuName {
+    /// Reads the brand string (CPUID 0x80000002..4) or the vendor (CPUID 0).
+    pub fn read() -> CpuName {
+        let mut name = CpuName {
+            bytes: [0; 48],
+            len: 0,
+        };
+        if cpuid(0x8000_0000, 0).eax >= 0x8000_0004 {
+            for (i, leaf) in (0x8000_0002u32..=0x8000_0004).enumerate() {
+                let r = cpuid(leaf, 0);
+                for (j, reg) in [r.eax, r.ebx, r.ecx, r.edx].into_iter().enumerate() {
+                    name.bytes[i * 16 + j * 4..][..4].copy_from_slice(&reg.to_le_bytes());
+                }
+            }
+        } else {
+            let r = cpuid(0, 0);
+            for (j, reg) in [r.ebx, r.edx, r.ecx].into_iter().enumerate() {
+                name.bytes[j * 4..][..4].copy_from_slice(&reg.to_le_bytes());
+            }
+        }
+        name.len = name.bytes.iter().position(|&b| b == 0).unwrap_or(48);
+        name
+    }
+
+    /// The name without padding.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len])
+            .unwrap_or("unknown")
+            .trim()
+    }
+}
+
+/// Lets generated code use SSE: CR0.MP set, CR0.EM clear, CR4.OSFXSR and CR4.OSXMMEXCPT.
+/// (The kernel's own Rust code is soft-float and never touches XMM registers.)
+pub fn enable_sse() {
+    // SAFETY: changing only the FPU/SSE control bits; paging and protection bits are kept.
+    unsafe {
+        asm!(
+            "mov {t}, cr0",
+            "and {t}, ~(1 << 2)", // EM: no x87 emulation
+            "or {t}, 1 << 1",     // MP: WAIT honours TS
+            "mov cr0, {t}",
+            "mov {t}, cr4",
+            "or {t}, (1 << 9) | (1 << 10)", // OSFXSR | OSXMMEXCPT
+            "mov cr4, {t}",
+            t = out(reg) _,
+            options(nomem, nostack),
+        )
+    }
+}
+
+/// Reads the time-stamp counter.
+pub fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: RDTSC only reads the counter (CR4.TSD is clear: ring 0 anyway).
+    unsafe { asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) }
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// One hardware random number from RDRAND, or `None` if the CPU had none ready.
+pub fn rdrand() -> Option<u64> {
+    let value: u64;
+    let ok: u8;
+    // SAFETY: RDRAND writes only its output register and CF; the boot check guarantees it exists.
+    unsafe {
+        asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok, options(nomem, nostack))
+    }
+    (ok != 0).then_some(value)
+}
+
+/// The faulting address of the last page fault.
+pub fn cr2() -> u64 {
+    let value: u64;
+    // SAFETY: reading CR2 has no side effects.
+    unsafe { asm!("mov {}, cr2", out(reg) value, options(nomem, nostack, preserves_flags)) }
+    value
+}
+
+/// The physical address of the current top-level page table.
+pub fn cr3() -> u64 {
+    let value: u64;
+    // SAFETY: reading CR3 has no side effects.
+    unsafe { asm!("mov {}, cr3", out(reg) value, options(nomem, nostack, preserves_flags)) }
+    value & 0x000f_ffff_ffff_f000
+}
+
+/// Switches to the page tables rooted at `pml4` (flushes the whole TLB).
+///
+/// # Safety
+/// The new tables must map the running code, its stack and all memory in use.
+pub unsafe fn set_cr3(pml4: u64) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { asm!("mov cr3, {}", in(reg) pml4, options(nostack, preserves_flags)) }
+}
+
+/// Drops the TLB entry of the page holding `addr` on this CPU.
+pub fn invlpg(addr: u64) {
+    // SAFETY: invalidating a TLB entry is always safe; the next access re-walks the tables.
+    unsafe { asm!("invlpg [{}]", in(reg) addr, options(nostack, preserves_flags)) }
+}

@@ -1,0 +1,115 @@
+//! The physical frame allocator: 4 KiB frames of RAM from the VMM's memory map.
+//!
+//! Frames are handed out by a bump pointer through the RAM ranges (nothing is zeroed or
+//! touched up front, which keeps boot fast); freed frames go on a free list threaded
+//! through the frames themselves (all RAM is identity mapped, see `paging`).
+
+use crate::paging::PAGE_SIZE;
+use crate::start_info::{BootInfo, RAM};
+use spin::Mutex;
+
+const MAX_RANGES: usize = 16;
+
+struct Frames {
+    /// Usable RAM as `[start, end)` page-aligned ranges, in map order.
+    ranges: [(u64, u64); MAX_RANGES],
+    range_count: usize,
+    /// The range the bump pointer is in, and the pointer.
+    current: usize,
+    next: u64,
+    /// Head of the list of freed frames (0 = empty); each holds the next one's address.
+    free_head: u64,
+    total: u64,
+    in_use: u64,
+}
+
+static FRAMES: Mutex<Frames> = Mutex::new(Frames {
+    ranges: [(0, 0); MAX_RANGES],
+    range_count: 0,
+    current: 0,
+    next: 0,
+    free_head: 0,
+    total: 0,
+    in_use: 0,
+});
+
+/// Takes every RAM range at or above `first_free` (the end of the kernel image).
+pub fn init(info: &BootInfo, first_free: u64) {
+    let mut f = FRAMES.lock();
+    for r in info.regions().iter().filter(|r| r.kind == RAM) {
+        let start = r.start.max(first_free).next_multiple_of(PAGE_SIZE);
+        let end = r.end() & !(PAGE_SIZE - 1);
+        if start < end && f.range_count < MAX_RANGES {
+            let i = f.range_count;
+            f.ranges[i] = (start, end);
+            f.range_count += 1;
+            f.total += (end - start) / PAGE_SIZE;
+        }
+    }
+    f.next = f.ranges[0].0;
+}
+
+impl Frames {
+    /// Bump-allocates `count` contiguous frames from the first range with room.
+    fn bump(&mut self, count: u64) -> Option<u64> {
+        while self.current < self.range_count {
+            let end = self.ranges[self.current].1;
+            if self.next + count * PAGE_SIZE <= end {
+                let frame = self.next;
+                self.next += count * PAGE_SIZE;
+                self.in_use += count;
+                return Some(frame);
+            }
+            self.current += 1;
+            if self.current < self.range_count {
+                self.next = self.ranges[self.current].0;
+            }
+        }
+        None
+    }
+}
+
+/// One frame with unspecified contents.
+pub fn alloc() -> Option<u64> {
+    let mut f = FRAMES.lock();
+    if f.free_head != 0 {
+        let frame = f.free_head;
+        // SAFETY: a freed frame is identity-mapped RAM owned by the free list; its first
+        // word holds the next free frame.
+        f.free_head = unsafe { *(frame as *const u64) };
+        f.in_use += 1;
+        return Some(frame);
+    }
+    f.bump(1)
+}
+
+/// One frame filled with zeros.
+pub fn alloc_zeroed() -> Option<u64> {
+    let frame = alloc()?;
+    // SAFETY: the frame was just allocated, so nothing else uses it; RAM is identity mapped.
+    unsafe { core::ptr::write_bytes(frame as *mut u8, 0, PAGE_SIZE as usize) };
+    Some(frame)
+}
+
+/// `count` physically contiguous frames (used once, for the heap).
+pub fn alloc_contiguous(count: u64) -> Option<u64> {
+    FRAMES.lock().bump(count)
+}
+
+/// Gives a frame back.
+///
+/// # Safety
+/// `frame` must have come from this allocator and must no longer be mapped or used.
+pub unsafe fn free(frame: u64) {
+    let mut f = FRAMES.lock();
+    // SAFETY: the caller hands the frame over; RAM is identity mapped and writable.
+    unsafe { *(frame as *mut u64) = f.free_head };
+    f.free_head = frame;
+    f.in_use -= 1;
+}
+
+/// (frames in use, frames managed).
+pub fn usage() -> (u64, u64) {
+    let f = FRAMES.lock();
+    (f.in_use, f.total)
+}

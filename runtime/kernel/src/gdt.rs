@@ -1,0 +1,108 @@
+//! The kernel's GDT and TSS. Long mode ignores segment bases and limits, so the GDT only
+//! holds a 64-bit code segment, a data segment and the TSS, whose IST slots give every
+//! exception handler a known-good stack (a stack overflow must not fault again while the
+//! CPU pushes the exception frame).
+
+use crate::boot;
+use core::arch::asm;
+use core::mem::size_of;
+use spin::Once;
+
+/// Selector of the 64-bit kernel code segment.
+pub const KERNEL_CODE: u16 = 0x08;
+const KERNEL_DATA: u16 = 0x10;
+const TSS_SELECTOR: u16 = 0x18;
+
+/// IST slot (1-based, as in the IDT gate) of ordinary exceptions.
+pub const IST_FAULT: u8 = 1;
+/// IST slot of #DF, NMI and #MC, which may strike while the ordinary IST stack is in use.
+pub const IST_FATAL: u8 = 2;
+
+/// The 64-bit task-state segment: only the IST table is used.
+#[repr(C, packed(4))]
+struct Tss {
+    reserved0: u32,
+    rsp: [u64; 3],
+    reserved1: u64,
+    ist: [u64; 7],
+    reserved2: u64,
+    reserved3: u16,
+    iomap_base: u16,
+}
+
+static TSS: Once<Tss> = Once::new();
+static GDT: Once<[u64; 5]> = Once::new();
+
+#[repr(C, packed)]
+struct DescriptorPointer {
+    limit: u16,
+    base: u64,
+}
+
+fn stack_top(sym: &u8) -> u64 {
+    sym as *const u8 as u64
+}
+
+/// Builds the TSS and GDT and loads them (reloading CS, the data segments and TR).
+pub fn init() {
+    let tss = TSS.call_once(|| {
+        let mut ist = [0u64; 7];
+        // SAFETY: only the addresses of the linker-placed stack symbols are taken.
+        unsafe {
+            ist[usize::from(IST_FAULT) - 1] = stack_top(&boot::__ist_fault_top);
+            ist[usize::from(IST_FATAL) - 1] = stack_top(&boot::__ist_fatal_top);
+        }
+        Tss {
+            reserved0: 0,
+            rsp: [0; 3],
+            reserved1: 0,
+            ist,
+            reserved2: 0,
+            reserved3: 0,
+            iomap_base: size_of::<Tss>() as u16, // no I/O permission bitmap
+        }
+    });
+    let base = tss as *const Tss as u64;
+    let limit = (size_of::<Tss>() - 1) as u64;
+    // A 16-byte system descriptor: type 9 (available 64-bit TSS), present.
+    let tss_low = (limit & 0xffff)
+        | ((base & 0xff_ffff) << 16)
+        | (0x89 << 40)
+        | (((limit >> 16) & 0xf) << 48)
+        | (((base >> 24) & 0xff) << 56);
+    let tss_high = base >> 32;
+    let gdt = GDT.call_once(|| {
+        [
+            0,
+            0x00af_9a00_0000_ffff,
+            0x00cf_9200_0000_ffff,
+            tss_low,
+            tss_high,
+        ]
+    });
+    let pointer = DescriptorPointer {
+        limit: (size_of::<[u64; 5]>() - 1) as u16,
+        base: gdt.as_ptr() as u64,
+    };
+    // SAFETY: the GDT is 'static and its code/data descriptors match the selectors used
+    // here; the far return reloads CS with the new code segment at the next instruction.
+    unsafe {
+        asm!(
+            "lgdt [{ptr}]",
+            "push {code}",
+            "lea {tmp}, [rip + 2f]",
+            "push {tmp}",
+            "retfq",
+            "2:",
+            "mov ds, {data:x}",
+            "mov es, {data:x}",
+            "mov ss, {data:x}",
+            "ltr {tss:x}",
+            ptr = in(reg) &pointer,
+            code = in(reg) u64::from(KERNEL_CODE),
+            data = in(reg) u64::from(KERNEL_DATA),
+            tss = in(reg) u64::from(TSS_SELECTOR),
+            tmp = out(reg) _,
+        )
+    }
+}

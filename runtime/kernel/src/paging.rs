@@ -1,0 +1,291 @@
+//! Page tables: the kernel's address space and the API to change it, keeping W^X.
+//!
+//! Layout: all RAM from the memory map is identity mapped read+write+no-execute (2 MiB
+//! pages where alignment allows), except the kernel image, which is mapped page by page
+//! with the rights of its sections: text read+execute, rodata read-only, data/bss/stacks
+//! read+write+no-execute, and the stack guard pages not at all. Page 0 stays unmapped so
+//! null pointers fault. `Platform::reserve` hands out address space far above RAM.
+//!
+//! W^X holds by construction: mappings are made from `kiln_abi::Protection`, which has no
+//! writable+executable value, and EFER.NXE is on, so no page is ever both.
+
+use crate::start_info::{BootInfo, RAM};
+use crate::{boot, cpu, frames};
+use kiln_abi::Protection;
+use spin::Mutex;
+
+/// Size of a small page.
+pub const PAGE_SIZE: u64 = 4096;
+const HUGE_PAGE_SIZE: u64 = 2 * 1024 * 1024;
+
+const PRESENT: u64 = 1;
+const WRITABLE: u64 = 1 << 1;
+const HUGE: u64 = 1 << 7;
+const NO_EXECUTE: u64 = 1 << 63;
+const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+/// Why a page-table change was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// No frame left for a page table.
+    OutOfMemory,
+    /// The page is already mapped (map) or not mapped (protect).
+    Conflict,
+    /// The address lies inside a 2 MiB page of the RAM direct map.
+    InsideHugePage,
+    /// `Protection::None` cannot be mapped: unmap instead.
+    NoAccess,
+}
+
+/// The leaf-entry bits for a protection. There is no writable+executable result.
+fn leaf_bits(prot: Protection) -> Result<u64, MapError> {
+    let bits = match prot {
+        Protection::None => return Err(MapError::NoAccess),
+        Protection::Read => PRESENT | NO_EXECUTE,
+        Protection::ReadWrite => PRESENT | WRITABLE | NO_EXECUTE,
+        Protection::ReadExecute => PRESENT,
+    };
+    debug_assert!(bits & WRITABLE == 0 || bits & NO_EXECUTE != 0, "W^X");
+    Ok(bits)
+}
+
+fn table(phys: u64) -> *mut [u64; 512] {
+    // Page tables live in identity-mapped RAM.
+    phys as *mut [u64; 512]
+}
+
+fn index(virt: u64, level: u32) -> usize {
+    ((virt >> (12 + 9 * (level - 1))) & 511) as usize
+}
+
+/// A four-level page-table tree.
+pub struct PageTables {
+    pml4: u64,
+}
+
+impl PageTables {
+    fn new() -> Result<Self, MapError> {
+        Ok(PageTables {
+            pml4: frames::alloc_zeroed().ok_or(MapError::OutOfMemory)?,
+        })
+    }
+
+    /// The entry for `virt` at `level` (1 = page table, 2 = page directory), creating the
+    /// intermediate tables when `create`. `None` if a table is missing (and not created).
+    fn entry(&mut self, virt: u64, level: u32, create: bool) -> Result<Option<*mut u64>, MapError> {
+        let mut table_phys = self.pml4;
+        for l in (level + 1..=4).rev() {
+            // SAFETY: `table_phys` is a page table of this tree, in identity-mapped RAM.
+            let e = unsafe { &mut (*table(table_phys))[index(virt, l)] };
+            if *e & PRESENT == 0 {
+                if !create {
+                    return Ok(None);
+                }
+                let frame = frames::alloc_zeroed().ok_or(MapError::OutOfMemory)?;
+                // Intermediate entries allow everything; the leaf decides.
+                *e = frame | PRESENT | WRITABLE;
+            } else if *e & HUGE != 0 {
+                return Err(MapError::InsideHugePage);
+            }
+            table_phys = *e & ADDRESS_MASK;
+        }
+        // SAFETY: as above.
+        Ok(Some(unsafe {
+            &mut (*table(table_phys))[index(virt, level)] as *mut u64
+        }))
+    }
+
+    /// Maps the 4 KiB page at `virt` to the frame at `phys`.
+    pub fn map(&mut self, virt: u64, phys: u64, prot: Protection) -> Result<(), MapError> {
+        let bits = leaf_bits(prot)?;
+        let e = self.entry(virt, 1, true)?.ok_or(MapError::OutOfMemory)?;
+        // SAFETY: `entry` returned a valid entry of this tree.
+        unsafe {
+            if *e & PRESENT != 0 {
+                return Err(MapError::Conflict);
+            }
+            *e = phys | bits;
+        }
+        Ok(())
+    }
+
+    fn map_huge(&mut self, virt: u64, phys: u64, prot: Protection) -> Result<(), MapError> {
+        let bits = leaf_bits(prot)?;
+        let e = self.entry(virt, 2, true)?.ok_or(MapError::OutOfMemory)?;
+        // SAFETY: `entry` returned a valid entry of this tree.
+        unsafe {
+            if *e & PRESENT != 0 {
+                return Err(MapError::Conflict);
+            }
+            *e = phys | bits | HUGE;
+        }
+        Ok(())
+    }
+
+    /// Identity-maps `[start, end)` (page-aligned), with 2 MiB pages where possible.
+    fn map_identity(&mut self, start: u64, end: u64, prot: Protection) -> Result<(), MapError> {
+        let mut addr = start;
+        while addr < end {
+            if addr.is_multiple_of(HUGE_PAGE_SIZE) && addr + HUGE_PAGE_SIZE <= end {
+                self.map_huge(addr, addr, prot)?;
+                addr += HUGE_PAGE_SIZE;
+            } else {
+                self.map(addr, addr, prot)?;
+                addr += PAGE_SIZE;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the mapping of the page at `virt` and returns the frame it mapped.
+    pub fn unmap(&mut self, virt: u64) -> Result<Option<u64>, MapError> {
+        let Some(e) = self.entry(virt, 1, false)? else {
+            return Ok(None);
+        };
+        // SAFETY: `entry` returned a valid entry of this tree.
+        let old = unsafe { core::mem::replace(&mut *e, 0) };
+        if old & PRESENT == 0 {
+            return Ok(None);
+        }
+        cpu::invlpg(virt);
+        Ok(Some(old & ADDRESS_MASK))
+    }
+
+    /// Changes the rights of the mapped page at `virt`.
+    pub fn protect(&mut self, virt: u64, prot: Protection) -> Result<(), MapError> {
+        let bits = leaf_bits(prot)?;
+        let e = self.entry(virt, 1, false)?.ok_or(MapError::Conflict)?;
+        // SAFETY: `entry` returned a valid entry of this tree.
+        unsafe {
+            if *e & PRESENT == 0 {
+                return Err(MapError::Conflict);
+            }
+            *e = (*e & ADDRESS_MASK) | bits;
+        }
+        cpu::invlpg(virt);
+        Ok(())
+    }
+
+    /// Whether the page at `virt` is mapped (by a small page).
+    pub fn is_mapped_page(&mut self, virt: u64) -> Result<bool, MapError> {
+        // SAFETY: a returned entry is a valid entry of this tree.
+        Ok(self
+            .entry(virt, 1, false)?
+            .is_some_and(|e| unsafe { *e } & PRESENT != 0))
+    }
+
+    /// Unmaps every page in `[start, end)`, handing each frame to `release`. Missing
+    /// tables are skipped whole, so a mostly-empty 4 GiB region is cheap to clear.
+    pub fn unmap_range(
+        &mut self,
+        start: u64,
+        end: u64,
+        mut release: impl FnMut(u64),
+    ) -> Result<(), MapError> {
+        let mut addr = start;
+        while addr < end {
+            match self.entry(addr, 1, false)? {
+                Some(_) => {
+                    if let Some(frame) = self.unmap(addr)? {
+                        release(frame);
+                    }
+                    addr += PAGE_SIZE;
+                }
+                // No page table here: skip to the next 2 MiB boundary.
+                None => addr = (addr + 1).next_multiple_of(HUGE_PAGE_SIZE),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The kernel's (only) address space, once `init` has built it.
+pub static KERNEL_SPACE: Mutex<Option<PageTables>> = Mutex::new(None);
+
+fn addr_of(sym: &u8) -> u64 {
+    sym as *const u8 as u64
+}
+
+/// Builds the kernel's page tables from the memory map and switches to them.
+pub fn init(info: &BootInfo) -> Result<(), MapError> {
+    // SAFETY: only the addresses of linker symbols are taken.
+    let (kernel_start, text_end, rodata_end, kernel_end, guards) = unsafe {
+        (
+            addr_of(&__kernel_start),
+            addr_of(&__text_end),
+            addr_of(&__rodata_end),
+            addr_of(&__kernel_end),
+            [
+                addr_of(&boot::__boot_stack_guard),
+                addr_of(&boot::__ist_guard),
+                addr_of(&boot::__ist_fatal_guard),
+            ],
+        )
+    };
+    let mut pt = PageTables::new()?;
+    // RAM outside the image: read+write data, never executable. Page 0 stays unmapped.
+    for r in info.regions().iter().filter(|r| r.kind == RAM) {
+        let start = r.start.max(PAGE_SIZE).next_multiple_of(PAGE_SIZE);
+        let end = r.end() & !(PAGE_SIZE - 1);
+        for (s, e) in [(start, end.min(kernel_start)), (start.max(kernel_end), end)] {
+            if s < e {
+                pt.map_identity(s, e, Protection::ReadWrite)?;
+            }
+        }
+    }
+    // The image, section by section.
+    let mut page = kernel_start;
+    while page < kernel_end {
+        let prot = if page < text_end {
+            Protection::ReadExecute
+        } else if page < rodata_end {
+            Protection::Read
+        } else {
+            Protection::ReadWrite
+        };
+        if !guards.contains(&page) {
+            pt.map(page, page, prot)?;
+        }
+        page += PAGE_SIZE;
+    }
+    // SAFETY: the new tables map the image (running code, stacks, statics) and all RAM at
+    // the same addresses as the boot tables did.
+    unsafe { cpu::set_cr3(pt.pml4) };
+    *KERNEL_SPACE.lock() = Some(pt);
+    Ok(())
+}
+
+/// Whether `virt` is mapped in the current address space. Reads the live tables without
+/// taking the lock, so the fault handler can use it whatever was interrupted.
+pub fn is_mapped(virt: u64) -> bool {
+    if (1 << 47..0xffff_8000_0000_0000).contains(&virt) {
+        return false;
+    }
+    let mut table_phys = cpu::cr3();
+    for level in (1..=4).rev() {
+        // SAFETY: CR3 and every present non-leaf entry point at page tables in
+        // identity-mapped RAM; this only reads them.
+        let e = unsafe { (*table(table_phys))[index(virt, level)] };
+        if e & PRESENT == 0 {
+            return false;
+        }
+        if level == 1 || (level == 2 && e & HUGE != 0) {
+            return true;
+        }
+        table_phys = e & ADDRESS_MASK;
+    }
+    false
+}
+
+extern "C" {
+    static __kernel_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __kernel_end: u8;
+}
+
+/// The first byte after the kernel image (bss and stacks included).
+pub fn kernel_end() -> u64 {
+    // SAFETY: only the address of the linker symbol is taken.
+    unsafe { addr_of(&__kernel_end) }
+}

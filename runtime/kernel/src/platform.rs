@@ -1,0 +1,164 @@
+//! `kiln_abi::Platform` on bare metal: serial console, TSC/RTC clocks, RDRAND, and
+//! memory regions managed through the kernel's page tables.
+
+use crate::paging::{MapError, KERNEL_SPACE, PAGE_SIZE};
+use crate::{clock, cpu, exit, frames, serial};
+use alloc::vec::Vec;
+use kiln_abi::{MemoryError, Platform, Protection};
+use spin::Mutex;
+
+/// Reserved regions are handed out from here up: far above any RAM of the identity map,
+/// inside the lower half of the 48-bit address space.
+const RESERVE_BASE: u64 = 0x0000_1000_0000_0000;
+const RESERVE_LIMIT: u64 = 0x0000_7fff_0000_0000;
+/// Unmapped space left between two regions, so running off one end faults.
+const REGION_GAP: u64 = 1 << 21;
+
+struct Regions {
+    next: u64,
+    /// `(start, len)` of every live region.
+    live: Vec<(u64, u64)>,
+}
+
+static REGIONS: Mutex<Regions> = Mutex::new(Regions {
+    next: RESERVE_BASE,
+    live: Vec::new(),
+});
+
+/// State of the fallback random generator (xorshift64*), seeded from the TSC on first
+/// use. It is only used if RDRAND keeps failing, which real and emulated CPUs with
+/// RDRAND do not do; kiln's boot check makes RDRAND itself mandatory.
+static FALLBACK_RNG: Mutex<u64> = Mutex::new(0);
+
+fn fallback_random() -> u64 {
+    let mut state = FALLBACK_RNG.lock();
+    if *state == 0 {
+        *state = cpu::rdtsc() | 1;
+    }
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+fn random_u64() -> u64 {
+    // Intel recommends retrying RDRAND up to 10 times before giving up.
+    (0..10)
+        .find_map(|_| cpu::rdrand())
+        .unwrap_or_else(fallback_random)
+}
+
+fn map_error(e: MapError) -> MemoryError {
+    match e {
+        MapError::OutOfMemory => MemoryError::OutOfMemory,
+        MapError::Conflict | MapError::InsideHugePage | MapError::NoAccess => MemoryError::BadRange,
+    }
+}
+
+/// The bare-metal platform. Stateless itself: the state lives in the kernel's globals.
+pub struct KernelPlatform;
+
+impl KernelPlatform {
+    /// Checks that `[addr, addr + len)` is page-aligned and inside one live region.
+    fn check_range(addr: u64, len: u64) -> Result<(), MemoryError> {
+        if !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
+            return Err(MemoryError::BadRange);
+        }
+        let regions = REGIONS.lock();
+        let inside = regions.live.iter().any(|&(start, rlen)| {
+            addr >= start && addr.checked_add(len).is_some_and(|end| end <= start + rlen)
+        });
+        if inside {
+            Ok(())
+        } else {
+            Err(MemoryError::BadRange)
+        }
+    }
+}
+
+impl Platform for KernelPlatform {
+    fn console_write(&self, bytes: &[u8]) {
+        serial::write_bytes(bytes);
+    }
+
+    /// Returns the bytes already received; 0 when none are waiting (a serial line has no
+    /// end of input).
+    fn console_read(&self, buf: &mut [u8]) -> usize {
+        serial::read_available(buf)
+    }
+
+    fn monotonic_ns(&self) -> u64 {
+        clock::monotonic_ns()
+    }
+
+    fn wall_clock_ns(&self) -> u64 {
+        clock::wall_clock_ns()
+    }
+
+    fn random_fill(&self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            chunk.copy_from_slice(&random_u64().to_le_bytes()[..chunk.len()]);
+        }
+    }
+
+    fn reserve(&self, len: usize) -> Result<*mut u8, MemoryError> {
+        let len = (len as u64).next_multiple_of(PAGE_SIZE);
+        if len == 0 {
+            return Err(MemoryError::BadRange);
+        }
+        let mut regions = REGIONS.lock();
+        let start = regions.next;
+        let end = start
+            .checked_add(len)
+            .filter(|&e| e <= RESERVE_LIMIT)
+            .ok_or(MemoryError::OutOfMemory)?;
+        regions.next = (end + REGION_GAP).next_multiple_of(REGION_GAP);
+        regions.live.push((start, len));
+        Ok(start as *mut u8)
+    }
+
+    fn protect(&self, addr: *mut u8, len: usize, prot: Protection) -> Result<(), MemoryError> {
+        let (addr, len) = (addr as u64, len as u64);
+        Self::check_range(addr, len)?;
+        let mut space = KERNEL_SPACE.lock();
+        let pt = space.as_mut().ok_or(MemoryError::OutOfMemory)?;
+        for page in (addr..addr + len).step_by(PAGE_SIZE as usize) {
+            if prot == Protection::None {
+                if let Some(frame) = pt.unmap(page).map_err(map_error)? {
+                    // SAFETY: the frame was mapped only here and is now unmapped.
+                    unsafe { frames::free(frame) };
+                }
+            } else if pt.is_mapped_page(page).map_err(map_error)? {
+                pt.protect(page, prot).map_err(map_error)?;
+            } else {
+                let frame = frames::alloc_zeroed().ok_or(MemoryError::OutOfMemory)?;
+                if let Err(e) = pt.map(page, frame, prot) {
+                    // SAFETY: the frame was never mapped.
+                    unsafe { frames::free(frame) };
+                    return Err(map_error(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn release(&self, addr: *mut u8, len: usize) {
+        let (addr, len) = (addr as u64, (len as u64).next_multiple_of(PAGE_SIZE));
+        let mut regions = REGIONS.lock();
+        let Some(i) = regions.live.iter().position(|&r| r == (addr, len)) else {
+            return;
+        };
+        regions.live.swap_remove(i);
+        drop(regions);
+        if let Some(pt) = KERNEL_SPACE.lock().as_mut() {
+            // Region pages are always small pages, so this cannot fail. The region's
+            // (now empty) page tables are kept: its address range is never handed out again.
+            // SAFETY: each frame was mapped only in this region and is now unmapped.
+            let _ = pt.unmap_range(addr, addr + len, |frame| unsafe { frames::free(frame) });
+        }
+    }
+
+    fn exit(&self, status: i32) -> ! {
+        exit::exit_code(status as u8)
+    }
+}

@@ -1,0 +1,235 @@
+//! Deliberate faults and stress runs for `tests/kernel/`, chosen with `selftest=NAME`.
+//!
+//! Only built with `--features selftest`. Each fault is raised in its own named,
+//! never-inlined function so the symbolized backtrace shows where it came from.
+
+use crate::platform::KernelPlatform;
+use crate::{clock, exit, heap, println, rtc};
+use alloc::vec::Vec;
+use core::hint::black_box;
+use kiln_abi::{ExitStatus, Platform, Protection};
+
+/// Runs the self-test `name`; returns an error for an unknown name.
+pub fn run(name: &str) -> Result<core::convert::Infallible, &'static str> {
+    match name {
+        "page_fault" => page_fault(),
+        "invalid_opcode" => invalid_opcode(),
+        "stack_overflow" => {
+            println!("selftest: recursing until the stack guard page");
+            black_box(stack_overflow(black_box(1)));
+            Err("the recursion ended without a fault")
+        }
+        "heap_stress" => heap_stress(),
+        "wx_write_exec" => wx_write_exec(),
+        "wx_exec_write" => wx_exec_write(),
+        "clock" => clock_check(),
+        "panic" => deliberate_panic(),
+        _ => Err("unknown selftest (page_fault, invalid_opcode, stack_overflow, heap_stress, wx_write_exec, wx_exec_write, clock, panic)"),
+    }
+}
+
+#[inline(never)]
+fn page_fault() -> ! {
+    let unmapped = black_box(0xdead_b000usize) as *const u64;
+    // SAFETY: deliberately invalid: this read must raise a page fault.
+    let value = unsafe { core::ptr::read_volatile(unmapped) };
+    panic!("read from unmapped {unmapped:p} returned {value:#x}");
+}
+
+#[inline(never)]
+fn invalid_opcode() -> ! {
+    // SAFETY: ud2 raises #UD, which the fault handler reports; nothing runs after it.
+    unsafe { core::arch::asm!("ud2", options(noreturn)) }
+}
+
+/// Recurses with a 512-byte frame until it hits the guard page below the boot stack.
+#[inline(never)]
+fn stack_overflow(depth: u64) -> u64 {
+    let mut frame = [0u8; 512];
+    frame[0] = depth as u8;
+    black_box(&mut frame);
+    if black_box(depth) == 0 {
+        return frame[0].into();
+    }
+    stack_overflow(depth + 1) + u64::from(frame[511])
+}
+
+/// A small xorshift generator: the test must be reproducible, not secure.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> usize {
+        (self.next() % n) as usize
+    }
+}
+
+/// Allocates blocks of mixed sizes and alignments, fills each with a pattern derived from
+/// its index, frees them in random order and checks every byte before it goes.
+fn heap_stress() -> Result<core::convert::Infallible, &'static str> {
+    use alloc::alloc::{alloc, dealloc, Layout};
+    const ROUNDS: usize = 4;
+    const BLOCKS: usize = 2000;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (used_before, size) = heap::usage();
+    let mut allocated_bytes = 0usize;
+    let mut peak = 0usize;
+    for round in 0..ROUNDS {
+        let mut blocks: Vec<(*mut u8, Layout, u8)> = Vec::with_capacity(BLOCKS);
+        for i in 0..BLOCKS {
+            let len = match rng.below(10) {
+                0..=5 => 1 + rng.below(64),
+                6..=8 => 64 + rng.below(2048),
+                _ => 4096 + rng.below(60_000),
+            };
+            let align = 1usize << rng.below(13); // 1 B .. 4 KiB
+            let layout = Layout::from_size_align(len, align).map_err(|_| "bad layout")?;
+            // SAFETY: the layout has a non-zero size.
+            let ptr = unsafe { alloc(layout) };
+            if ptr.is_null() {
+                return Err("heap_stress: allocation failed");
+            }
+            if !(ptr as usize).is_multiple_of(align) {
+                return Err("heap_stress: misaligned block");
+            }
+            let tag = (i * 7 + round) as u8;
+            // SAFETY: `ptr` points to `len` freshly allocated bytes.
+            unsafe { core::ptr::write_bytes(ptr, tag, len) };
+            allocated_bytes += len;
+            blocks.push((ptr, layout, tag));
+        }
+        peak = peak.max(heap::usage().0);
+        while !blocks.is_empty() {
+            let (ptr, layout, tag) = blocks.swap_remove(rng.below(blocks.len() as u64));
+            // SAFETY: the block is live and `layout.size()` bytes long.
+            let bytes = unsafe { core::slice::from_raw_parts(ptr, layout.size()) };
+            if bytes.iter().any(|&b| b != tag) {
+                return Err("heap_stress: a block's contents changed (overlapping blocks?)");
+            }
+            // SAFETY: allocated above with this layout and freed once.
+            unsafe { dealloc(ptr, layout) };
+        }
+    }
+    let used_after = heap::usage().0;
+    println!(
+        "heap_stress: {} blocks, {} KiB allocated, peak {} KiB of {} KiB heap, all contents verified",
+        ROUNDS * BLOCKS,
+        allocated_bytes / 1024,
+        peak / 1024,
+        size / 1024
+    );
+    if used_after != used_before {
+        println!("heap_stress: leak: {used_before} bytes in use before, {used_after} after");
+        exit::exit(ExitStatus::Failure);
+    }
+    println!("heap_stress: ok");
+    exit::exit(ExitStatus::Success)
+}
+
+/// A fresh page holding one `ret`, left writable; returns its address.
+fn writable_code_page(platform: &KernelPlatform) -> Result<*mut u8, &'static str> {
+    let page = platform.reserve(4096).map_err(|_| "reserve failed")?;
+    platform
+        .protect(page, 4096, Protection::ReadWrite)
+        .map_err(|_| "protect RW failed")?;
+    // SAFETY: the page was just mapped read+write.
+    unsafe { page.write(0xc3) }; // ret
+    Ok(page)
+}
+
+#[inline(never)]
+fn write_to_code(code: *mut u8) {
+    // SAFETY: deliberately invalid: the page is read+execute, so this write must fault.
+    unsafe { core::ptr::write_volatile(code, 0x90) };
+}
+
+#[inline(never)]
+fn execute_data(code: *const u8) {
+    // SAFETY: deliberately invalid when the page is not executable: the call must fault.
+    // When it is executable it holds a single `ret`.
+    let f: extern "C" fn() = unsafe { core::mem::transmute(code) };
+    f();
+}
+
+/// Flips a page to read+execute, shows it runs, then writes to it: must fault.
+fn wx_write_exec() -> Result<core::convert::Infallible, &'static str> {
+    let platform = KernelPlatform;
+    let code = writable_code_page(&platform)?;
+    platform
+        .protect(code, 4096, Protection::ReadExecute)
+        .map_err(|_| "protect RX failed")?;
+    execute_data(code);
+    println!(
+        "selftest: code page at {:#018x} ran; writing to it",
+        code as u64
+    );
+    write_to_code(code);
+    Err("writing to an executable page did not fault")
+}
+
+/// Calls into a read+write page: must fault (NX).
+fn wx_exec_write() -> Result<core::convert::Infallible, &'static str> {
+    let platform = KernelPlatform;
+    let code = writable_code_page(&platform)?;
+    println!("selftest: executing writable page at {:#018x}", code as u64);
+    execute_data(code);
+    Err("executing a writable page did not fault")
+}
+
+/// Checks the TSC clock against the RTC over two RTC second edges (exactly 2 s apart)
+/// and that many back-to-back reads never go backwards. Fails beyond 5% off.
+fn clock_check() -> Result<core::convert::Infallible, &'static str> {
+    const READS: usize = 100_000;
+    const EDGES: u64 = 2;
+    let mut last = clock::monotonic_ns();
+    for _ in 0..READS {
+        let now = clock::monotonic_ns();
+        if now < last {
+            println!("clock: monotonic FAILED: {now} after {last}");
+            exit::exit(ExitStatus::Failure);
+        }
+        last = now;
+    }
+    println!("clock: monotonic ok ({READS} reads)");
+    let wait_edge = || {
+        let start = rtc::raw_seconds();
+        while rtc::raw_seconds() == start {
+            core::hint::spin_loop();
+        }
+        clock::monotonic_ns()
+    };
+    let t0 = wait_edge();
+    let mut t1 = t0;
+    for _ in 0..EDGES {
+        t1 = wait_edge();
+    }
+    let kiln_ns = t1 - t0;
+    let rtc_ns = EDGES * 1_000_000_000;
+    let permille = (kiln_ns as i128 - rtc_ns as i128) * 1000 / rtc_ns as i128;
+    let (hz, source) = clock::tsc_rate();
+    println!(
+        "clock: kiln_ns={kiln_ns} rtc_ns={rtc_ns} error={permille} permille (tsc {hz} Hz from {})",
+        source.name()
+    );
+    println!(
+        "clock: wall clock {} s since the epoch",
+        clock::wall_clock_ns() / 1_000_000_000
+    );
+    if permille.abs() > 50 {
+        println!("clock: rate FAILED: TSC and RTC disagree by more than 5%");
+        exit::exit(ExitStatus::Failure);
+    }
+    println!("clock: rate ok");
+    exit::exit(ExitStatus::Success)
+}
+
+#[inline(never)]
+fn deliberate_panic() -> ! {
+    panic!("selftest: deliberate panic");
+}

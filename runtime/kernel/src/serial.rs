@@ -1,0 +1,85 @@
+//! COM1 16550 UART console and the `print!`/`println!` macros.
+//!
+//! kiln runs on one CPU with interrupts off, so the console needs no lock: each byte is
+//! one port write, and a fault handler can always print even if it interrupted a print.
+
+use crate::port::{inb, outb};
+use core::fmt;
+
+const COM1: u16 = 0x3f8;
+const DATA: u16 = COM1;
+const INTERRUPT_ENABLE: u16 = COM1 + 1;
+const FIFO_CONTROL: u16 = COM1 + 2;
+const LINE_CONTROL: u16 = COM1 + 3;
+const MODEM_CONTROL: u16 = COM1 + 4;
+const LINE_STATUS: u16 = COM1 + 5;
+
+const LINE_STATUS_DATA_READY: u8 = 1;
+const LINE_STATUS_TX_EMPTY: u8 = 1 << 5;
+
+/// Programs COM1 for 115200 baud, 8 data bits, no parity, one stop bit, FIFOs on.
+pub fn init() {
+    outb(INTERRUPT_ENABLE, 0x00); // polled: no UART interrupts
+    outb(LINE_CONTROL, 0x80); // DLAB on: the next two writes set the divisor
+    outb(DATA, 0x01); // divisor 1 = 115200 baud
+    outb(INTERRUPT_ENABLE, 0x00);
+    outb(LINE_CONTROL, 0x03); // DLAB off, 8N1
+    outb(FIFO_CONTROL, 0xc7); // enable and clear FIFOs, 14-byte threshold
+    outb(MODEM_CONTROL, 0x03); // DTR + RTS
+}
+
+/// Sends bytes, turning `\n` into `\r\n` for terminals.
+pub fn write_bytes(bytes: &[u8]) {
+    for &b in bytes {
+        if b == b'\n' {
+            put(b'\r');
+        }
+        put(b);
+    }
+}
+
+fn put(byte: u8) {
+    while inb(LINE_STATUS) & LINE_STATUS_TX_EMPTY == 0 {
+        core::hint::spin_loop();
+    }
+    outb(DATA, byte);
+}
+
+/// Reads the bytes that have arrived, without waiting; returns how many were read.
+pub fn read_available(buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    while n < buf.len() && inb(LINE_STATUS) & LINE_STATUS_DATA_READY != 0 {
+        buf[n] = inb(DATA);
+        n += 1;
+    }
+    n
+}
+
+/// The console as a `core::fmt::Write` sink.
+pub struct Serial;
+
+impl fmt::Write for Serial {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        write_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+#[doc(hidden)]
+pub fn print_args(args: fmt::Arguments) {
+    // Writing to the serial port cannot fail.
+    let _ = fmt::Write::write_fmt(&mut Serial, args);
+}
+
+/// Prints to the serial console.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::serial::print_args(format_args!($($arg)*)) };
+}
+
+/// Prints a line to the serial console.
+#[macro_export]
+macro_rules! println {
+    () => { $crate::print!("\n") };
+    ($($arg:tt)*) => { $crate::serial::print_args(format_args!("{}\n", format_args!($($arg)*))) };
+}

@@ -1,0 +1,143 @@
+//! Start-up: [`kiln_main`] brings the machine up step by step, then runs what the image
+//! holds. The panic handler lives here too.
+
+use crate::cmdline::CmdLine;
+use crate::platform::KernelPlatform;
+use crate::start_info::BootInfo;
+use crate::{
+    clock, cpu, debug, exit, frames, gdt, heap, idt, log, paging, print, println, serial, warn,
+};
+use core::sync::atomic::{AtomicBool, Ordering};
+use kiln_abi::{ExitStatus, Platform};
+use spin::Once;
+
+static BOOT_INFO: Once<BootInfo> = Once::new();
+
+/// Reports why the machine cannot start and exits with `ExitStatus::BootError`.
+fn boot_error(what: impl core::fmt::Display) -> ! {
+    println!("boot error: {what}");
+    exit::exit(ExitStatus::BootError)
+}
+
+/// Applies the kernel's own command-line options; returns the self-test asked for.
+fn apply_options(cmdline: &CmdLine<'static>) -> Option<&'static str> {
+    let mut selftest = None;
+    for (key, value) in cmdline.options() {
+        match key {
+            "log" => match log::Level::parse(value) {
+                Some(level) => log::set_max_level(level),
+                None => boot_error(format_args!(
+                    "log={value}: expected error, warn, info, debug or trace"
+                )),
+            },
+            "selftest" => selftest = Some(value),
+            _ => warn!("unknown kernel option `{key}` ignored"),
+        }
+    }
+    selftest
+}
+
+/// The first Rust code: called by `boot` with the physical address of `hvm_start_info`.
+#[no_mangle]
+extern "C" fn kiln_main(start_info: u32) -> ! {
+    serial::init();
+    // SAFETY: `start_info` is the pointer the VMM passed in ebx; the boot page tables
+    // identity-map the first GiB, where PVH loaders put the block and its data.
+    let info = match unsafe { BootInfo::read(u64::from(start_info)) } {
+        Ok(info) => BOOT_INFO.call_once(|| info),
+        Err(e) => boot_error(e),
+    };
+    let cmdline = CmdLine::parse(info.cmdline());
+    let selftest = apply_options(&cmdline);
+
+    let mut missing = cpu::missing_features().peekable();
+    if missing.peek().is_some() {
+        print!("boot error: the CPU lacks required features:");
+        missing.for_each(|name| print!(" {name}"));
+        println!(" (run QEMU with the CPU model in targets/, e.g. -cpu qemu64,+ssse3,...)");
+        exit::exit(ExitStatus::BootError);
+    }
+    cpu::enable_sse();
+    gdt::init();
+    idt::init();
+
+    frames::init(info, paging::kernel_end());
+    if let Err(e) = paging::init(info) {
+        boot_error(format_args!("cannot build the page tables: {e:?}"));
+    }
+    if heap::init(info.ram_bytes()).is_none() {
+        boot_error("not enough RAM for the kernel heap");
+    }
+    if let Err(e) = clock::init() {
+        boot_error(e);
+    }
+
+    for r in info.regions() {
+        debug!(
+            "memory {:#018x}..{:#018x} type {}",
+            r.start,
+            r.end(),
+            r.kind
+        );
+    }
+    let (frames_used, frames_total) = frames::usage();
+    let (heap_used, heap_size) = heap::usage();
+    debug!(
+        "heap: {heap_used} of {heap_size} bytes in use; frames: {frames_used} of {frames_total} in use; command line `{}`",
+        info.cmdline()
+    );
+    if !cmdline.program_args().is_empty() {
+        debug!("program arguments: {}", cmdline.program_args());
+    }
+
+    if let Some(name) = selftest {
+        run_selftest(name);
+    }
+    let (tsc_hz, tsc_source) = clock::tsc_rate();
+    println!(
+        "kiln {} booted: {} MiB RAM, cpu: {}, tsc {}.{:02} GHz ({}), boot {}.{} ms",
+        env!("CARGO_PKG_VERSION"),
+        (info.ram_bytes() + (1 << 19)) >> 20, // rounded: the map has holes below 1 MiB
+        cpu::CpuName::read().as_str(),
+        tsc_hz / 1_000_000_000,
+        tsc_hz / 10_000_000 % 100,
+        tsc_source.name(),
+        clock::monotonic_ns() / 1_000_000,
+        clock::monotonic_ns() / 100_000 % 10,
+    );
+    let platform = KernelPlatform;
+    platform.console_write(b"no programs in this image\n");
+    platform.exit(ExitStatus::Success as i32)
+}
+
+#[cfg(feature = "selftest")]
+fn run_selftest(name: &str) -> ! {
+    match crate::selftest::run(name) {
+        Err(e) => {
+            println!("selftest {name}: {e}");
+            exit::exit(ExitStatus::Failure)
+        }
+    }
+}
+
+#[cfg(not(feature = "selftest"))]
+fn run_selftest(name: &str) -> ! {
+    boot_error(format_args!(
+        "selftest={name} needs an image built with `--features selftest`"
+    ))
+}
+
+static PANICKING: AtomicBool = AtomicBool::new(false);
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    if PANICKING.swap(true, Ordering::Relaxed) {
+        println!("panic: while panicking");
+        exit::exit(ExitStatus::Panic);
+    }
+    match info.location() {
+        Some(at) => println!("panic: {} at {}:{}", info.message(), at.file(), at.line()),
+        None => println!("panic: {}", info.message()),
+    }
+    exit::exit(ExitStatus::Panic)
+}
