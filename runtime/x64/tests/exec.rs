@@ -197,7 +197,7 @@ fn calls_a_relocated_host_function() {
         a.ret();
     });
     let exec = Exec::new(code, |s| {
-        (s == SymbolId(0)).then_some(host_triple as usize as u64)
+        (s == SymbolId(0)).then_some(host_triple as *const () as u64)
     });
     // SAFETY: the code implements `fn(u64) -> u64` and calls a matching host function.
     let f: extern "C" fn(u64) -> u64 = unsafe { exec.func() };
