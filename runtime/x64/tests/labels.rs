@@ -207,7 +207,8 @@ fn relocated_calls_and_jumps_reach_their_symbols() {
 
 #[test]
 fn relocated_rip_relative_operands() {
-    let cases: [(i32, fn(&mut Assembler, Mem)); 4] = [
+    type Emit = fn(&mut Assembler, Mem);
+    let cases: [(i32, Emit); 4] = [
         (0, |a, m| a.mov(Size::S64, Reg::R13, m)),
         (8, |a, m| a.alu(Size::S32, AluOp::Add, m, 1000)),
         (-4, |a, m| a.mov(Size::S8, m, 7)),
