@@ -13,6 +13,9 @@ use crate::label::{Fixup, FixupKind, Label};
 pub enum AsmError {
     /// A label was referenced but never bound.
     UnboundLabel(Label),
+    /// A short (rel8) jump requested with `jmp_short`/`jcc_short` does not reach its
+    /// label; the field is at `at`.
+    ShortBranchOutOfRange { label: Label, at: u32 },
 }
 
 impl core::fmt::Display for AsmError {
@@ -21,6 +24,11 @@ impl core::fmt::Display for AsmError {
             AsmError::UnboundLabel(l) => {
                 write!(f, "label {} is referenced but never bound", l.0)
             }
+            AsmError::ShortBranchOutOfRange { label, at } => write!(
+                f,
+                "short jump at offset {at:#x} cannot reach label {}; use jmp/jcc",
+                label.0
+            ),
         }
     }
 }
@@ -38,6 +46,14 @@ impl Assembler {
     /// An empty assembler.
     pub fn new() -> Assembler {
         Assembler::default()
+    }
+
+    /// An empty assembler with room for `bytes` bytes of code before it reallocates.
+    pub fn with_capacity(bytes: usize) -> Assembler {
+        Assembler {
+            buf: Vec::with_capacity(bytes),
+            ..Assembler::default()
+        }
     }
 
     /// The current offset: where the next instruction will start.
@@ -100,11 +116,23 @@ impl Assembler {
     pub fn finish(mut self) -> Result<Code, AsmError> {
         for f in core::mem::take(&mut self.fixups) {
             let target = self.bound(f.label)?;
-            let origin = match f.kind {
-                FixupKind::Rel32 { end } => end,
-                FixupKind::Diff32 { base } => self.bound(base)?,
-            };
-            self.add_to_field32(f.at, target.wrapping_sub(origin) as i32);
+            match f.kind {
+                FixupKind::Rel32 { end } => {
+                    self.add_to_field32(f.at, target.wrapping_sub(end) as i32)
+                }
+                FixupKind::Diff32 { base } => {
+                    let base = self.bound(base)?;
+                    self.add_to_field32(f.at, target.wrapping_sub(base) as i32)
+                }
+                FixupKind::Rel8 { end } => {
+                    let rel = target as i64 - end as i64;
+                    let rel = i8::try_from(rel).map_err(|_| AsmError::ShortBranchOutOfRange {
+                        label: f.label,
+                        at: f.at,
+                    })?;
+                    self.buf[f.at as usize] = rel as u8;
+                }
+            }
         }
         Ok(Code {
             bytes: self.buf,
@@ -141,6 +169,17 @@ impl Assembler {
                 kind: FixupKind::Rel32 { end },
             }),
         }
+    }
+
+    /// Emits a 1-byte field that will hold `label - end`, checked by `finish`.
+    pub(crate) fn rel8_to_label(&mut self, label: Label, end: u32) {
+        let at = self.offset();
+        self.buf.push(0);
+        self.fixups.push(Fixup {
+            at,
+            label,
+            kind: FixupKind::Rel8 { end },
+        });
     }
 
     fn add_to_field32(&mut self, at: u32, delta: i32) {

@@ -4,7 +4,9 @@
 //! The form is chosen in one pass: a jump to a label that is already bound (a
 //! backward jump) uses the 2-byte rel8 form whenever the distance fits, otherwise
 //! rel32; a jump to a label not yet bound (a forward jump) is emitted as rel32 and
-//! patched by [`Assembler::finish`].
+//! patched by [`Assembler::finish`]. When the caller knows a forward target is close,
+//! [`Assembler::jmp_short`] / [`Assembler::jcc_short`] force the rel8 form and
+//! `finish` checks that it reaches.
 
 use crate::asm::Assembler;
 use crate::code::{RelocKind, SymbolId};
@@ -43,6 +45,24 @@ impl Assembler {
             &[0x0F, 0x80 + cond.bits()],
             target,
         );
+    }
+
+    /// `jmp target` in the 2-byte rel8 form, for a target the caller knows is within
+    /// −128..=127 bytes of the end of the jump (typically a short forward skip).
+    /// [`finish`](Assembler::finish) reports
+    /// [`AsmError::ShortBranchOutOfRange`](crate::AsmError::ShortBranchOutOfRange)
+    /// if it is not.
+    pub fn jmp_short(&mut self, target: Label) {
+        self.emit_bytes(&[0xEB]);
+        let end = self.offset() + 1;
+        self.rel8_to_label(target, end);
+    }
+
+    /// `jcc target` in the 2-byte rel8 form; see [`jmp_short`](Self::jmp_short).
+    pub fn jcc_short(&mut self, cond: Cond, target: Label) {
+        self.emit_bytes(&[0x70 + cond.bits()]);
+        let end = self.offset() + 1;
+        self.rel8_to_label(target, end);
     }
 
     /// `call target` (always rel32; calls have no short form).

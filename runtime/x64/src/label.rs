@@ -23,12 +23,14 @@ pub(crate) enum FixupKind {
     /// A 32-bit field holding `target - end`, where `end` is the end of the instruction
     /// (jumps, calls, RIP-relative operands).
     Rel32 { end: u32 },
+    /// A 1-byte field holding `target - end` (short jumps the caller asked for).
+    Rel8 { end: u32 },
     /// A 32-bit field holding `target - base` for another label `base`
     /// (entries of relative jump tables).
     Diff32 { base: Label },
 }
 
-/// A reference to a label from the 4 bytes at `at`.
+/// A reference to a label from the field at `at`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Fixup {
     pub at: u32,

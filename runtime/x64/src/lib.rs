@@ -27,7 +27,8 @@
 //!   [`Mem::label`], [`Mem::symbol`]), [`RegMem`], [`XmmMem`], [`Operand`]
 //!   (register, memory or `i32` immediate). Every instruction takes
 //!   `impl Into<...>`, so `Reg`, `Mem` and `i32` can be passed directly.
-//! - [`Assembler`]: [`new`](Assembler::new), [`offset`](Assembler::offset),
+//! - Building: [`Assembler::new`],
+//!   [`with_capacity`](Assembler::with_capacity), [`offset`](Assembler::offset),
 //!   [`new_label`](Assembler::new_label), [`bind`](Assembler::bind),
 //!   [`label_offset`](Assembler::label_offset), [`emit_bytes`](Assembler::emit_bytes),
 //!   [`emit_abs64`](Assembler::emit_abs64),
@@ -51,12 +52,16 @@
 //!   [`popcnt`](Assembler::popcnt), [`bsf`](Assembler::bsf), [`bsr`](Assembler::bsr),
 //!   [`bswap`](Assembler::bswap).
 //! - Control flow: [`jmp`](Assembler::jmp), [`jcc`](Assembler::jcc) ([`Cond`], with
-//!   [`Cond::invert`]), [`call`](Assembler::call), [`call_symbol`](Assembler::call_symbol),
+//!   [`Cond::invert`]), [`jmp_short`](Assembler::jmp_short) /
+//!   [`jcc_short`](Assembler::jcc_short) (forced rel8, checked by `finish`),
+//!   [`call`](Assembler::call), [`call_symbol`](Assembler::call_symbol),
 //!   [`jmp_symbol`](Assembler::jmp_symbol), [`call_ind`](Assembler::call_ind),
 //!   [`jmp_ind`](Assembler::jmp_ind), [`ret`](Assembler::ret).
 //! - Misc: [`nop`](Assembler::nop) (multi-byte), [`align`](Assembler::align),
 //!   [`ud2`](Assembler::ud2), [`int3`](Assembler::int3), [`hlt`](Assembler::hlt),
 //!   [`pause`](Assembler::pause), [`mfence`](Assembler::mfence),
+//!   [`lfence`](Assembler::lfence), [`sfence`](Assembler::sfence),
+//!   [`rep_movsb`](Assembler::rep_movsb), [`rep_stosb`](Assembler::rep_stosb),
 //!   [`rdtsc`](Assembler::rdtsc), [`cpuid`](Assembler::cpuid).
 //! - SSE ([`FSize`] picks `ss`/`sd`): [`float_op`](Assembler::float_op) ([`FloatOp`]:
 //!   add/sub/mul/div/min/max/sqrt), [`movs`](Assembler::movs), [`cmps`](Assembler::cmps)
@@ -65,7 +70,8 @@
 //!   [`cvtf2f`](Assembler::cvtf2f), [`round`](Assembler::round) ([`RoundMode`]),
 //!   [`packed`](Assembler::packed) ([`PackedOp`]: andps/andpd/andnps/orps/xorps/xorpd/
 //!   pxor/movaps/movapd...), [`movaps_store`](Assembler::movaps_store),
-//!   [`movd_to_xmm`](Assembler::movd_to_xmm), [`movd_from_xmm`](Assembler::movd_from_xmm).
+//!   [`movd_to_xmm`](Assembler::movd_to_xmm), [`movd_from_xmm`](Assembler::movd_from_xmm),
+//!   [`movmsk`](Assembler::movmsk).
 //! - Output: [`Code`] `{ bytes, relocs, labels }`; [`Reloc`] `{ offset, kind, target,
 //!   addend }` with [`RelocKind::Abs64`] / [`RelocKind::Rel32`] (ELF `R_X86_64_64` /
 //!   `R_X86_64_PC32` semantics) against caller-numbered [`SymbolId`]s;

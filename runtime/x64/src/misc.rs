@@ -61,6 +61,27 @@ impl Assembler {
         self.emit_bytes(&[0xF3, 0x90]);
     }
 
+    /// `lfence`: load fence (also a speculation barrier).
+    pub fn lfence(&mut self) {
+        self.emit_bytes(&[0x0F, 0xAE, 0xE8]);
+    }
+
+    /// `sfence`: store fence.
+    pub fn sfence(&mut self) {
+        self.emit_bytes(&[0x0F, 0xAE, 0xF8]);
+    }
+
+    /// `rep movsb`: copy `rcx` bytes from `[rsi]` to `[rdi]` (forward when the
+    /// direction flag is clear, as the System V ABI guarantees at calls).
+    pub fn rep_movsb(&mut self) {
+        self.emit_bytes(&[0xF3, 0xA4]);
+    }
+
+    /// `rep stosb`: store `al` into `rcx` bytes at `[rdi]`.
+    pub fn rep_stosb(&mut self) {
+        self.emit_bytes(&[0xF3, 0xAA]);
+    }
+
     /// `mfence`: full memory fence.
     pub fn mfence(&mut self) {
         self.emit_bytes(&[0x0F, 0xAE, 0xF0]);

@@ -267,6 +267,13 @@ impl Assembler {
         self.inst(Inst::new(&[0x0F, 0x29], src.num(), Rm::Mem(dst)));
     }
 
+    /// `movmskps`/`movmskpd dst, src`: the sign bits of the packed lanes into the low
+    /// bits of `dst` (bit 0 is the sign of the scalar lane).
+    pub fn movmsk(&mut self, f: FSize, dst: Reg, src: Xmm) {
+        let i = Inst::new(&[0x0F, 0x50], dst.num(), Rm::Reg(src.num())).opsize(f == FSize::F64);
+        self.inst(i);
+    }
+
     /// `movd`/`movq xmm, r/m`: a 32- or 64-bit integer into the low lane (upper lanes
     /// zeroed).
     ///

@@ -88,6 +88,45 @@ fn forward_branches_and_calls_resolve_at_finish() {
 }
 
 #[test]
+fn forced_short_branches_reach_or_fail_cleanly() {
+    for (n, cond) in Cond::ALL.into_iter().enumerate() {
+        for gap in [0usize, 1, 100, 125, 127, 128, 300] {
+            let mut a = Assembler::new();
+            let skip = a.new_label();
+            a.jcc_short(cond, skip);
+            a.jmp_short(skip);
+            a.nop(gap);
+            a.bind(skip);
+            a.ret();
+            // The jcc is 2 bytes further from the label than the jmp.
+            let result = a.finish();
+            if gap + 2 > 127 {
+                assert_eq!(
+                    result,
+                    Err(AsmError::ShortBranchOutOfRange { label: skip, at: 1 })
+                );
+                continue;
+            }
+            let code = result.unwrap();
+            let all = decode_all(&code.bytes);
+            assert_eq!((all[0].mnemonic(), all[0].len()), (JCC[n], 2));
+            assert_eq!((all[1].mnemonic(), all[1].len()), (Mnemonic::Jmp, 2));
+            let want = code.label_offset(skip).unwrap() as u64;
+            assert_eq!(all[0].near_branch_target(), want);
+            assert_eq!(all[1].near_branch_target(), want);
+        }
+    }
+    // Backward as well, to exactly -128.
+    let mut a = Assembler::new();
+    let top = a.new_label();
+    a.bind(top);
+    a.nop(126);
+    a.jmp_short(top);
+    let code = a.finish().unwrap();
+    assert_eq!(code.bytes[126..], [0xEB, 0x80]);
+}
+
+#[test]
 fn backward_call_is_rel32() {
     let mut a = Assembler::new();
     let f = a.new_label();

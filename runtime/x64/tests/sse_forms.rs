@@ -231,3 +231,15 @@ fn moves_between_gprs_and_xmms() {
         }
     }
 }
+
+#[test]
+fn sign_masks() {
+    for f in FSize::ALL {
+        let mn = pick(f, Mnemonic::Movmskps, Mnemonic::Movmskpd);
+        for g in Reg::ALL {
+            for v in Xmm::ALL {
+                check(|a| a.movmsk(f, g, v), mn, &[r(g, Size::S32), x(v)]);
+            }
+        }
+    }
+}
