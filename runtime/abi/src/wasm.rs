@@ -49,8 +49,9 @@
 //!
 //! Operations too long to inline (`memory.grow`, bulk memory, table operations) call
 //! runtime routines through the table at [`VMCTX_BUILTINS`], with the System V calling
-//! convention: `extern "sysv64" fn(vmctx, a, b, c) -> u64`. Those that can trap return
-//! `0` on success or a `TrapCode` value, which the generated code then raises.
+//! convention: `extern "sysv64" fn(vmctx, a, b, c, d, e) -> u64` with as many
+//! arguments as the operation has (each zero-extended to 64 bits). Those that can trap
+//! return `0` on success or a `TrapCode` value, which the generated code then raises.
 
 /// Register number (x86-64 encoding) holding the VM context.
 pub const VMCTX_REG: u8 = 15;
@@ -66,13 +67,14 @@ pub const WASM_PAGE: u64 = 64 * 1024;
 
 /// `u64`: base address of linear memory 0 (0 when the module has no memory).
 pub const VMCTX_MEMORY_BASE: u32 = 0;
-/// `u64`: current size of linear memory 0 in bytes.
+/// `*const u64`: the current size in bytes of linear memory 0, a cell shared by every
+/// instance that imports the memory (0 when the module has no memory).
 pub const VMCTX_MEMORY_SIZE: u32 = 8;
 /// `u64`: lowest `rsp` generated code may run at.
 pub const VMCTX_STACK_LIMIT: u32 = 16;
 /// `*const FuncRef`: one entry per function of the module's function index space.
 pub const VMCTX_FUNCS: u32 = 24;
-/// `*mut TableDesc`: one entry per table.
+/// `*const *mut TableDesc`: one pointer per table (shared by every instance using it).
 pub const VMCTX_TABLES: u32 = 32;
 /// `*const *mut u64`: one pointer per global to its 8-byte cell (shared with exporters).
 pub const VMCTX_GLOBALS: u32 = 40;
@@ -82,8 +84,11 @@ pub const VMCTX_SIG_IDS: u32 = 48;
 pub const VMCTX_TRAP_FN: u32 = 56;
 /// Start of the [`Builtin`] function-pointer table, 8 bytes per entry.
 pub const VMCTX_BUILTINS: u32 = 64;
-/// Size in bytes of the fixed part of the VM context.
-pub const VMCTX_SIZE: u32 = VMCTX_BUILTINS + 8 * Builtin::COUNT as u32;
+/// `u64` owned by the runtime (e.g. a pointer back to its instance); generated code
+/// never reads it.
+pub const VMCTX_RUNTIME: u32 = VMCTX_BUILTINS + 8 * Builtin::COUNT as u32;
+/// Size in bytes of the VM context.
+pub const VMCTX_SIZE: u32 = VMCTX_RUNTIME + 8;
 
 /// A function reference: what a funcref value points to, an import slot and a table
 /// entry hold. A null funcref is the null pointer.
@@ -129,23 +134,23 @@ pub const TABLE_DESC_SIZE: u32 = 16;
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Builtin {
-    /// `(vmctx, delta_pages) -> old pages or u32::MAX as u64`
+    /// `(vmctx, delta_pages) -> old pages, or u32::MAX as u64 on failure`
     MemoryGrow = 0,
     /// `(vmctx, dst, value, len) -> trap`
     MemoryFill,
     /// `(vmctx, dst, src, len) -> trap`
     MemoryCopy,
-    /// `(vmctx, segment | dst << 32, src, len) -> trap`
+    /// `(vmctx, segment, dst, src, len) -> trap`
     MemoryInit,
     /// `(vmctx, segment) -> 0`
     DataDrop,
-    /// `(vmctx, table | delta << 32, init) -> old size or u32::MAX as u64`
+    /// `(vmctx, table, init, delta) -> old size, or u32::MAX as u64 on failure`
     TableGrow,
-    /// `(vmctx, table | dst << 32, value, len) -> trap`
+    /// `(vmctx, table, dst, value, len) -> trap`
     TableFill,
-    /// `(vmctx, dst_table | src_table << 32, dst | src << 32, len) -> trap`
+    /// `(vmctx, dst_table, src_table, dst, src, len) -> trap`
     TableCopy,
-    /// `(vmctx, table | segment << 32, dst | src << 32, len) -> trap`
+    /// `(vmctx, table, segment, dst, src, len) -> trap`
     TableInit,
     /// `(vmctx, segment) -> 0`
     ElemDrop,
@@ -248,6 +253,6 @@ mod tests {
         assert_eq!(core::mem::size_of::<FuncRef>() as u32, FUNCREF_SIZE);
         assert_eq!(core::mem::size_of::<TableDesc>() as u32, TABLE_DESC_SIZE);
         assert_eq!(Builtin::ElemDrop as usize + 1, Builtin::COUNT);
-        assert_eq!(Builtin::ElemDrop.vmctx_offset() + 8, VMCTX_SIZE);
+        assert_eq!(Builtin::ElemDrop.vmctx_offset() + 8, VMCTX_RUNTIME);
     }
 }

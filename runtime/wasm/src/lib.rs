@@ -10,3 +10,6 @@ pub mod module;
 
 pub use error::CompileError;
 pub use module::{parse, supported_features, wasm1_features, ModuleInfo, Type};
+pub mod compile;
+
+pub use compile::{compile, CompiledModule, FuncCode};

@@ -36,7 +36,7 @@ impl Type {
         matches!(self, Type::F32 | Type::F64)
     }
 
-    fn from_wasm(ty: ValType, offset: usize) -> Result<Self, CompileError> {
+    pub(crate) fn from_wasm(ty: ValType, offset: usize) -> Result<Self, CompileError> {
         Ok(match ty {
             ValType::I32 => Type::I32,
             ValType::I64 => Type::I64,
@@ -230,6 +230,8 @@ pub struct ModuleInfo {
     pub names: Vec<(u32, String)>,
     /// Byte range of each defined function's body in the module bytes.
     pub bodies: Vec<Range<usize>>,
+    /// Highest operand stack of each defined function (sizes its spill area).
+    pub max_heights: Vec<u32>,
 }
 
 impl ModuleInfo {
@@ -333,7 +335,8 @@ pub fn parse(bytes: &[u8], features: WasmFeatures) -> Result<ModuleInfo, Compile
             validator.payload(&payload).map_err(err)?
         {
             let mut v = func.into_validator(allocs);
-            v.validate(&body).map_err(err)?;
+            info.max_heights
+                .push(validate_body(&mut v, &body, features).map_err(err)?);
             allocs = v.into_allocations();
         }
         read_payload(&mut info, payload)?;
@@ -341,6 +344,25 @@ pub fn parse(bytes: &[u8], features: WasmFeatures) -> Result<ModuleInfo, Compile
     info.names.sort_by_key(|(i, _)| *i);
     info.names.dedup_by_key(|(i, _)| *i);
     Ok(info)
+}
+
+/// Validates one function body and returns the highest its operand stack gets.
+fn validate_body(
+    v: &mut wasmparser::FuncValidator<wasmparser::ValidatorResources>,
+    body: &wasmparser::FunctionBody<'_>,
+    features: WasmFeatures,
+) -> wasmparser::Result<u32> {
+    let mut reader = body.get_binary_reader();
+    v.read_locals(&mut reader)?;
+    reader.set_features(features);
+    let mut max = 0;
+    while !reader.eof() {
+        let offset = reader.original_position();
+        reader.visit_operator(&mut v.visitor(offset))??;
+        max = max.max(v.operand_stack_height());
+    }
+    reader.finish_expression(&v.visitor(reader.original_position()))?;
+    Ok(max)
 }
 
 fn read_payload(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<(), CompileError> {
@@ -564,6 +586,7 @@ mod tests {
         assert_eq!(m.export("add").unwrap().index, 1);
         assert_eq!(m.func_name(1), "add");
         assert_eq!(m.bodies.len(), 1);
+        assert_eq!(m.max_heights, [2]);
     }
 
     #[test]

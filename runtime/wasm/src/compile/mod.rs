@@ -1,0 +1,342 @@
+//! The baseline compiler: WASM function bodies to x86-64, one pass per function.
+//!
+//! Each function is lowered by a [`FuncCompiler`] that implements
+//! `wasmparser::VisitOperator` with one small method per operator (see `visit`). The
+//! operand stack is a stack of abstract values (`stack`): constants, values in
+//! registers, and values spilled to their fixed frame slot. Operators pop operands into
+//! registers (or keep constants as immediates), emit a few instructions through the
+//! `kiln_x64` assembler and push a register result. At control-flow joins every value is
+//! spilled to its slot, so all paths agree on where values live. A stronger tier can
+//! replace this by a register allocator over the same visitor.
+//!
+//! Frame layout (see also `kiln_abi::wasm` for the calling convention):
+//!
+//! ```text
+//! [rbp + 16 + 8*i]   parameter i / result i
+//! [rbp + 8]          return address
+//! [rbp]              caller's rbp
+//! [rbp - 8]          the VM context (r15) of this function
+//! [rbp - 16 - 8*j]   non-parameter local j
+//! below              one 8-byte slot per operand stack position
+//! ```
+
+mod call;
+mod control;
+mod float;
+mod int;
+mod memory;
+mod stack;
+mod table;
+mod visit;
+
+use crate::error::CompileError;
+use crate::module::{parse, ModuleInfo, Type};
+use alloc::vec::Vec;
+use control::Frame;
+use kiln_abi::wasm::{TrapCode, VMCTX_STACK_LIMIT, VMCTX_TRAP_FN};
+use kiln_x64::{AluOp, Assembler, Cond, Label, Mem, Reg, Size};
+use stack::{RegSet, Val};
+use wasmparser::{BinaryReader, WasmFeatures};
+
+/// One compiled function in the module's code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FuncCode {
+    /// Function index (in the module's function index space).
+    pub index: u32,
+    /// Byte offset of the entry point.
+    pub offset: u32,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+/// A compiled module: position-independent machine code for every defined function, the
+/// symbols naming it, and the module description an instance is built from.
+#[derive(Clone, Debug)]
+pub struct CompiledModule {
+    /// The module description.
+    pub info: ModuleInfo,
+    /// Machine code of all defined functions; calls between them are PC-relative, so
+    /// the bytes need no relocation.
+    pub code: Vec<u8>,
+    /// Where each defined function's code is, in function index order.
+    pub funcs: Vec<FuncCode>,
+}
+
+impl CompiledModule {
+    /// The code of function `index` (which must be a defined function).
+    pub fn func(&self, index: u32) -> &FuncCode {
+        &self.funcs[(index - self.info.imported_funcs) as usize]
+    }
+
+    /// The defined function containing code offset `offset`, and the offset inside it.
+    pub fn func_at(&self, offset: u32) -> Option<(u32, u32)> {
+        let i = self.funcs.partition_point(|f| f.offset <= offset);
+        let f = self.funcs.get(i.checked_sub(1)?)?;
+        (offset < f.offset + f.len).then_some((f.index, offset - f.offset))
+    }
+}
+
+/// Validates and compiles a module with the given feature set.
+pub fn compile(bytes: &[u8], features: WasmFeatures) -> Result<CompiledModule, CompileError> {
+    let info = parse(bytes, features)?;
+    let mut asm = Assembler::new();
+    let labels: Vec<Label> = (0..info.funcs.len()).map(|_| asm.new_label()).collect();
+    let mut funcs = Vec::with_capacity(info.bodies.len());
+    for (i, body) in info.bodies.iter().enumerate() {
+        let index = info.imported_funcs + i as u32;
+        asm.align(16);
+        let offset = asm.offset();
+        asm.bind(labels[index as usize]);
+        let reader = BinaryReader::new(&bytes[body.clone()], body.start as u64);
+        FuncCompiler::new(&mut asm, &info, &labels, index, info.max_heights[i])
+            .compile(reader, features)?;
+        funcs.push(FuncCode {
+            index,
+            offset,
+            len: asm.offset() - offset,
+        });
+    }
+    let code = asm
+        .finish()
+        .map_err(|e| CompileError::new(alloc::format!("internal: {e}"), 0))?;
+    Ok(CompiledModule {
+        info,
+        code: code.bytes,
+        funcs,
+    })
+}
+
+/// Compiles one function body.
+pub(crate) struct FuncCompiler<'m> {
+    asm: &'m mut Assembler,
+    module: &'m ModuleInfo,
+    func_labels: &'m [Label],
+    /// Types of parameters then locals.
+    locals: Vec<Type>,
+    params: u32,
+    results: Vec<Type>,
+    /// The abstract operand stack.
+    stack: Vec<Val>,
+    frames: Vec<Frame>,
+    free_gprs: RegSet,
+    free_xmms: RegSet,
+    /// Whether the code being visited can run (false after `br`, `return`, ...).
+    reachable: bool,
+    /// rbp-relative offset of operand slot 0.
+    slots_base: i32,
+    /// Out-of-line trap stubs, one per trap code used by the function.
+    traps: Vec<(TrapCode, Label)>,
+    /// Stub raising the trap code held in `eax` (for builtins that report traps).
+    dynamic_trap: Option<Label>,
+    /// Byte offset of the operator being compiled, for error messages.
+    offset: usize,
+    /// Highest operand stack (from validation).
+    max_height: u32,
+    /// Bytes the prologue reserves below `rbp`.
+    frame_size: i32,
+}
+
+impl<'m> FuncCompiler<'m> {
+    fn new(
+        asm: &'m mut Assembler,
+        module: &'m ModuleInfo,
+        func_labels: &'m [Label],
+        index: u32,
+        max_height: u32,
+    ) -> Self {
+        let ty = module.func_type(index);
+        let mut c = Self {
+            asm,
+            module,
+            func_labels,
+            locals: ty.params.clone(),
+            params: ty.params.len() as u32,
+            results: ty.results.clone(),
+            stack: Vec::new(),
+            frames: Vec::new(),
+            free_gprs: RegSet::gprs(),
+            free_xmms: RegSet::xmms(),
+            reachable: true,
+            slots_base: 0,
+            traps: Vec::new(),
+            dynamic_trap: None,
+            offset: 0,
+            max_height: 0,
+            frame_size: 0,
+        };
+        c.max_height = max_height;
+        c
+    }
+
+    fn compile(
+        mut self,
+        mut reader: BinaryReader<'_>,
+        features: WasmFeatures,
+    ) -> Result<(), CompileError> {
+        let err =
+            |e: wasmparser::BinaryReaderError| CompileError::new(e.message(), e.offset() as usize);
+        for _ in 0..reader.read_var_u32().map_err(err)? {
+            let count = reader.read_var_u32().map_err(err)?;
+            let offset = reader.original_position() as usize;
+            let ty = Type::from_wasm(reader.read().map_err(err)?, offset)?;
+            self.locals.extend(core::iter::repeat_n(ty, count as usize));
+        }
+        reader.set_features(features);
+        self.prologue();
+        let mut ops = wasmparser::OperatorsReader::new(reader);
+        while !ops.eof() {
+            let (op, offset) = ops.read_with_offset().map_err(err)?;
+            self.offset = offset as usize;
+            if self.reachable || control::is_structural(&op) {
+                wasmparser::VisitOperator::visit_operator(&mut self, &op)?;
+            }
+        }
+        self.emit_trap_stubs();
+        Ok(())
+    }
+
+    /// rbp-relative address of local `index`.
+    fn local_mem(&self, index: u32) -> Mem {
+        if index < self.params {
+            Mem::base(Reg::Rbp, 16 + 8 * index as i32)
+        } else {
+            Mem::base(Reg::Rbp, -16 - 8 * (index - self.params) as i32)
+        }
+    }
+
+    /// Function entry: frame, stack-limit check, zeroed locals.
+    fn prologue(&mut self) {
+        let declared = self.locals.len() as i32 - self.params as i32;
+        self.slots_base = -16 - 8 * declared;
+        let bytes = 8 + 8 * declared + 8 * self.max_height as i32;
+        self.frame_size = (bytes + 15) & !15;
+        let a = &mut *self.asm;
+        a.push(Reg::Rbp);
+        a.mov(Size::S64, Reg::Rbp, Reg::Rsp);
+        a.alu(Size::S64, AluOp::Sub, Reg::Rsp, self.frame_size);
+        a.alu(
+            Size::S64,
+            AluOp::Cmp,
+            Reg::Rsp,
+            Mem::base(VMCTX, VMCTX_STACK_LIMIT as i32),
+        );
+        let overflow = self.trap_label(TrapCode::StackOverflow);
+        self.asm.jcc(Cond::B, overflow);
+        self.asm.mov(Size::S64, Mem::base(Reg::Rbp, -8), VMCTX);
+        if declared > 0 {
+            self.asm.alu(Size::S32, AluOp::Xor, Reg::Rax, Reg::Rax);
+            for j in 0..declared {
+                self.asm
+                    .mov(Size::S64, Mem::base(Reg::Rbp, -16 - 8 * j), Reg::Rax);
+            }
+        }
+        let results = self.results.clone();
+        self.frames
+            .push(Frame::function(self.asm.new_label(), results));
+    }
+
+    /// Function exit: results to the parameter area, frame torn down.
+    fn epilogue(&mut self) {
+        for k in 0..self.results.len() {
+            let from = self.slot(k);
+            self.asm.mov(Size::S64, Reg::R11, from);
+            self.asm
+                .mov(Size::S64, Mem::base(Reg::Rbp, 16 + 8 * k as i32), Reg::R11);
+        }
+        self.asm.mov(Size::S64, Reg::Rsp, Reg::Rbp);
+        self.asm.pop(Reg::Rbp);
+        self.asm.ret();
+    }
+
+    /// The stub that raises `code`, created on first use.
+    fn trap_label(&mut self, code: TrapCode) -> Label {
+        if let Some((_, l)) = self.traps.iter().find(|(c, _)| *c == code) {
+            return *l;
+        }
+        let l = self.asm.new_label();
+        self.traps.push((code, l));
+        l
+    }
+
+    /// Jumps to the trap stub of `code` when `cond` holds.
+    fn trap_if(&mut self, cond: Cond, code: TrapCode) {
+        let l = self.trap_label(code);
+        self.asm.jcc(cond, l);
+    }
+
+    /// Raises the trap code a builtin returned in `eax` when it is not zero.
+    fn trap_if_eax(&mut self) {
+        let l = *self
+            .dynamic_trap
+            .get_or_insert_with(|| self.asm.new_label());
+        self.asm.test(Size::S32, Reg::Rax, Reg::Rax);
+        self.asm.jcc(Cond::Ne, l);
+    }
+
+    fn emit_trap_stubs(&mut self) {
+        for (code, label) in core::mem::take(&mut self.traps) {
+            self.asm.bind(label);
+            self.asm.mov(Size::S32, Reg::Rdi, code as i32);
+            self.asm.call_ind(Mem::base(VMCTX, VMCTX_TRAP_FN as i32));
+        }
+        if let Some(label) = self.dynamic_trap {
+            self.asm.bind(label);
+            self.asm.mov(Size::S32, Reg::Rdi, Reg::Rax);
+            self.asm.call_ind(Mem::base(VMCTX, VMCTX_TRAP_FN as i32));
+        }
+    }
+}
+
+/// The register holding the VM context.
+const VMCTX: Reg = Reg::R15;
+/// The register holding linear memory 0's base.
+const MEMBASE: Reg = Reg::R14;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::module::supported_features;
+
+    #[test]
+    fn compiles_every_function_and_maps_offsets_back() {
+        let wasm = wat::parse_str(
+            r#"(module
+                (func $a (param i32 i32) (result i32)
+                    (i32.add (local.get 0) (i32.mul (local.get 1) (i32.const 3))))
+                (func $b (param f64) (result i64)
+                    (if (result i64) (f64.lt (local.get 0) (f64.const 0))
+                        (then (i64.trunc_f64_s (local.get 0)))
+                        (else (i64.trunc_sat_f64_u (local.get 0)))))
+                (func $c (result i32) (call $a (i32.const 1) (i32.const 2))))"#,
+        )
+        .unwrap();
+        let m = compile(&wasm, supported_features()).unwrap();
+        assert_eq!(m.funcs.len(), 3);
+        for (i, f) in m.funcs.iter().enumerate() {
+            assert_eq!(f.index, i as u32);
+            assert!(f.len > 0);
+            assert_eq!(m.func_at(f.offset + f.len - 1), Some((f.index, f.len - 1)));
+        }
+        assert_eq!(m.code.len() as u32, m.funcs[2].offset + m.funcs[2].len);
+        assert_eq!(m.func_at(m.code.len() as u32 + 10), None);
+    }
+
+    #[test]
+    fn constant_operands_fold() {
+        let folded =
+            wat::parse_str("(module (func (result i32) (i32.add (i32.const 2) (i32.const 3))))")
+                .unwrap();
+        let plain = wat::parse_str(
+            "(module (func (param i32) (result i32) (i32.add (local.get 0) (i32.const 3))))",
+        )
+        .unwrap();
+        let a = compile(&folded, supported_features()).unwrap();
+        let b = compile(&plain, supported_features()).unwrap();
+        assert!(
+            a.funcs[0].len < b.funcs[0].len,
+            "{} vs {}",
+            a.funcs[0].len,
+            b.funcs[0].len
+        );
+    }
+}
