@@ -4,7 +4,7 @@
 //! never-inlined function so the symbolized backtrace shows where it came from.
 
 use crate::platform::KernelPlatform;
-use crate::{clock, exit, heap, println, rtc};
+use crate::{clock, exit, frames, heap, paging, println, rtc};
 use alloc::vec::Vec;
 use core::hint::black_box;
 use kiln_abi::{ExitStatus, Platform, Protection};
@@ -23,8 +23,9 @@ pub fn run(name: &str) -> Result<core::convert::Infallible, &'static str> {
         "wx_write_exec" => wx_write_exec(),
         "wx_exec_write" => wx_exec_write(),
         "clock" => clock_check(),
+        "platform_memory" => platform_memory(),
         "panic" => deliberate_panic(),
-        _ => Err("unknown selftest (page_fault, invalid_opcode, stack_overflow, heap_stress, wx_write_exec, wx_exec_write, clock, panic)"),
+        _ => Err("unknown selftest (page_fault, invalid_opcode, stack_overflow, heap_stress, wx_write_exec, wx_exec_write, clock, platform_memory, panic)"),
     }
 }
 
@@ -226,6 +227,82 @@ fn clock_check() -> Result<core::convert::Infallible, &'static str> {
         exit::exit(ExitStatus::Failure);
     }
     println!("clock: rate ok");
+    exit::exit(ExitStatus::Success)
+}
+
+/// Exercises `Platform::reserve/protect/release` the way a WASM linear memory uses them:
+/// a 4 GiB + guard reservation, pages made accessible far apart, zero on first use,
+/// contents dropped by `Protection::None`, and every frame back after `release`.
+fn platform_memory() -> Result<core::convert::Infallible, &'static str> {
+    const PAGE: usize = 4096;
+    const REGION: usize = (4 << 30) + (2 << 30);
+    let platform = KernelPlatform;
+    let (frames_before, _) = frames::usage();
+    let base = platform
+        .reserve(REGION)
+        .map_err(|_| "reserve of 6 GiB failed")?;
+    if paging::is_mapped(base as u64) {
+        return Err("a fresh reservation is already accessible");
+    }
+    let offsets = [0usize, 2 * PAGE, 64 << 20, (4 << 30) - 2 * PAGE];
+    for &off in &offsets {
+        // SAFETY: `off..off + 2 pages` lies inside the reservation.
+        let page = unsafe { base.add(off) };
+        platform
+            .protect(page, 2 * PAGE, Protection::ReadWrite)
+            .map_err(|_| "protect RW failed")?;
+        // SAFETY: the two pages were just made readable and writable.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(page, 2 * PAGE) };
+        if bytes.iter().any(|&b| b != 0) {
+            return Err("a newly accessible page is not zeroed");
+        }
+        bytes.fill(0xa5);
+        platform
+            .protect(page, 2 * PAGE, Protection::Read)
+            .map_err(|_| "protect R failed")?;
+        if bytes.iter().any(|&b| b != 0xa5) {
+            return Err("contents changed when the page became read-only");
+        }
+    }
+    let mapped = frames::usage().0 - frames_before;
+    // Give the first pair back and take it again: it must come back zeroed.
+    platform
+        .protect(base, 2 * PAGE, Protection::None)
+        .map_err(|_| "protect None failed")?;
+    if paging::is_mapped(base as u64) {
+        return Err("a page given back with Protection::None is still mapped");
+    }
+    platform
+        .protect(base, PAGE, Protection::ReadWrite)
+        .map_err(|_| "protect RW again failed")?;
+    // SAFETY: the page was just made readable and writable again.
+    if unsafe { core::slice::from_raw_parts(base, PAGE) }
+        .iter()
+        .any(|&b| b != 0)
+    {
+        return Err("a page taken again still holds its old contents");
+    }
+    // SAFETY: only pointer arithmetic inside the reservation; nothing is accessed.
+    let outside = unsafe { base.add(REGION) };
+    if platform
+        .protect(outside, PAGE, Protection::ReadWrite)
+        .is_ok()
+    {
+        return Err("protect outside the reservation was accepted");
+    }
+    platform.release(base, REGION);
+    let leaked = frames::usage().0 - frames_before;
+    println!(
+        "platform_memory: {} pages mapped over 4 GiB, {} frames in use after release (page tables)",
+        offsets.len() * 2,
+        leaked
+    );
+    // Only the region's page tables may stay: one PDPT, up to 3 directories, 4 tables.
+    if leaked > 8 || leaked >= mapped {
+        println!("platform_memory: FAILED: {leaked} frames not returned");
+        exit::exit(ExitStatus::Failure);
+    }
+    println!("platform_memory: ok");
     exit::exit(ExitStatus::Success)
 }
 

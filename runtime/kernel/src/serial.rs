@@ -28,21 +28,29 @@ pub fn init() {
     outb(MODEM_CONTROL, 0x03); // DTR + RTS
 }
 
-/// Sends bytes, turning `\n` into `\r\n` for terminals.
+/// Bytes the transmit FIFO takes once it reports empty (16550A).
+const FIFO_DEPTH: usize = 16;
+
+/// Sends bytes, turning `\n` into `\r\n` for terminals. Waits for an empty transmit
+/// FIFO once per 16 bytes rather than per byte: port reads are slow under emulation.
 pub fn write_bytes(bytes: &[u8]) {
+    let mut room = 0;
+    let mut put = |byte: u8| {
+        if room == 0 {
+            while inb(LINE_STATUS) & LINE_STATUS_TX_EMPTY == 0 {
+                core::hint::spin_loop();
+            }
+            room = FIFO_DEPTH;
+        }
+        outb(DATA, byte);
+        room -= 1;
+    };
     for &b in bytes {
         if b == b'\n' {
             put(b'\r');
         }
         put(b);
     }
-}
-
-fn put(byte: u8) {
-    while inb(LINE_STATUS) & LINE_STATUS_TX_EMPTY == 0 {
-        core::hint::spin_loop();
-    }
-    outb(DATA, byte);
 }
 
 /// Reads the bytes that have arrived, without waiting; returns how many were read.

@@ -40,6 +40,7 @@ fn apply_options(cmdline: &CmdLine<'static>) -> Option<&'static str> {
 /// The first Rust code: called by `boot` with the physical address of `hvm_start_info`.
 #[no_mangle]
 extern "C" fn kiln_main(start_info: u32) -> ! {
+    let entry_tsc = cpu::rdtsc();
     serial::init();
     // SAFETY: `start_info` is the pointer the VMM passed in ebx; the boot page tables
     // identity-map the first GiB, where PVH loaders put the block and its data.
@@ -93,17 +94,23 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
     if let Some(name) = selftest {
         run_selftest(name);
     }
+    // The TSC counts from CPU reset, so it dates both the start of the VMM's boot
+    // (firmware included) and kiln's own part since `kiln_main` was entered.
+    let now = clock::monotonic_ns();
+    let kernel_ns = now - clock::ticks_to_ns(entry_tsc);
     let (tsc_hz, tsc_source) = clock::tsc_rate();
     println!(
-        "kiln {} booted: {} MiB RAM, cpu: {}, tsc {}.{:02} GHz ({}), boot {}.{} ms",
+        "kiln {} booted: {} MiB RAM, cpu: {}, tsc {}.{:02} GHz ({}), boot {}.{} ms (kernel {}.{} ms)",
         env!("CARGO_PKG_VERSION"),
         (info.ram_bytes() + (1 << 19)) >> 20, // rounded: the map has holes below 1 MiB
         cpu::CpuName::read().as_str(),
         tsc_hz / 1_000_000_000,
         tsc_hz / 10_000_000 % 100,
         tsc_source.name(),
-        clock::monotonic_ns() / 1_000_000,
-        clock::monotonic_ns() / 100_000 % 10,
+        now / 1_000_000,
+        now / 100_000 % 10,
+        kernel_ns / 1_000_000,
+        kernel_ns / 100_000 % 10,
     );
     let platform = KernelPlatform;
     platform.console_write(b"no programs in this image\n");
