@@ -103,7 +103,7 @@ extern "C" fn kiln_exception(frame: &ExceptionFrame) -> ! {
         }
     }
     print_registers(frame);
-    print_backtrace(frame.rip, frame.rbp);
+    print_backtrace(frame);
     exit::exit(ExitStatus::Fault)
 }
 
@@ -185,10 +185,22 @@ fn print_registers(f: &ExceptionFrame) {
 
 /// Walks the frame-pointer chain: `[rbp]` is the caller's rbp, `[rbp + 8]` the return
 /// address. Stops at a null, misaligned or unmapped frame pointer.
-fn print_backtrace(rip: u64, mut rbp: u64) {
+fn print_backtrace(frame: &ExceptionFrame) {
     println!("backtrace:");
-    println!("  #0 {rip:#018x}");
-    for i in 1..MAX_FRAMES {
+    println!("  #0 {:#018x}", frame.rip);
+    let mut i = 1;
+    // A fault on fetching the first instruction of a call target (a call into data or
+    // unmapped code) happens before the callee pushed rbp: the caller's return address is
+    // on top of the stack and the rbp chain starts one frame further up.
+    let fetch_fault = frame.vector == PAGE_FAULT && frame.error_code & 0x10 != 0;
+    if fetch_fault && frame.rsp.is_multiple_of(8) && paging::is_mapped(frame.rsp) {
+        // SAFETY: the word was just checked to be mapped; the stack is readable.
+        let ret = unsafe { *(frame.rsp as *const u64) };
+        println!("  #{i} {ret:#018x}");
+        i += 1;
+    }
+    let mut rbp = frame.rbp;
+    while i < MAX_FRAMES {
         if rbp == 0
             || !rbp.is_multiple_of(8)
             || !paging::is_mapped(rbp)
@@ -203,6 +215,7 @@ fn print_backtrace(rip: u64, mut rbp: u64) {
         }
         println!("  #{i} {ret:#018x}");
         rbp = caller_rbp;
+        i += 1;
     }
     println!("  ... (more frames)");
 }
