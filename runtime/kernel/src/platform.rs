@@ -122,13 +122,14 @@ impl Platform for KernelPlatform {
         Self::check_range(addr, len)?;
         let mut space = KERNEL_SPACE.lock();
         let pt = space.as_mut().ok_or(MemoryError::OutOfMemory)?;
+        if prot == Protection::None {
+            // SAFETY: each frame was mapped only here and is now unmapped.
+            return pt
+                .unmap_range(addr, addr + len, |frame| unsafe { frames::free(frame) })
+                .map_err(map_error);
+        }
         for page in (addr..addr + len).step_by(PAGE_SIZE as usize) {
-            if prot == Protection::None {
-                if let Some(frame) = pt.unmap(page).map_err(map_error)? {
-                    // SAFETY: the frame was mapped only here and is now unmapped.
-                    unsafe { frames::free(frame) };
-                }
-            } else if pt.is_mapped_page(page).map_err(map_error)? {
+            if pt.is_mapped_page(page).map_err(map_error)? {
                 pt.protect(page, prot).map_err(map_error)?;
             } else {
                 let frame = frames::alloc_zeroed().ok_or(MemoryError::OutOfMemory)?;
