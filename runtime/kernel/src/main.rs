@@ -1,8 +1,8 @@
 //! kiln's bootable image: a `no_std` x86-64 kernel booted through PVH.
 //!
 //! `boot` takes the CPU from the VMM's 32-bit entry to `start::kiln_main` in long mode,
-//! which sets up the machine in this order: serial console, boot information and command
-//! line, CPU feature check, SSE, GDT/TSS/IDT, frames, page tables, heap, clock. Then it
+//! which sets up the machine in this order: serial console, GDT/TSS/IDT, boot information
+//! and command line, CPU feature check, SSE, frames, page tables, heap, clock. Then it
 //! runs what the image holds. The language runtimes see the machine only through
 //! `kiln_abi::Platform`, which `platform` implements.
 //!

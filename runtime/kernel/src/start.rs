@@ -42,6 +42,10 @@ fn apply_options(cmdline: &CmdLine<'static>) -> Option<&'static str> {
 extern "C" fn kiln_main(start_info: u32) -> ! {
     let entry_tsc = cpu::rdtsc();
     serial::init();
+    // Exceptions first, so that even a fault while reading the boot information is
+    // reported instead of silently resetting the machine.
+    gdt::init();
+    idt::init();
     // SAFETY: `start_info` is the pointer the VMM passed in ebx; the boot page tables
     // identity-map the first GiB, where PVH loaders put the block and its data.
     let info = match unsafe { BootInfo::read(u64::from(start_info)) } {
@@ -59,8 +63,6 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
         exit::exit(ExitStatus::BootError);
     }
     cpu::enable_sse();
-    gdt::init();
-    idt::init();
 
     frames::init(info, paging::kernel_end());
     if let Err(e) = paging::init(info) {
