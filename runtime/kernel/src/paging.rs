@@ -277,6 +277,48 @@ pub fn is_mapped(virt: u64) -> bool {
     false
 }
 
+/// Counts of mapped 4 KiB-equivalent pages by their effective rights, from a full walk of
+/// the live page tables (rights along the path combine: writable only if every level
+/// allows writes, executable only if no level sets NX).
+#[cfg(feature = "selftest")]
+#[derive(Default, Debug)]
+pub struct Audit {
+    pub read_only: u64,
+    pub read_write: u64,
+    pub read_execute: u64,
+    pub write_execute: u64,
+}
+
+/// Walks every present entry of the current address space.
+#[cfg(feature = "selftest")]
+pub fn audit() -> Audit {
+    fn walk(table_phys: u64, level: u32, writable: bool, executable: bool, out: &mut Audit) {
+        for i in 0..512 {
+            // SAFETY: `table_phys` is a live page table in identity-mapped RAM; read only.
+            let e = unsafe { (*table(table_phys))[i] };
+            if e & PRESENT == 0 {
+                continue;
+            }
+            let w = writable && e & WRITABLE != 0;
+            let x = executable && e & NO_EXECUTE == 0;
+            if level == 1 || e & HUGE != 0 {
+                let pages = 1u64 << (9 * (level - 1));
+                match (w, x) {
+                    (true, true) => out.write_execute += pages,
+                    (true, false) => out.read_write += pages,
+                    (false, true) => out.read_execute += pages,
+                    (false, false) => out.read_only += pages,
+                }
+            } else {
+                walk(e & ADDRESS_MASK, level - 1, w, x, out);
+            }
+        }
+    }
+    let mut out = Audit::default();
+    walk(cpu::cr3(), 4, true, true, &mut out);
+    out
+}
+
 extern "C" {
     static __kernel_start: u8;
     static __text_end: u8;

@@ -24,8 +24,9 @@ pub fn run(name: &str) -> Result<core::convert::Infallible, &'static str> {
         "wx_exec_write" => wx_exec_write(),
         "clock" => clock_check(),
         "platform_memory" => platform_memory(),
+        "wx_audit" => wx_audit(),
         "panic" => deliberate_panic(),
-        _ => Err("unknown selftest (page_fault, invalid_opcode, stack_overflow, heap_stress, wx_write_exec, wx_exec_write, clock, platform_memory, panic)"),
+        _ => Err("unknown selftest (page_fault, invalid_opcode, stack_overflow, heap_stress, wx_write_exec, wx_exec_write, clock, platform_memory, wx_audit, panic)"),
     }
 }
 
@@ -227,6 +228,28 @@ fn clock_check() -> Result<core::convert::Infallible, &'static str> {
         exit::exit(ExitStatus::Failure);
     }
     println!("clock: rate ok");
+    exit::exit(ExitStatus::Success)
+}
+
+/// Walks the whole address space and checks that no page is both writable and
+/// executable, that there is code, and that the kernel's own text is not writable.
+fn wx_audit() -> Result<core::convert::Infallible, &'static str> {
+    let platform = KernelPlatform;
+    // Add a JIT-style page flipped from RW to RX, so the audit also covers platform pages.
+    let code = writable_code_page(&platform)?;
+    platform
+        .protect(code, 4096, Protection::ReadExecute)
+        .map_err(|_| "protect RX failed")?;
+    let audit = paging::audit();
+    println!(
+        "wx_audit: {} read-only, {} read-write, {} read-execute, {} write+execute pages",
+        audit.read_only, audit.read_write, audit.read_execute, audit.write_execute
+    );
+    if audit.write_execute != 0 || audit.read_execute == 0 || audit.read_only == 0 {
+        println!("wx_audit: FAILED");
+        exit::exit(ExitStatus::Failure);
+    }
+    println!("wx_audit: ok");
     exit::exit(ExitStatus::Success)
 }
 
