@@ -39,7 +39,9 @@ pub fn init(info: &BootInfo, first_free: u64) {
     for r in info.regions().iter().filter(|r| r.kind == RAM) {
         let start = r.start.max(first_free).next_multiple_of(PAGE_SIZE);
         let end = r.end() & !(PAGE_SIZE - 1);
-        if start < end && f.range_count < MAX_RANGES {
+        if start < end && f.range_count == MAX_RANGES {
+            crate::warn!("RAM range {start:#x}..{end:#x} ignored: more than {MAX_RANGES} ranges");
+        } else if start < end {
             let i = f.range_count;
             f.ranges[i] = (start, end);
             f.range_count += 1;

@@ -107,6 +107,10 @@ impl BootInfo {
                 info.cmdline[info.cmdline_len] = unsafe { *src.add(info.cmdline_len) };
                 info.cmdline_len += 1;
             }
+            // SAFETY: the string goes on at least to this byte (its NUL or more text).
+            if info.cmdline_len == MAX_CMDLINE && unsafe { *src.add(MAX_CMDLINE) } != 0 {
+                return Err("the kernel command line is longer than 1024 bytes");
+            }
         }
         Ok(info)
     }
