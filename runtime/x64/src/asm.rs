@@ -1,12 +1,15 @@
 //! The [`Assembler`]: an output buffer plus labels, pending label fixups and
 //! relocations. Instruction methods live in the modules named after their families
 //! (`int`, `branch`, `sse`, `misc`); all of them go through the one generic encoder
-//! in `encode`.
+//! in `encode`. Label references are all resolved by `finish`, after the layout
+//! (see `relax`) is fixed.
 
+use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::code::{Code, Reloc, RelocKind, SymbolId};
-use crate::label::{Fixup, FixupKind, Label};
+use crate::label::{Fixup, FixupKind, Label, Pos};
+use crate::relax::{choose_short, rebuild, Event, OffsetMap};
 
 /// Why [`Assembler::finish`] failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,9 +40,16 @@ impl core::fmt::Display for AsmError {
 #[derive(Clone, Debug, Default)]
 pub struct Assembler {
     pub(crate) buf: Vec<u8>,
-    labels: Vec<Option<u32>>,
+    labels: Vec<Option<Pos>>,
     fixups: Vec<Fixup>,
-    pub(crate) relocs: Vec<Reloc>,
+    relocs: Vec<Reloc>,
+    /// For each relocation, the number of layout events before it.
+    reloc_events: Vec<u32>,
+    /// Relaxable branches and alignment paddings, in code order.
+    events: Vec<Event>,
+    /// `align_slack[k]`: how much the paddings of events `0..=k` could grow under
+    /// relaxation (the running sum of `align - 1 - pad`).
+    align_slack: Vec<u32>,
 }
 
 impl Assembler {
@@ -77,15 +87,20 @@ impl Assembler {
     /// # Panics
     /// If the label is already bound or belongs to another assembler.
     pub fn bind(&mut self, label: Label) {
-        let here = self.offset();
+        let here = self.pos();
         let slot = &mut self.labels[label.0 as usize];
         assert!(slot.is_none(), "label {} bound twice", label.0);
         *slot = Some(here);
     }
 
-    /// The offset `label` is bound to, if it is bound yet.
+    /// The offset `label` is bound to, if it is bound yet (as assembled: after
+    /// [`finish_relaxed`](Self::finish_relaxed) see [`Code::label_offset`]).
     pub fn label_offset(&self, label: Label) -> Option<u32> {
-        self.labels.get(label.0 as usize).copied().flatten()
+        self.labels
+            .get(label.0 as usize)
+            .copied()
+            .flatten()
+            .map(|p| p.off)
     }
 
     /// Appends raw bytes (inline data, or an encoding this assembler lacks).
@@ -103,7 +118,7 @@ impl Assembler {
     /// Appends a 4-byte field holding `target - base` (both labels of this code):
     /// an entry of a relative jump table.
     pub fn emit_label_diff32(&mut self, target: Label, base: Label) {
-        let at = self.offset();
+        let at = self.pos();
         self.buf.extend_from_slice(&[0; 4]);
         self.fixups.push(Fixup {
             at,
@@ -112,38 +127,125 @@ impl Assembler {
         });
     }
 
-    /// Resolves every label reference and returns the code.
-    pub fn finish(mut self) -> Result<Code, AsmError> {
-        for f in core::mem::take(&mut self.fixups) {
-            let target = self.bound(f.label)?;
+    /// Resolves every label reference and returns the code, laid out exactly as
+    /// assembled: every offset taken with [`offset`](Self::offset) stays valid.
+    pub fn finish(self) -> Result<Code, AsmError> {
+        self.layout(false).map(|(code, _)| code)
+    }
+
+    /// Like [`finish`](Self::finish), but first shrinks every forward (and long
+    /// backward) `jmp`/`jcc` whose target turns out to be in rel8 reach, and
+    /// recomputes alignment paddings. Offsets taken during assembly move: map them with
+    /// the returned [`OffsetMap`] (label offsets in [`Code`] are already final).
+    pub fn finish_relaxed(self) -> Result<(Code, OffsetMap), AsmError> {
+        self.layout(true)
+    }
+
+    fn layout(mut self, relax: bool) -> Result<(Code, OffsetMap), AsmError> {
+        let shrunk = if relax {
+            choose_short(&self.events, &self.labels)
+        } else {
+            vec![false; self.events.len()]
+        };
+        let (mut bytes, delta) = if shrunk.contains(&true) {
+            rebuild(&self.buf, &self.events, &shrunk)
+        } else {
+            (
+                core::mem::take(&mut self.buf),
+                vec![0; self.events.len() + 1],
+            )
+        };
+        let at = |p: Pos| (p.off as i64 + delta[p.ev as usize]) as u32;
+        let labels: Vec<Option<u32>> = self.labels.iter().map(|l| l.map(at)).collect();
+        let target = |l: Label| labels[l.0 as usize].ok_or(AsmError::UnboundLabel(l));
+        let rel8 = |label: Label, field: u32, end: u32| {
+            let rel = target(label)? as i64 - end as i64;
+            i8::try_from(rel).map_err(|_| AsmError::ShortBranchOutOfRange { label, at: field })
+        };
+        for f in &self.fixups {
+            let field = at(f.at);
+            let shift = |end: u32| (end as i64 + delta[f.at.ev as usize]) as u32;
             match f.kind {
                 FixupKind::Rel32 { end } => {
-                    self.add_to_field32(f.at, target.wrapping_sub(end) as i32)
+                    let rel = target(f.label)?.wrapping_sub(shift(end));
+                    add_to_field32(&mut bytes, field, rel as i32);
                 }
                 FixupKind::Diff32 { base } => {
-                    let base = self.bound(base)?;
-                    self.add_to_field32(f.at, target.wrapping_sub(base) as i32)
+                    let rel = target(f.label)?.wrapping_sub(target(base)?);
+                    add_to_field32(&mut bytes, field, rel as i32);
                 }
                 FixupKind::Rel8 { end } => {
-                    let rel = target as i64 - end as i64;
-                    let rel = i8::try_from(rel).map_err(|_| AsmError::ShortBranchOutOfRange {
-                        label: f.label,
-                        at: f.at,
-                    })?;
-                    self.buf[f.at as usize] = rel as u8;
+                    bytes[field as usize] = rel8(f.label, field, shift(end))? as u8;
                 }
             }
         }
-        Ok(Code {
-            bytes: self.buf,
-            relocs: self.relocs,
-            labels: self.labels,
-        })
+        for (k, e) in self.events.iter().enumerate() {
+            let Event::Branch {
+                start, len, label, ..
+            } = *e
+            else {
+                continue;
+            };
+            let start = at(Pos {
+                off: start,
+                ev: k as u32,
+            });
+            if shrunk[k] {
+                bytes[start as usize + 1] = rel8(label, start + 1, start + 2)? as u8;
+            } else {
+                let end = start + len as u32;
+                add_to_field32(&mut bytes, end - 4, target(label)?.wrapping_sub(end) as i32);
+            }
+        }
+        let relocs = self
+            .relocs
+            .iter()
+            .zip(&self.reloc_events)
+            .map(|(r, &ev)| Reloc {
+                offset: at(Pos { off: r.offset, ev }),
+                ..*r
+            })
+            .collect();
+        let map = OffsetMap::new(&self.events, delta);
+        let code = Code {
+            bytes,
+            relocs,
+            labels,
+        };
+        Ok((code, map))
     }
 
-    fn bound(&self, label: Label) -> Result<u32, AsmError> {
-        self.label_offset(label)
-            .ok_or(AsmError::UnboundLabel(label))
+    /// The current position, for records that must survive relaxation.
+    fn pos(&self) -> Pos {
+        Pos {
+            off: self.offset(),
+            ev: self.events.len() as u32,
+        }
+    }
+
+    /// Records a layout event starting at the current offset.
+    pub(crate) fn push_event(&mut self, event: Event) {
+        let grow = match event {
+            Event::Align { align, pad, .. } => align - 1 - pad,
+            Event::Branch { .. } => 0,
+        };
+        self.align_slack
+            .push(self.slack_before(self.events.len()) + grow);
+        self.events.push(event);
+    }
+
+    /// The largest distance from `label` (bound) to the current offset that
+    /// relaxation could produce: the distance now plus the growth of the alignment
+    /// paddings in between.
+    pub(crate) fn max_distance_back(&self, label: Label) -> Option<u32> {
+        let p = self.labels.get(label.0 as usize).copied().flatten()?;
+        let grow = self.slack_before(self.events.len()) - self.slack_before(p.ev as usize);
+        Some(self.offset() - p.off + grow)
+    }
+
+    /// The padding growth possible in the first `k` events.
+    fn slack_before(&self, k: usize) -> u32 {
+        k.checked_sub(1).map_or(0, |last| self.align_slack[last])
     }
 
     /// Records a relocation for the field starting at the current offset.
@@ -154,26 +256,24 @@ impl Assembler {
             target,
             addend,
         });
+        self.reloc_events.push(self.events.len() as u32);
     }
 
     /// Emits a 4-byte field that will hold `label + disp - end` (`end` being the offset
-    /// where the instruction ends), resolving it now if the label is bound.
+    /// where the instruction ends).
     pub(crate) fn rel32_to_label(&mut self, label: Label, disp: i32, end: u32) {
-        let at = self.offset();
+        let at = self.pos();
         self.buf.extend_from_slice(&disp.to_le_bytes());
-        match self.label_offset(label) {
-            Some(target) => self.add_to_field32(at, target.wrapping_sub(end) as i32),
-            None => self.fixups.push(Fixup {
-                at,
-                label,
-                kind: FixupKind::Rel32 { end },
-            }),
-        }
+        self.fixups.push(Fixup {
+            at,
+            label,
+            kind: FixupKind::Rel32 { end },
+        });
     }
 
     /// Emits a 1-byte field that will hold `label - end`, checked by `finish`.
     pub(crate) fn rel8_to_label(&mut self, label: Label, end: u32) {
-        let at = self.offset();
+        let at = self.pos();
         self.buf.push(0);
         self.fixups.push(Fixup {
             at,
@@ -181,13 +281,11 @@ impl Assembler {
             kind: FixupKind::Rel8 { end },
         });
     }
+}
 
-    fn add_to_field32(&mut self, at: u32, delta: i32) {
-        let at = at as usize;
-        let field: &mut [u8; 4] = (&mut self.buf[at..at + 4])
-            .try_into()
-            .expect("4-byte field");
-        let value = i32::from_le_bytes(*field).wrapping_add(delta);
-        *field = value.to_le_bytes();
-    }
+/// Adds `delta` to the little-endian 32-bit field at `at`.
+fn add_to_field32(bytes: &mut [u8], at: u32, delta: i32) {
+    let at = at as usize;
+    let field: &mut [u8; 4] = (&mut bytes[at..at + 4]).try_into().expect("4-byte field");
+    *field = i32::from_le_bytes(*field).wrapping_add(delta).to_le_bytes();
 }

@@ -1,36 +1,49 @@
 //! Control flow: jumps and calls to labels (short or near form chosen automatically),
 //! to external symbols (relocations), and through registers or memory.
 //!
-//! The form is chosen in one pass: a jump to a label that is already bound (a
-//! backward jump) uses the 2-byte rel8 form whenever the distance fits, otherwise
-//! rel32; a jump to a label not yet bound (a forward jump) is emitted as rel32 and
-//! patched by [`Assembler::finish`]. When the caller knows a forward target is close,
+//! The form is chosen as the jump is emitted: a jump to a label that is already bound
+//! (a backward jump) uses the 2-byte rel8 form whenever the distance fits, otherwise
+//! rel32; a jump to a label not yet bound (a forward jump) is emitted as rel32.
+//! [`Assembler::finish`] keeps that layout; [`Assembler::finish_relaxed`] shrinks the
+//! rel32 jumps that turn out to reach with rel8 (see `relax`). When the caller knows a forward target is close,
 //! [`Assembler::jmp_short`] / [`Assembler::jcc_short`] force the rel8 form and
 //! `finish` checks that it reaches.
 
 use crate::asm::Assembler;
 use crate::code::{RelocKind, SymbolId};
 use crate::cond::Cond;
-use crate::encode::{fits_i8, Inst, Rm};
+use crate::encode::{Inst, Rm};
 use crate::label::Label;
 use crate::mem::RegMem;
+use crate::relax::Event;
 
 impl Assembler {
     /// A jump to a label: `short` is the rel8 opcode, `near` the rel32 opcode bytes.
+    /// Jumps that have a short form but are emitted long are recorded for relaxation.
     fn branch(&mut self, short: Option<u8>, near: &[u8], target: Label) {
         let start = self.offset();
-        if let (Some(op), Some(t)) = (short, self.label_offset(target)) {
-            let rel = t as i64 - (start as i64 + 2);
-            if let Ok(rel) = i32::try_from(rel) {
-                if fits_i8(rel) {
-                    self.emit_bytes(&[op, rel as u8]);
-                    return;
-                }
+        if let (Some(op), Some(back)) = (short, self.max_distance_back(target)) {
+            // In reach even if alignment paddings in between grow under relaxation.
+            if back + 2 <= 128 {
+                self.emit_bytes(&[op]);
+                self.rel8_to_label(target, start + 2);
+                return;
             }
         }
         self.emit_bytes(near);
         let end = self.offset() + 4;
-        self.rel32_to_label(target, 0, end);
+        match short {
+            Some(op) => {
+                self.push_event(Event::Branch {
+                    start,
+                    len: (end - start) as u8,
+                    short: op,
+                    label: target,
+                });
+                self.emit_bytes(&[0; 4]);
+            }
+            None => self.rel32_to_label(target, 0, end),
+        }
     }
 
     /// `jmp target` (rel8 when a backward target is in reach, else rel32).

@@ -33,7 +33,9 @@
 //!   [`label_offset`](Assembler::label_offset), [`emit_bytes`](Assembler::emit_bytes),
 //!   [`emit_abs64`](Assembler::emit_abs64),
 //!   [`emit_label_diff32`](Assembler::emit_label_diff32) (jump tables),
-//!   [`finish`](Assembler::finish) → [`Code`].
+//!   [`finish`](Assembler::finish) → [`Code`] (layout as assembled), or
+//!   [`finish_relaxed`](Assembler::finish_relaxed) → ([`Code`], [`OffsetMap`]) with
+//!   forward jumps shrunk to rel8 where they reach.
 //! - Integer: [`alu`](Assembler::alu) ([`AluOp`]: add/or/adc/sbb/and/sub/xor/cmp),
 //!   [`test`](Assembler::test), [`not`](Assembler::not), [`neg`](Assembler::neg),
 //!   [`inc`](Assembler::inc), [`dec`](Assembler::dec), [`mul`](Assembler::mul),
@@ -94,6 +96,7 @@ mod label;
 mod mem;
 mod misc;
 mod reg;
+mod relax;
 mod sse;
 
 pub use asm::{AsmError, Assembler};
@@ -103,4 +106,5 @@ pub use int::{AluOp, ShiftOp};
 pub use label::Label;
 pub use mem::{Mem, Operand, RegMem, Scale, XmmMem};
 pub use reg::{FSize, Reg, Size, Xmm};
+pub use relax::OffsetMap;
 pub use sse::{FloatCmp, FloatOp, PackedOp, RoundMode};

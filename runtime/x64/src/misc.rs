@@ -1,7 +1,10 @@
 //! Instructions without operands (or nearly): traps, fences, CPU queries, and
 //! padding with multi-byte NOPs.
 
+use alloc::vec::Vec;
+
 use crate::asm::Assembler;
+use crate::relax::Event;
 
 /// The recommended NOP of each length 1..=9 (Intel SDM, "NOP—No Operation"): the
 /// longer ones are `nop dword/word [rax + rax*1 + disp]`.
@@ -17,18 +20,25 @@ const NOPS: [&[u8]; 9] = [
     &[0x66, 0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
 ];
 
+/// Appends `len` bytes of NOPs, as few instructions as possible.
+pub(crate) fn push_nops(out: &mut Vec<u8>, len: usize) {
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(NOPS.len());
+        out.extend_from_slice(NOPS[n - 1]);
+        left -= n;
+    }
+}
+
 impl Assembler {
     /// Emits `len` bytes of NOPs, as few instructions as possible (at most 9 bytes each).
     pub fn nop(&mut self, len: usize) {
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(NOPS.len());
-            self.emit_bytes(NOPS[n - 1]);
-            left -= n;
-        }
+        push_nops(&mut self.buf, len);
     }
 
     /// Pads with NOPs until the offset is a multiple of `align` (a power of two).
+    /// [`finish_relaxed`](Self::finish_relaxed) recomputes the padding for the final
+    /// layout.
     ///
     /// # Panics
     /// If `align` is not a power of two.
@@ -37,7 +47,11 @@ impl Assembler {
             align.is_power_of_two(),
             "align: {align} is not a power of two"
         );
-        let pad = self.offset().wrapping_neg() & (align - 1);
+        let start = self.offset();
+        let pad = start.wrapping_neg() & (align - 1);
+        if align > 1 {
+            self.push_event(Event::Align { start, align, pad });
+        }
         self.nop(pad as usize);
     }
 
