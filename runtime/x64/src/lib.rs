@@ -64,6 +64,7 @@
 //!   [`pause`](Assembler::pause), [`mfence`](Assembler::mfence),
 //!   [`lfence`](Assembler::lfence), [`sfence`](Assembler::sfence),
 //!   [`rep_movsb`](Assembler::rep_movsb), [`rep_stosb`](Assembler::rep_stosb),
+//!   [`cld`](Assembler::cld), [`std`](Assembler::std),
 //!   [`rdtsc`](Assembler::rdtsc), [`cpuid`](Assembler::cpuid).
 //! - SSE ([`FSize`] picks `ss`/`sd`): [`float_op`](Assembler::float_op) ([`FloatOp`]:
 //!   add/sub/mul/div/min/max/sqrt), [`movs`](Assembler::movs), [`cmps`](Assembler::cmps)

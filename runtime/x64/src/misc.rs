@@ -91,6 +91,18 @@ impl Assembler {
         self.emit_bytes(&[0xF3, 0xA4]);
     }
 
+    /// `cld`: clear the direction flag (string instructions count up).
+    pub fn cld(&mut self) {
+        self.emit_bytes(&[0xFC]);
+    }
+
+    /// `std`: set the direction flag (string instructions count down, e.g. for an
+    /// overlapping `rep movsb` copy towards higher addresses). Clear it again with
+    /// [`cld`](Self::cld) before calling other code.
+    pub fn std(&mut self) {
+        self.emit_bytes(&[0xFD]);
+    }
+
     /// `rep stosb`: store `al` into `rcx` bytes at `[rdi]`.
     pub fn rep_stosb(&mut self) {
         self.emit_bytes(&[0xF3, 0xAA]);

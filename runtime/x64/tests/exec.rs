@@ -82,8 +82,9 @@ fn adds_two_arguments() {
 
 #[test]
 fn loops_with_labels_and_extended_registers() {
-    // sum of 1..=n in r13 / r9, counting down with a backward jcc and a forward exit.
-    let code = build(|a| {
+    // sum of 1..=n in r13 / r9, counting down with a backward jmp and a forward exit,
+    // laid out as assembled and relaxed.
+    let emit = |a: &mut Assembler| {
         let (top, done) = (a.new_label(), a.new_label());
         a.push(Reg::R13);
         a.alu(Size::S32, AluOp::Xor, Reg::R13, Reg::R13);
@@ -98,12 +99,19 @@ fn loops_with_labels_and_extended_registers() {
         a.mov(Size::S64, Reg::Rax, Reg::R13);
         a.pop(Reg::R13);
         a.ret();
-    });
-    let exec = Exec::new(code, |_| None);
-    // SAFETY: the code implements `fn(u64) -> u64` and preserves callee-saved r13.
-    let sum: extern "C" fn(u64) -> u64 = unsafe { exec.func() };
-    for n in [0u64, 1, 10, 1000] {
-        assert_eq!(sum(n), n * (n + 1) / 2);
+    };
+    let plain = build(emit);
+    let mut a = Assembler::new();
+    emit(&mut a);
+    let (relaxed, _) = a.finish_relaxed().expect("finish");
+    assert!(relaxed.bytes.len() < plain.bytes.len());
+    for code in [plain, relaxed] {
+        let exec = Exec::new(code, |_| None);
+        // SAFETY: the code implements `fn(u64) -> u64` and preserves callee-saved r13.
+        let sum: extern "C" fn(u64) -> u64 = unsafe { exec.func() };
+        for n in [0u64, 1, 10, 1000] {
+            assert_eq!(sum(n), n * (n + 1) / 2);
+        }
     }
 }
 

@@ -606,7 +606,9 @@ fn bit_counting_and_bswap() {
 #[test]
 fn operandless_instructions() {
     type Emit = fn(&mut kiln_x64::Assembler);
-    let cases: [(Emit, Mnemonic); 14] = [
+    let cases: [(Emit, Mnemonic); 16] = [
+        (|a| a.cld(), Mnemonic::Cld),
+        (|a| a.std(), Mnemonic::Std),
         (|a| a.lfence(), Mnemonic::Lfence),
         (|a| a.sfence(), Mnemonic::Sfence),
         (|a| a.rep_movsb(), Mnemonic::Movsb),
@@ -665,4 +667,34 @@ fn indirect_calls_and_jumps() {
         check(|a| a.call_ind(mem), Mnemonic::Call, &[m(mem, 8)]);
         check(|a| a.jmp_ind(mem), Mnemonic::Jmp, &[m(mem, 8)]);
     }
+}
+
+#[test]
+#[should_panic(expected = "memory-to-memory")]
+fn memory_to_memory_alu_panics() {
+    kiln_x64::Assembler::new().alu(
+        Size::S32,
+        AluOp::Add,
+        Mem::base(Reg::Rax, 0),
+        Mem::base(Reg::Rcx, 0),
+    );
+}
+
+#[test]
+#[should_panic(expected = "rsp cannot be an index")]
+fn rsp_as_index_panics() {
+    let mem = Mem::base_index(Reg::Rax, Reg::Rsp, kiln_x64::Scale::S1, 0);
+    kiln_x64::Assembler::new().mov(Size::S64, Reg::Rax, mem);
+}
+
+#[test]
+#[should_panic(expected = "no 8-bit form")]
+fn byte_imul_panics() {
+    kiln_x64::Assembler::new().imul(Size::S8, Reg::Rax, Reg::Rcx);
+}
+
+#[test]
+#[should_panic(expected = "narrower")]
+fn widening_to_the_same_size_panics() {
+    kiln_x64::Assembler::new().movsx(Size::S32, Reg::Rax, Size::S32, Reg::Rcx);
 }
