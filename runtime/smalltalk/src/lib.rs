@@ -6,5 +6,15 @@
 extern crate alloc;
 
 pub mod ast;
+pub mod bigint;
+pub mod bootstrap;
+pub mod code;
+pub mod compiler;
+pub mod heap;
+pub mod interp;
 pub mod lexer;
 pub mod parser;
+pub mod prims;
+pub mod runner;
+pub mod value;
+pub mod vm;
