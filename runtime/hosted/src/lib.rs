@@ -7,5 +7,6 @@
 //! differential checks and the benchmarks against peers use.
 
 pub mod platform;
+pub mod som;
 
 pub use platform::LinuxPlatform;

@@ -14,6 +14,9 @@ fn usage() -> ExitCode {
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
+        Some("som") => kiln_hosted::som::run(args.collect()),
+        Some("som-test") => kiln_hosted::som::test(args.collect()),
+        Some("som-bench") => kiln_hosted::som::bench(args.collect()),
         Some(other) => {
             eprintln!("kiln-hosted: unknown command `{other}`");
             usage()
