@@ -82,7 +82,19 @@
 //!
 //! Programmer errors (memory-to-memory operands, `rsp` as an index, an 8-bit
 //! `imul r, r/m`, binding a label twice) panic with a message naming the instruction;
-//! an unbound label is reported by [`Assembler::finish`] as [`AsmError`].
+//! an unbound label or a forced short jump that does not reach is reported by
+//! [`Assembler::finish`] as an [`AsmError`].
+//!
+//! # Encoding
+//!
+//! One generic encoder (module `encode`) writes every instruction: legacy prefixes
+//! (0x66 operand size, mandatory F2/F3), REX (W/R/X/B, plus a bare REX when
+//! `spl`/`bpl`/`sil`/`dil` appear), opcode, ModRM, SIB, displacement (none/disp8/disp32
+//! chosen by value) and immediate. The instruction methods only pick opcodes.
+//!
+//! Branches to labels: a backward jump uses rel8 when the target is in reach, a
+//! forward one rel32; [`Assembler::finish_relaxed`] then shrinks every rel32 jump that
+//! turns out to reach (see [`OffsetMap`] for offsets recorded meanwhile).
 #![no_std]
 
 extern crate alloc;
