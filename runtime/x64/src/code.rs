@@ -25,6 +25,18 @@ pub enum RelocKind {
     Rel32,
 }
 
+impl RelocKind {
+    /// The ELF x86-64 relocation type (`r_type`) with the same meaning:
+    /// `R_X86_64_64` (1) or `R_X86_64_PC32` (2). The addend goes into the `Elf64_Rela`
+    /// entry as is.
+    pub const fn elf_type(self) -> u32 {
+        match self {
+            RelocKind::Abs64 => 1,
+            RelocKind::Rel32 => 2,
+        }
+    }
+}
+
 /// A place in the code that must be patched with a symbol's address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Reloc {

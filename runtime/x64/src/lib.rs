@@ -77,7 +77,8 @@
 //!   [`movmsk`](Assembler::movmsk).
 //! - Output: [`Code`] `{ bytes, relocs, labels }`; [`Reloc`] `{ offset, kind, target,
 //!   addend }` with [`RelocKind::Abs64`] / [`RelocKind::Rel32`] (ELF `R_X86_64_64` /
-//!   `R_X86_64_PC32` semantics) against caller-numbered [`SymbolId`]s;
+//!   `R_X86_64_PC32` semantics, [`RelocKind::elf_type`]) against caller-numbered
+//!   [`SymbolId`]s;
 //!   [`Code::patch_in_place`] and [`apply_relocs`] resolve them for a load address.
 //!
 //! Programmer errors (memory-to-memory operands, `rsp` as an index, an 8-bit
