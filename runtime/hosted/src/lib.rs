@@ -8,5 +8,6 @@
 
 pub mod platform;
 pub mod som;
+pub mod wasm;
 
 pub use platform::LinuxPlatform;

@@ -14,6 +14,10 @@ fn usage() -> ExitCode {
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
+        Some("wasm") => kiln_hosted::wasm::cli::run(args.collect()),
+        Some("compile-bench") => kiln_hosted::wasm::cli::compile_bench(args.collect()),
+        Some("spec") => kiln_hosted::wasm::spec::run(args.collect()),
+        Some("spec-file") => kiln_hosted::wasm::spec::run_file(args.collect()),
         Some("som") => kiln_hosted::som::run(args.collect()),
         Some("som-test") => kiln_hosted::som::test(args.collect()),
         Some("som-bench") => kiln_hosted::som::bench(args.collect()),

@@ -1,0 +1,200 @@
+//! The runtime routines generated code calls for operations too long to inline
+//! (`kiln_abi::wasm::Builtin`): memory growth, bulk memory and table operations.
+//! Each receives the caller's VM context and returns 0 or a trap code (or a result).
+
+use super::instance::InstanceData;
+use kiln_abi::wasm::{TrapCode, VMCTX_RUNTIME};
+
+/// Signature shared by all builtins (unused trailing arguments are ignored).
+pub type BuiltinFn = extern "sysv64" fn(*mut u64, u64, u64, u64, u64, u64) -> u64;
+
+/// The builtins in `kiln_abi::wasm::Builtin` order.
+pub const TABLE: [BuiltinFn; kiln_abi::wasm::Builtin::COUNT] = [
+    memory_grow,
+    memory_fill,
+    memory_copy,
+    memory_init,
+    data_drop,
+    table_grow,
+    table_fill,
+    table_copy,
+    table_init,
+    elem_drop,
+];
+
+fn instance<'a>(vmctx: *mut u64) -> &'a mut InstanceData {
+    // SAFETY: generated code passes its own VM context, whose runtime slot points to the
+    // instance that owns it.
+    unsafe { &mut *(*vmctx.add(VMCTX_RUNTIME as usize / 8) as *mut InstanceData) }
+}
+
+fn memory<'a>(vmctx: *mut u64) -> &'a mut [u8] {
+    let inst = instance(vmctx);
+    // SAFETY: code using memory instructions was validated to have a memory, which lives
+    // in the store.
+    unsafe { (*inst.memory.expect("validated: module has a memory")).bytes() }
+}
+
+/// `[at, at + len)` inside `size`, as a range.
+fn range(at: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
+    let end = (at as u32 as u64) + (len as u32 as u64);
+    (end <= size as u64).then_some(at as u32 as usize..end as usize)
+}
+
+const OK: u64 = 0;
+
+fn trap(code: TrapCode) -> u64 {
+    code as u64
+}
+
+extern "sysv64" fn memory_grow(vmctx: *mut u64, delta: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    let inst = instance(vmctx);
+    // SAFETY: the memory lives in the store.
+    let m = unsafe { &mut *inst.memory.expect("validated: module has a memory") };
+    m.grow(delta as u32 as u64)
+        .map_or(u32::MAX as u64, |old| old)
+}
+
+extern "sysv64" fn memory_fill(
+    vmctx: *mut u64,
+    dst: u64,
+    val: u64,
+    len: u64,
+    _: u64,
+    _: u64,
+) -> u64 {
+    let mem = memory(vmctx);
+    match range(dst, len, mem.len()) {
+        Some(r) => {
+            mem[r].fill(val as u8);
+            OK
+        }
+        None => trap(TrapCode::MemoryOutOfBounds),
+    }
+}
+
+extern "sysv64" fn memory_copy(
+    vmctx: *mut u64,
+    dst: u64,
+    src: u64,
+    len: u64,
+    _: u64,
+    _: u64,
+) -> u64 {
+    let mem = memory(vmctx);
+    match (range(dst, len, mem.len()), range(src, len, mem.len())) {
+        (Some(d), Some(s)) => {
+            mem.copy_within(s, d.start);
+            OK
+        }
+        _ => trap(TrapCode::MemoryOutOfBounds),
+    }
+}
+
+extern "sysv64" fn memory_init(
+    vmctx: *mut u64,
+    seg: u64,
+    dst: u64,
+    src: u64,
+    len: u64,
+    _: u64,
+) -> u64 {
+    let data = std::mem::take(&mut instance(vmctx).data[seg as usize]);
+    let mem = memory(vmctx);
+    let status = match (range(dst, len, mem.len()), range(src, len, data.len())) {
+        (Some(d), Some(s)) => {
+            mem[d].copy_from_slice(&data[s]);
+            OK
+        }
+        _ => trap(TrapCode::MemoryOutOfBounds),
+    };
+    instance(vmctx).data[seg as usize] = data;
+    status
+}
+
+extern "sysv64" fn data_drop(vmctx: *mut u64, seg: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    instance(vmctx).data[seg as usize] = Vec::new();
+    OK
+}
+
+fn table<'a>(vmctx: *mut u64, index: u64) -> &'a mut super::store::Table {
+    // SAFETY: validated table index; tables live in the store.
+    unsafe { &mut *instance(vmctx).tables[index as usize] }
+}
+
+extern "sysv64" fn table_grow(
+    vmctx: *mut u64,
+    t: u64,
+    init: u64,
+    delta: u64,
+    _: u64,
+    _: u64,
+) -> u64 {
+    table(vmctx, t)
+        .grow(delta as u32 as u64, init)
+        .map_or(u32::MAX as u64, |old| old)
+}
+
+extern "sysv64" fn table_fill(
+    vmctx: *mut u64,
+    t: u64,
+    dst: u64,
+    val: u64,
+    len: u64,
+    _: u64,
+) -> u64 {
+    let t = table(vmctx, t);
+    match range(dst, len, t.elems.len()) {
+        Some(r) => {
+            t.elems[r].fill(val);
+            OK
+        }
+        None => trap(TrapCode::TableOutOfBounds),
+    }
+}
+
+extern "sysv64" fn table_copy(
+    vmctx: *mut u64,
+    dt: u64,
+    st: u64,
+    dst: u64,
+    src: u64,
+    len: u64,
+) -> u64 {
+    let src_elems = table(vmctx, st).elems.clone();
+    let d = table(vmctx, dt);
+    match (
+        range(dst, len, d.elems.len()),
+        range(src, len, src_elems.len()),
+    ) {
+        (Some(dr), Some(sr)) => {
+            d.elems[dr].copy_from_slice(&src_elems[sr]);
+            OK
+        }
+        _ => trap(TrapCode::TableOutOfBounds),
+    }
+}
+
+extern "sysv64" fn table_init(
+    vmctx: *mut u64,
+    t: u64,
+    seg: u64,
+    dst: u64,
+    src: u64,
+    len: u64,
+) -> u64 {
+    let items = instance(vmctx).elems[seg as usize].clone();
+    let t = table(vmctx, t);
+    match (range(dst, len, t.elems.len()), range(src, len, items.len())) {
+        (Some(d), Some(s)) => {
+            t.elems[d].copy_from_slice(&items[s]);
+            OK
+        }
+        _ => trap(TrapCode::TableOutOfBounds),
+    }
+}
+
+extern "sysv64" fn elem_drop(vmctx: *mut u64, seg: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    instance(vmctx).elems[seg as usize] = Vec::new();
+    OK
+}

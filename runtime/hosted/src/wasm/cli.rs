@@ -1,0 +1,190 @@
+//! The `kiln-hosted wasm` and `kiln-hosted compile-bench` commands.
+
+use super::instance::{self, InstantiateError};
+use super::store::{Extern, Store};
+use super::trap::Trap;
+use super::value::Value;
+use kiln_abi::ExitStatus;
+use kiln_wasm::module::ExportKind;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+/// Native stack of the thread WASM runs on (generated code may use most of it).
+pub const WASM_THREAD_STACK: usize = 64 << 20;
+
+/// Runs `f` on a thread with a stack large enough for generated code.
+pub fn on_wasm_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(WASM_THREAD_STACK)
+        .spawn(f)
+        .expect("cannot start the WASM thread")
+        .join()
+        .expect("the WASM thread panicked")
+}
+
+/// `trap: <kind> in <function> (+0xOFF)`.
+pub fn describe_trap(store: &Store, trap: &Trap) -> String {
+    match store.locate(trap.pc) {
+        Some((func, off)) => format!("trap: {} in {func} (+{off:#x})", trap.code.message()),
+        None => format!("trap: {}", trap.code.message()),
+    }
+}
+
+fn fail(status: ExitStatus, msg: String) -> ExitCode {
+    eprintln!("kiln-hosted wasm: {msg}");
+    ExitCode::from(status as u8)
+}
+
+/// `kiln-hosted wasm app.wasm [--invoke NAME] [ARGS...]`.
+pub fn run(args: Vec<String>) -> ExitCode {
+    let mut path = None;
+    let mut invoke = None;
+    let mut rest = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--invoke" => invoke = it.next(),
+            _ if path.is_none() => path = Some(a),
+            _ => rest.push(a),
+        }
+    }
+    let Some(path) = path else {
+        eprintln!("usage: kiln-hosted wasm FILE.wasm [--invoke NAME] [ARGS...]");
+        return ExitCode::from(2);
+    };
+    on_wasm_thread(move || run_file(&path, invoke, &rest))
+}
+
+fn run_file(path: &str, invoke: Option<String>, args: &[String]) -> ExitCode {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return fail(ExitStatus::BootError, format!("cannot read {path}: {e}")),
+    };
+    let bytes = match wat_to_wasm(bytes) {
+        Ok(b) => b,
+        Err(e) => return fail(ExitStatus::Failure, format!("{path}: {e}")),
+    };
+    let module = match kiln_wasm::compile(&bytes, kiln_wasm::supported_features()) {
+        Ok(m) => Rc::new(m),
+        Err(e) => return fail(ExitStatus::Failure, format!("{path}: {e}")),
+    };
+    if let Some(i) = module.info.imports.first() {
+        let msg = format!(
+            "unknown import {}::{} (no host modules are provided yet)",
+            i.module, i.name
+        );
+        return fail(ExitStatus::Failure, msg);
+    }
+    let name = invoke.unwrap_or_else(|| {
+        let has = |n: &str| module.info.export(n).is_some();
+        if has("_start") || !has("main") {
+            "_start"
+        } else {
+            "main"
+        }
+        .to_string()
+    });
+    let Some(export) = module
+        .info
+        .export(&name)
+        .filter(|e| e.kind == ExportKind::Func)
+    else {
+        return fail(
+            ExitStatus::Failure,
+            format!("{path} exports no function `{name}`"),
+        );
+    };
+    let ty = module.info.func_type(export.index).clone();
+    if args.len() != ty.params.len() {
+        let msg = format!(
+            "`{name}` takes {} arguments, {} given",
+            ty.params.len(),
+            args.len()
+        );
+        return fail(ExitStatus::Failure, msg);
+    }
+    let mut slots = vec![0u64; ty.params.len().max(ty.results.len())];
+    for (k, (t, a)) in ty.params.iter().zip(args).enumerate() {
+        match Value::parse(*t, a) {
+            Ok(v) => slots[k] = v.to_slot(),
+            Err(e) => return fail(ExitStatus::Failure, e),
+        }
+    }
+    let mut store = Store::default();
+    let inst = match instance::instantiate(&mut store, module.clone(), &[]) {
+        Ok(i) => i,
+        Err(InstantiateError::Trap(t)) => {
+            eprintln!("{}", describe_trap(&store, &t));
+            return ExitCode::from(ExitStatus::Trap as u8);
+        }
+        Err(e) => return fail(ExitStatus::Failure, format!("{e:?}")),
+    };
+    let Some(Extern::Func(f)) = inst.export(&name) else {
+        return fail(ExitStatus::Failure, format!("no function `{name}`"));
+    };
+    // SAFETY: the FuncRef lives in the store.
+    match instance::call_ref(unsafe { &*f }, &mut slots) {
+        Ok(()) => {
+            for (t, s) in ty.results.iter().zip(&slots) {
+                println!("{}", Value::from_slot(*t, *s));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(t) => {
+            eprintln!("{}", describe_trap(&store, &t));
+            ExitCode::from(ExitStatus::Trap as u8)
+        }
+    }
+}
+
+/// Binary modules pass through; anything else is parsed as the text format.
+pub fn wat_to_wasm(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes);
+    }
+    let text = String::from_utf8(bytes).map_err(|_| "neither a binary module nor UTF-8 text")?;
+    let buf = wast::parser::ParseBuffer::new(&text).map_err(|e| e.to_string())?;
+    let mut wat = wast::parser::parse::<wast::Wat>(&buf).map_err(|e| e.to_string())?;
+    wat.encode().map_err(|e| e.to_string())
+}
+
+/// `kiln-hosted compile-bench FILE.wasm`: compile throughput.
+pub fn compile_bench(args: Vec<String>) -> ExitCode {
+    let Some(path) = args.first() else {
+        eprintln!("usage: kiln-hosted compile-bench FILE.wasm");
+        return ExitCode::from(2);
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return fail(ExitStatus::BootError, format!("cannot read {path}: {e}")),
+    };
+    let bytes = match wat_to_wasm(bytes) {
+        Ok(b) => b,
+        Err(e) => return fail(ExitStatus::Failure, format!("{path}: {e}")),
+    };
+    let first = match kiln_wasm::compile(&bytes, kiln_wasm::supported_features()) {
+        Ok(m) => m,
+        Err(e) => return fail(ExitStatus::Failure, format!("{path}: {e}")),
+    };
+    let body_bytes: usize = first.info.bodies.iter().map(|r| r.len()).sum();
+    let funcs = first.funcs.len().max(1);
+    let start = std::time::Instant::now();
+    let mut runs = 0u32;
+    while runs < 3 || start.elapsed().as_secs_f64() < 1.0 {
+        let m = kiln_wasm::compile(&bytes, kiln_wasm::supported_features());
+        std::hint::black_box(m.is_ok());
+        runs += 1;
+    }
+    let per_run = start.elapsed().as_secs_f64() / runs as f64;
+    println!(
+        "compile-bench {path}: {funcs} functions, {body_bytes} body bytes -> {} code bytes",
+        first.code.len()
+    );
+    println!(
+        "compile-bench: {:.2} MiB/s of function bodies, {:.2} us per function ({runs} runs, {:.3} ms per run)",
+        body_bytes as f64 / per_run / (1024.0 * 1024.0),
+        per_run * 1e6 / funcs as f64,
+        per_run * 1e3
+    );
+    ExitCode::SUCCESS
+}

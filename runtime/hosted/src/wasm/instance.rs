@@ -1,0 +1,319 @@
+//! Instantiation: linking imports, building the VM context, applying segments, running
+//! the start function; and calling exported functions.
+
+use super::builtins;
+use super::store::{Extern, Global, Memory, Store, Table};
+use super::trap::{self, Trap};
+use kiln_abi::wasm::{self as abi, FuncRef, TableDesc};
+use kiln_wasm::module::{ConstExpr, ExportKind, ImportKind, SegmentMode};
+use kiln_wasm::CompiledModule;
+use std::rc::Rc;
+
+/// Bytes of native stack generated code may use below the point of instantiation.
+const STACK_BUDGET: u64 = 48 << 20;
+
+/// Why instantiation failed.
+#[derive(Debug)]
+pub enum InstantiateError {
+    /// An import is missing or has the wrong type.
+    Link(String),
+    /// A segment initialiser or the start function trapped (effects before it stay).
+    Trap(Trap),
+    /// The runtime could not allocate something.
+    Resource(String),
+}
+
+/// Everything generated code reaches through one instance's VM context.
+pub struct InstanceData {
+    /// The VM context (layout in `kiln_abi::wasm`).
+    pub vmctx: Box<[u64]>,
+    funcs: Box<[FuncRef]>,
+    table_descs: Box<[*mut TableDesc]>,
+    global_cells: Box<[*mut u64]>,
+    sig_ids: Box<[u64]>,
+    /// Tables in index order.
+    pub tables: Vec<*mut Table>,
+    /// Memory 0, if any.
+    pub memory: Option<*mut Memory>,
+    globals: Vec<*mut Global>,
+    /// Passive element segments, resolved (empty once dropped).
+    pub elems: Vec<Vec<u64>>,
+    /// Passive data segments (empty once dropped).
+    pub data: Vec<Vec<u8>>,
+    /// The module.
+    pub module: Rc<CompiledModule>,
+}
+
+/// A handle to an instance living in a [`Store`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Instance(pub(crate) *mut InstanceData);
+
+impl Instance {
+    fn data(&self) -> &InstanceData {
+        // SAFETY: instances live in their store, which outlives every handle's use.
+        unsafe { &*self.0 }
+    }
+
+    /// The export called `name`.
+    pub fn export(&self, name: &str) -> Option<Extern> {
+        let d = self.data();
+        let e = d.module.info.export(name)?;
+        let i = e.index as usize;
+        Some(match e.kind {
+            ExportKind::Func => Extern::Func(&d.funcs[i] as *const FuncRef),
+            ExportKind::Table => Extern::Table(d.tables[i]),
+            ExportKind::Memory => Extern::Memory(d.memory?),
+            ExportKind::Global => Extern::Global(d.globals[i]),
+        })
+    }
+
+    /// The module this is an instance of.
+    pub fn module(&self) -> &CompiledModule {
+        &self.data().module
+    }
+}
+
+fn limits_match(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) -> bool {
+    min >= want_min
+        && match (want_max, max) {
+            (None, _) => true,
+            (Some(w), Some(m)) => m <= w,
+            (Some(_), None) => false,
+        }
+}
+
+fn const_value(e: ConstExpr, funcs: &[FuncRef], globals: &[*mut Global]) -> u64 {
+    match e {
+        ConstExpr::I32(v) => v as u32 as u64,
+        ConstExpr::I64(v) => v as u64,
+        ConstExpr::F32(b) => b as u64,
+        ConstExpr::F64(b) => b,
+        ConstExpr::RefNull => 0,
+        ConstExpr::RefFunc(f) => &funcs[f as usize] as *const FuncRef as u64,
+        // SAFETY: globals point into the store.
+        ConstExpr::GlobalGet(g) => unsafe { *(*globals[g as usize]).cell },
+    }
+}
+
+/// Current stack pointer, roughly (address of a local).
+fn stack_pointer() -> u64 {
+    let x = 0u8;
+    std::hint::black_box(&x) as *const u8 as u64
+}
+
+/// Instantiates `module` in `store` with `imports` (one per module import, in order).
+pub fn instantiate(
+    store: &mut Store,
+    module: Rc<CompiledModule>,
+    imports: &[Extern],
+) -> Result<Instance, InstantiateError> {
+    let info = &module.info;
+    let link = |m: &str| InstantiateError::Link(m.to_string());
+    let mut funcs = Vec::with_capacity(info.funcs.len());
+    let mut tables = Vec::new();
+    let mut memory = None;
+    let mut globals = Vec::new();
+    let sig_ids: Vec<u64> = info.types.iter().map(|t| store.sig_id(t)).collect();
+    if imports.len() != info.imports.len() {
+        return Err(link("unknown import"));
+    }
+    for (import, ext) in info.imports.iter().zip(imports) {
+        // SAFETY (all derefs below): externs point into the store.
+        match (import.kind, *ext) {
+            (ImportKind::Func(t), Extern::Func(f)) => {
+                let f = unsafe { *f };
+                if f.sig_id != sig_ids[t as usize] {
+                    return Err(link("incompatible import type"));
+                }
+                funcs.push(f);
+            }
+            (ImportKind::Table(t), Extern::Table(p)) => {
+                let tb = unsafe { &*p };
+                if tb.elem != t.elem || !limits_match(tb.elems.len() as u64, tb.max, t.min, t.max) {
+                    return Err(link("incompatible import type"));
+                }
+                tables.push(p);
+            }
+            (ImportKind::Memory(m), Extern::Memory(p)) => {
+                let mem = unsafe { &*p };
+                let max = (mem.max_pages < 65536).then_some(mem.max_pages);
+                if !limits_match(mem.pages(), max, m.min, m.max) {
+                    return Err(link("incompatible import type"));
+                }
+                memory = Some(p);
+            }
+            (ImportKind::Global(g), Extern::Global(p)) => {
+                let gl = unsafe { &*p };
+                if gl.ty != g.ty || gl.mutable != g.mutable {
+                    return Err(link("incompatible import type"));
+                }
+                globals.push(p);
+            }
+            _ => return Err(link("incompatible import type")),
+        }
+    }
+    let code_base = store
+        .map_code(module.clone())
+        .map_err(InstantiateError::Resource)?;
+    let mut data = Box::new(InstanceData {
+        vmctx: vec![0u64; abi::VMCTX_SIZE as usize / 8].into_boxed_slice(),
+        funcs: Box::new([]),
+        table_descs: Box::new([]),
+        global_cells: Box::new([]),
+        sig_ids: sig_ids.into_boxed_slice(),
+        tables: Vec::new(),
+        memory: None,
+        globals: Vec::new(),
+        elems: Vec::new(),
+        data: Vec::new(),
+        module: module.clone(),
+    });
+    let vmctx = data.vmctx.as_mut_ptr() as u64;
+    for f in &module.funcs {
+        funcs.push(FuncRef {
+            code: code_base + f.offset as u64,
+            vmctx,
+            sig_id: data.sig_ids[info.funcs[f.index as usize] as usize],
+        });
+    }
+    for t in &info.tables[info.imported_tables as usize..] {
+        match store.table(t.elem, t.min, t.max) {
+            Extern::Table(p) => tables.push(p),
+            _ => unreachable!("store.table returns a table"),
+        }
+    }
+    for m in &info.memories[info.imported_memories as usize..] {
+        match store
+            .memory(m.min, m.max)
+            .map_err(InstantiateError::Resource)?
+        {
+            Extern::Memory(p) => memory = Some(p),
+            _ => unreachable!("store.memory returns a memory"),
+        }
+    }
+    data.funcs = funcs.into_boxed_slice();
+    for (g, init) in info.globals[info.imported_globals as usize..]
+        .iter()
+        .zip(&info.global_inits)
+    {
+        let v = const_value(*init, &data.funcs, &globals);
+        match store.global(g.ty, g.mutable, v) {
+            Extern::Global(p) => globals.push(p),
+            _ => unreachable!("store.global returns a global"),
+        }
+    }
+    // SAFETY: tables and globals point into the store.
+    data.table_descs = tables
+        .iter()
+        .map(|t| unsafe { &mut *(**t).desc as *mut TableDesc })
+        .collect();
+    data.global_cells = globals
+        .iter()
+        .map(|g| unsafe { &mut *(**g).cell as *mut u64 })
+        .collect();
+    data.tables = tables;
+    data.globals = globals;
+    data.memory = memory;
+    let ctx = &mut data.vmctx;
+    let w = |off: u32| off as usize / 8;
+    if let Some(m) = memory {
+        // SAFETY: the memory lives in the store.
+        let m = unsafe { &mut *m };
+        ctx[w(abi::VMCTX_MEMORY_BASE)] = m.base as u64;
+        ctx[w(abi::VMCTX_MEMORY_SIZE)] = &*m.size as *const u64 as u64;
+    }
+    ctx[w(abi::VMCTX_STACK_LIMIT)] = stack_pointer() - STACK_BUDGET;
+    ctx[w(abi::VMCTX_FUNCS)] = data.funcs.as_ptr() as u64;
+    ctx[w(abi::VMCTX_TABLES)] = data.table_descs.as_ptr() as u64;
+    ctx[w(abi::VMCTX_GLOBALS)] = data.global_cells.as_ptr() as u64;
+    ctx[w(abi::VMCTX_SIG_IDS)] = data.sig_ids.as_ptr() as u64;
+    ctx[w(abi::VMCTX_TRAP_FN)] = trap::trap_fn_address();
+    for (i, f) in builtins::TABLE.iter().enumerate() {
+        ctx[w(abi::VMCTX_BUILTINS) + i] = *f as usize as u64;
+    }
+    let raw = &mut *data as *mut InstanceData;
+    data.vmctx[w(abi::VMCTX_RUNTIME)] = raw as u64;
+    data.elems = info
+        .elems
+        .iter()
+        .map(|e| match e.mode {
+            SegmentMode::Passive => e
+                .items
+                .iter()
+                .map(|x| const_value(*x, &data.funcs, &data.globals))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    data.data = info
+        .data
+        .iter()
+        .map(|d| match d.mode {
+            SegmentMode::Passive => d.bytes.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    store.instances.push(data);
+    let inst = Instance(raw);
+    initialise(inst).map_err(InstantiateError::Trap)?;
+    if let Some(start) = module.info.start {
+        call(inst, start, &mut []).map_err(InstantiateError::Trap)?;
+    }
+    Ok(inst)
+}
+
+/// Applies the active element and data segments, in order.
+fn initialise(inst: Instance) -> Result<(), Trap> {
+    // SAFETY: the instance and everything it points to live in the store.
+    let d = unsafe { &mut *inst.0 };
+    let info = &d.module.info;
+    let oob = |code| Trap { code, pc: 0 };
+    for e in &info.elems {
+        if let SegmentMode::Active { index, offset } = e.mode {
+            let at = const_value(offset, &d.funcs, &d.globals) as u32 as usize;
+            // SAFETY: tables live in the store.
+            let t = unsafe { &mut *d.tables[index as usize] };
+            if at
+                .checked_add(e.items.len())
+                .is_none_or(|end| end > t.elems.len())
+            {
+                return Err(oob(abi::TrapCode::TableOutOfBounds));
+            }
+            for (k, x) in e.items.iter().enumerate() {
+                t.elems[at + k] = const_value(*x, &d.funcs, &d.globals);
+            }
+        }
+    }
+    for s in &info.data {
+        if let SegmentMode::Active { offset, .. } = s.mode {
+            let at = const_value(offset, &d.funcs, &d.globals) as u32 as usize;
+            let Some(m) = d.memory else {
+                return Err(oob(abi::TrapCode::MemoryOutOfBounds));
+            };
+            // SAFETY: the memory lives in the store.
+            let bytes = unsafe { (*m).bytes() };
+            if at
+                .checked_add(s.bytes.len())
+                .is_none_or(|end| end > bytes.len())
+            {
+                return Err(oob(abi::TrapCode::MemoryOutOfBounds));
+            }
+            bytes[at..at + s.bytes.len()].copy_from_slice(&s.bytes);
+        }
+    }
+    Ok(())
+}
+
+/// Calls function `func` of `inst` with `slots` holding the arguments (and, on return,
+/// the results); `slots` must be long enough for both.
+pub fn call(inst: Instance, func: u32, slots: &mut [u64]) -> Result<(), Trap> {
+    let f = inst.data().funcs[func as usize];
+    call_ref(&f, slots)
+}
+
+/// Calls the function `f` refers to.
+pub fn call_ref(f: &FuncRef, slots: &mut [u64]) -> Result<(), Trap> {
+    // SAFETY: FuncRefs are built by instantiation or Store::host_func and point into the
+    // store the caller holds.
+    unsafe { trap::enter(f.vmctx, f.code, slots) }
+}

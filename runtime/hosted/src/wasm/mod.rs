@@ -1,0 +1,13 @@
+//! WebAssembly on the hosted platform: code mapping, linear memories, instances,
+//! traps through signals, and the `wasm`, `spec` and `compile-bench` commands.
+
+pub mod builtins;
+pub mod cli;
+pub mod instance;
+pub mod spec;
+pub mod store;
+pub mod trap;
+pub mod value;
+
+#[cfg(test)]
+mod tests;

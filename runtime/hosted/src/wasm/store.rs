@@ -1,0 +1,290 @@
+//! The objects instances share: memories, tables, globals, host functions, code, and
+//! the signature ids `call_indirect` compares. A [`Store`] owns them all for as long as
+//! any instance may reach them (a spec-test file, or one program run).
+
+use super::trap::host_adapter_address;
+use crate::platform::LinuxPlatform;
+use kiln_abi::wasm::{FuncRef, TableDesc, MEMORY_RESERVATION, WASM_PAGE};
+use kiln_abi::{Platform, Protection};
+use kiln_wasm::module::FuncType;
+use kiln_wasm::{CompiledModule, Type};
+use std::rc::Rc;
+
+/// A linear memory: a reservation of `MEMORY_RESERVATION` bytes, mapped up to `size`.
+pub struct Memory {
+    /// Base address.
+    pub base: *mut u8,
+    /// Current size in bytes; generated code reads this cell.
+    pub size: Box<u64>,
+    /// Maximum size in pages.
+    pub max_pages: u64,
+}
+
+impl Memory {
+    /// Reserves a memory of `min` pages growing to at most `max` pages.
+    pub fn new(min: u64, max: Option<u64>) -> Result<Box<Memory>, String> {
+        let base = LinuxPlatform
+            .reserve(MEMORY_RESERVATION as usize)
+            .map_err(|_| "cannot reserve linear memory".to_string())?;
+        let mut m = Box::new(Memory {
+            base,
+            size: Box::new(0),
+            max_pages: max.unwrap_or(65536).min(65536),
+        });
+        if m.grow(min).is_none() {
+            return Err("initial memory size too large".into());
+        }
+        Ok(m)
+    }
+
+    /// Current size in pages.
+    pub fn pages(&self) -> u64 {
+        *self.size / WASM_PAGE
+    }
+
+    /// Grows by `delta` pages; returns the old size in pages.
+    pub fn grow(&mut self, delta: u64) -> Option<u64> {
+        let old = self.pages();
+        let new = old.checked_add(delta)?;
+        if new > self.max_pages {
+            return None;
+        }
+        if delta > 0 {
+            // SAFETY: [old, new) pages lie inside this memory's reservation.
+            let at = unsafe { self.base.add((old * WASM_PAGE) as usize) };
+            LinuxPlatform
+                .protect(at, (delta * WASM_PAGE) as usize, Protection::ReadWrite)
+                .ok()?;
+        }
+        *self.size = new * WASM_PAGE;
+        Some(old)
+    }
+
+    /// The mapped bytes.
+    pub fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: the first `size` bytes are mapped read+write and owned by this memory.
+        unsafe { std::slice::from_raw_parts_mut(self.base, *self.size as usize) }
+    }
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        LinuxPlatform.release(self.base, MEMORY_RESERVATION as usize);
+    }
+}
+
+/// A table: its descriptor (read by generated code) and the elements it points to.
+pub struct Table {
+    /// `elems`/`len` as generated code sees them.
+    pub desc: Box<TableDesc>,
+    /// The entries: funcref pointers or externref values, 0 for null.
+    pub elems: Vec<u64>,
+    /// Maximum size.
+    pub max: Option<u64>,
+    /// Element type.
+    pub elem: Type,
+}
+
+/// Upper bound on table sizes, so `table.grow` fails instead of exhausting memory.
+const TABLE_LIMIT: u64 = 10_000_000;
+
+impl Table {
+    /// A table of `min` null entries.
+    pub fn new(elem: Type, min: u64, max: Option<u64>) -> Box<Table> {
+        let mut t = Box::new(Table {
+            desc: Box::new(TableDesc { elems: 0, len: 0 }),
+            elems: vec![0; min as usize],
+            max,
+            elem,
+        });
+        t.sync();
+        t
+    }
+
+    fn sync(&mut self) {
+        self.desc.elems = self.elems.as_mut_ptr() as u64;
+        self.desc.len = self.elems.len() as u64;
+    }
+
+    /// Grows by `delta` entries set to `init`; returns the old size.
+    pub fn grow(&mut self, delta: u64, init: u64) -> Option<u64> {
+        let old = self.elems.len() as u64;
+        let new = old.checked_add(delta)?;
+        if new > self.max.unwrap_or(u32::MAX as u64) || new > TABLE_LIMIT {
+            return None;
+        }
+        self.elems.resize(new as usize, init);
+        self.sync();
+        Some(old)
+    }
+}
+
+/// A global's cell and type.
+pub struct Global {
+    /// The value (i32/f32 in the low half).
+    pub cell: Box<u64>,
+    /// Value type.
+    pub ty: Type,
+    /// Whether it may change.
+    pub mutable: bool,
+}
+
+/// A host function's implementation: it reads the argument slots and writes the results.
+pub type HostFn = Box<dyn Fn(&mut [u64])>;
+
+/// A host function callable from WASM. `#[repr(C)]`: generated code loads a memory
+/// base from offset 0 and the adapter calls the function pointer at offset 8.
+#[repr(C)]
+pub struct HostFunc {
+    zero: u64,
+    trampoline: extern "sysv64" fn(*const HostFunc, *mut u64),
+    /// The Rust implementation; sees the argument/result slots.
+    pub func: HostFn,
+    /// Number of slots (max of parameters and results).
+    pub slots: usize,
+}
+
+extern "sysv64" fn host_trampoline(f: *const HostFunc, slots: *mut u64) {
+    // SAFETY: the adapter passes the HostFunc it was called with and the caller's slots,
+    // which hold at least `slots` values by the calling convention.
+    unsafe {
+        let f = &*f;
+        (f.func)(std::slice::from_raw_parts_mut(slots, f.slots));
+    }
+}
+
+/// Something an instance exports or imports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extern {
+    /// A function (a `FuncRef` that stays valid while the store lives).
+    Func(*const FuncRef),
+    /// A table of the store.
+    Table(*mut Table),
+    /// A memory of the store.
+    Memory(*mut Memory),
+    /// A global of the store.
+    Global(*mut Global),
+}
+
+/// Machine code of one module, mapped read+execute.
+pub struct CodeRegion {
+    /// Start address.
+    pub base: u64,
+    /// Length in bytes (page-rounded).
+    pub len: usize,
+    /// The module it came from (for trap reports).
+    pub module: Rc<CompiledModule>,
+}
+
+impl Drop for CodeRegion {
+    fn drop(&mut self) {
+        LinuxPlatform.release(self.base as *mut u8, self.len);
+    }
+}
+
+/// Owner of everything instances point into. Every object is boxed so its address stays
+/// fixed while generated code and other instances hold pointers to it.
+#[derive(Default)]
+#[allow(
+    clippy::vec_box,
+    reason = "boxes keep addresses stable as the vectors grow"
+)]
+pub struct Store {
+    pub(crate) memories: Vec<Box<Memory>>,
+    pub(crate) tables: Vec<Box<Table>>,
+    pub(crate) globals: Vec<Box<Global>>,
+    pub(crate) host_funcs: Vec<Box<HostFunc>>,
+    pub(crate) host_refs: Vec<Box<FuncRef>>,
+    pub(crate) code: Vec<CodeRegion>,
+    pub(crate) instances: Vec<Box<super::instance::InstanceData>>,
+    signatures: Vec<FuncType>,
+}
+
+impl Store {
+    /// The store-wide id of a signature (equal signatures get equal ids).
+    pub fn sig_id(&mut self, ty: &FuncType) -> u64 {
+        let i = match self.signatures.iter().position(|t| t == ty) {
+            Some(i) => i,
+            None => {
+                self.signatures.push(ty.clone());
+                self.signatures.len() - 1
+            }
+        };
+        i as u64 + 1
+    }
+
+    /// Maps a module's code read+execute (written while read+write, never both).
+    pub fn map_code(&mut self, module: Rc<CompiledModule>) -> Result<u64, String> {
+        let len = module.code.len().max(1).next_multiple_of(4096);
+        let p = LinuxPlatform;
+        let base = p.reserve(len).map_err(|_| "cannot reserve code memory")?;
+        p.protect(base, len, Protection::ReadWrite)
+            .map_err(|_| "cannot map code memory")?;
+        // SAFETY: `base` has `len >= code.len()` writable bytes.
+        unsafe { std::ptr::copy_nonoverlapping(module.code.as_ptr(), base, module.code.len()) };
+        p.protect(base, len, Protection::ReadExecute)
+            .map_err(|_| "cannot make code executable")?;
+        let base = base as u64;
+        self.code.push(CodeRegion { base, len, module });
+        Ok(base)
+    }
+
+    /// The function name and offset of a code address, for trap reports.
+    /// `pc` may be a return address just past the function's last byte, so the byte
+    /// before it is looked up.
+    pub fn locate(&self, pc: u64) -> Option<(String, u64)> {
+        self.code.iter().find_map(|c| {
+            let off = pc.checked_sub(c.base + 1)?;
+            let (func, at) = c.module.func_at(u32::try_from(off).ok()?)?;
+            Some((c.module.info.func_name(func), at as u64 + 1))
+        })
+    }
+
+    /// A host function of type `ty` implemented by `func`.
+    pub fn host_func(&mut self, ty: &FuncType, func: HostFn) -> Extern {
+        let slots = ty.params.len().max(ty.results.len());
+        let hf = Box::new(HostFunc {
+            zero: 0,
+            trampoline: host_trampoline,
+            func,
+            slots,
+        });
+        let fr = Box::new(FuncRef {
+            code: host_adapter_address(),
+            vmctx: &*hf as *const HostFunc as u64,
+            sig_id: self.sig_id(ty),
+        });
+        self.host_funcs.push(hf);
+        let p = &*fr as *const FuncRef;
+        self.host_refs.push(fr);
+        Extern::Func(p)
+    }
+
+    /// A new memory owned by the store.
+    pub fn memory(&mut self, min: u64, max: Option<u64>) -> Result<Extern, String> {
+        let mut m = Memory::new(min, max)?;
+        let p = &mut *m as *mut Memory;
+        self.memories.push(m);
+        Ok(Extern::Memory(p))
+    }
+
+    /// A new table owned by the store.
+    pub fn table(&mut self, elem: Type, min: u64, max: Option<u64>) -> Extern {
+        let mut t = Table::new(elem, min, max);
+        let p = &mut *t as *mut Table;
+        self.tables.push(t);
+        Extern::Table(p)
+    }
+
+    /// A new global owned by the store.
+    pub fn global(&mut self, ty: Type, mutable: bool, value: u64) -> Extern {
+        let mut g = Box::new(Global {
+            cell: Box::new(value),
+            ty,
+            mutable,
+        });
+        let p = &mut *g as *mut Global;
+        self.globals.push(g);
+        Extern::Global(p)
+    }
+}

@@ -1,0 +1,124 @@
+//! Compiles small modules, runs them hosted and checks results and traps.
+
+use super::cli::on_wasm_thread;
+use super::instance::{self, Instance};
+use super::store::{Extern, Store};
+use kiln_abi::wasm::TrapCode;
+use kiln_wasm::module::FuncType;
+use kiln_wasm::Type;
+use std::rc::Rc;
+
+fn instantiate(store: &mut Store, wat: &str, imports: &[Extern]) -> Instance {
+    let wasm = wat::parse_str(wat).unwrap();
+    let module = Rc::new(kiln_wasm::compile(&wasm, kiln_wasm::supported_features()).unwrap());
+    instance::instantiate(store, module, imports)
+        .map_err(|e| format!("{e:?}"))
+        .unwrap()
+}
+
+fn call(inst: Instance, name: &str, args: &[u64], results: usize) -> Result<Vec<u64>, TrapCode> {
+    let Some(Extern::Func(f)) = inst.export(name) else {
+        panic!("no {name}")
+    };
+    let mut slots = vec![0; args.len().max(results)];
+    slots[..args.len()].copy_from_slice(args);
+    // SAFETY: the FuncRef lives in the store the caller keeps alive.
+    instance::call_ref(unsafe { &*f }, &mut slots).map_err(|t| t.code)?;
+    slots.truncate(results);
+    Ok(slots)
+}
+
+const PROGRAM: &str = r#"(module
+  (import "host" "double" (func $double (param i32) (result i32)))
+  (memory 1 3)
+  (table 2 funcref)
+  (elem (i32.const 0) $fac $double)
+  (type $i64_i64 (func (param i64) (result i64)))
+  (func $fac (export "fac") (param i64) (result i64)
+    (if (result i64) (i64.eqz (local.get 0))
+      (then (i64.const 1))
+      (else (i64.mul (local.get 0) (call $fac (i64.sub (local.get 0) (i64.const 1)))))))
+  (func (export "via_table") (param i32 i64) (result i64)
+    (call_indirect (type $i64_i64) (local.get 1) (local.get 0)))
+  (func (export "twice") (param i32) (result i32) (call $double (local.get 0)))
+  (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "peek") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "poke") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+  (func (export "min") (param f64 f64) (result f64) (f64.min (local.get 0) (local.get 1)))
+  (func (export "pair") (param i32) (result i32 i64)
+    (local.get 0) (i64.extend_i32_s (i32.sub (i32.const 0) (local.get 0))))
+  (func $deep (export "deep") (param i32) (result i32)
+    (i32.add (i32.const 1) (call $deep (local.get 0)))))"#;
+
+#[test]
+fn compiled_code_computes_traps_and_calls_the_host() {
+    on_wasm_thread(|| {
+        let mut store = Store::default();
+        let sig = FuncType {
+            params: vec![Type::I32],
+            results: vec![Type::I32],
+        };
+        let double = store.host_func(&sig, Box::new(|s| s[0] = (s[0] as u32 * 2) as u64));
+        let inst = instantiate(&mut store, PROGRAM, &[double]);
+        assert_eq!(
+            call(inst, "fac", &[20], 1),
+            Ok(vec![2_432_902_008_176_640_000])
+        );
+        assert_eq!(call(inst, "twice", &[21], 1), Ok(vec![42]));
+        assert_eq!(call(inst, "via_table", &[0, 5], 1), Ok(vec![120]));
+        assert_eq!(
+            call(inst, "via_table", &[1, 5], 1),
+            Err(TrapCode::IndirectCallTypeMismatch)
+        );
+        assert_eq!(
+            call(inst, "via_table", &[2, 5], 1),
+            Err(TrapCode::UndefinedElement)
+        );
+        assert_eq!(
+            call(inst, "div", &[7, (-2i32) as u32 as u64], 1),
+            Ok(vec![(-3i32) as u32 as u64])
+        );
+        assert_eq!(
+            call(inst, "div", &[7, 0], 1),
+            Err(TrapCode::IntegerDivideByZero)
+        );
+        let min = i32::MIN as u32 as u64;
+        assert_eq!(
+            call(inst, "div", &[min, u32::MAX as u64], 1),
+            Err(TrapCode::IntegerOverflow)
+        );
+        assert_eq!(
+            call(inst, "peek", &[65536], 1),
+            Err(TrapCode::MemoryOutOfBounds)
+        );
+        assert_eq!(call(inst, "grow", &[1], 1), Ok(vec![1]));
+        assert_eq!(call(inst, "poke", &[65536, 99], 0), Ok(vec![]));
+        assert_eq!(call(inst, "peek", &[65536], 1), Ok(vec![99]));
+        assert_eq!(call(inst, "grow", &[5], 1), Ok(vec![u32::MAX as u64]));
+        let (neg0, pos0) = ((-0.0f64).to_bits(), 0.0f64.to_bits());
+        assert_eq!(call(inst, "min", &[pos0, neg0], 1), Ok(vec![neg0]));
+        let nan = call(inst, "min", &[f64::NAN.to_bits(), pos0], 1).unwrap()[0];
+        assert!(f64::from_bits(nan).is_nan());
+        assert_eq!(call(inst, "pair", &[5], 2), Ok(vec![5, (-5i64) as u64]));
+        assert_eq!(call(inst, "deep", &[0], 1), Err(TrapCode::StackOverflow));
+        // The instance still works after a stack overflow unwound it.
+        assert_eq!(call(inst, "fac", &[3], 1), Ok(vec![6]));
+    });
+}
+
+#[test]
+fn spec_runner_counts_passes_and_failures() {
+    let text: &'static str = r#"
+        (module (func (export "f") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1))))
+        (assert_return (invoke "f" (i32.const 1)) (i32.const 2))
+        (assert_return (invoke "f" (i32.const 1)) (i32.const 3))
+        (assert_invalid (module (func (result i32) (i64.const 0))) "type mismatch")
+        (assert_trap (module (func $u unreachable) (start $u)) "unreachable")"#;
+    let (passed, failed) = on_wasm_thread(move || {
+        let mut r = super::spec::Runner::new(kiln_wasm::supported_features(), text);
+        r.run();
+        (r.passed, r.failed)
+    });
+    assert_eq!((passed, failed), (4, 1));
+}

@@ -1,0 +1,244 @@
+//! Entering generated code and getting out of it on a trap.
+//!
+//! [`enter`] calls a WASM function through an assembly trampoline that saves the
+//! callee-saved registers and the stack pointer. A trap — raised by generated code
+//! through `VMCTX_TRAP_FN`, or a fault (SIGSEGV/SIGBUS in the guard region, SIGFPE,
+//! SIGILL) caught by the signal handler and redirected — lands in an assembly routine
+//! that records the trap code and the faulting address, restores the saved stack
+//! pointer and returns from the trampoline with a non-zero status. No Rust frame is
+//! skipped: between the trampoline and the trap there is only generated code (host
+//! functions and builtins return normally).
+
+use kiln_abi::wasm::TrapCode;
+use std::cell::Cell;
+
+core::arch::global_asm!(
+    ".globl kiln_wasm_enter",
+    "kiln_wasm_enter:",
+    "push rbp",
+    "mov rbp, rsp",
+    "push rbx",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    // Generated code clobbers every register but rbp/rsp/r14/r15: keep the slot
+    // pointer and count in the frame.
+    "sub rsp, 24",
+    "mov [rbp - 48], rdx",
+    "mov [rbp - 56], rcx",
+    "mov [r8], rsp",
+    "mov r15, rdi",
+    "mov r14, [r15]",
+    "mov rbx, rdx",
+    "mov r12, rcx",
+    "lea rax, [rcx * 8 + 15]",
+    "and rax, -16",
+    "sub rsp, rax",
+    "xor ecx, ecx",
+    "2:",
+    "cmp rcx, r12",
+    "jae 3f",
+    "mov rax, [rbx + rcx * 8]",
+    "mov [rsp + rcx * 8], rax",
+    "inc rcx",
+    "jmp 2b",
+    "3:",
+    "call rsi",
+    "mov rbx, [rbp - 48]",
+    "mov r12, [rbp - 56]",
+    "xor ecx, ecx",
+    "4:",
+    "cmp rcx, r12",
+    "jae 5f",
+    "mov rax, [rsp + rcx * 8]",
+    "mov [rbx + rcx * 8], rax",
+    "inc rcx",
+    "jmp 4b",
+    "5:",
+    "xor eax, eax",
+    "lea rsp, [rbp - 40]",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbx",
+    "pop rbp",
+    "ret",
+    // Called by generated code: edi = trap code, [rsp] = return address.
+    ".globl kiln_wasm_trap",
+    "kiln_wasm_trap:",
+    "pop rsi",
+    // Reached from the signal handler: edi = trap code, rsi = faulting address.
+    ".globl kiln_wasm_trap_landing",
+    "kiln_wasm_trap_landing:",
+    "and rsp, -16",
+    "call {record}",
+    "mov rsp, rax",
+    "mov eax, 1",
+    "add rsp, 24",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbx",
+    "pop rbp",
+    "ret",
+    // Host functions: r15 = HostFunc, arguments and results at [rsp + 8].
+    ".globl kiln_wasm_host_adapter",
+    "kiln_wasm_host_adapter:",
+    "push rbp",
+    "mov rbp, rsp",
+    "mov rdi, r15",
+    "lea rsi, [rbp + 16]",
+    "call [r15 + 8]",
+    "pop rbp",
+    "ret",
+    record = sym record_trap,
+);
+
+unsafe extern "sysv64" {
+    fn kiln_wasm_enter(vmctx: u64, code: u64, slots: *mut u64, n: usize, jmp: *mut u64) -> u64;
+    fn kiln_wasm_trap();
+    fn kiln_wasm_trap_landing();
+    fn kiln_wasm_host_adapter();
+}
+
+/// Address of the routine generated code calls to trap (goes in `VMCTX_TRAP_FN`).
+pub fn trap_fn_address() -> u64 {
+    kiln_wasm_trap as *const () as u64
+}
+
+/// Address of the adapter that makes a host function callable like a WASM function.
+pub fn host_adapter_address() -> u64 {
+    kiln_wasm_host_adapter as *const () as u64
+}
+
+thread_local! {
+    /// Address of the innermost `enter`'s saved stack pointer (0 outside generated code).
+    static JMP: Cell<u64> = const { Cell::new(0) };
+    /// Code and address of the last trap.
+    static LAST: Cell<(u32, u64)> = const { Cell::new((0, 0)) };
+}
+
+extern "sysv64" fn record_trap(code: u32, pc: u64) -> u64 {
+    LAST.with(|l| l.set((code, pc)));
+    let slot = JMP.with(|j| j.get()) as *const u64;
+    // SAFETY: a trap only happens inside `enter`, which set JMP to its live `jmp` slot.
+    unsafe { *slot }
+}
+
+/// A trap out of generated code: its kind and the code address it happened at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trap {
+    /// What went wrong.
+    pub code: TrapCode,
+    /// Address in generated code (return address of the trap call, or faulting pc).
+    pub pc: u64,
+}
+
+/// Calls WASM code at `code` with VM context `vmctx`; `slots` carries the arguments in
+/// and the results out (see `kiln_abi::wasm`).
+///
+/// # Safety
+/// `code` and `vmctx` must be a function and the context it was compiled for (or a host
+/// function and its `HostFunc`), and `slots` must be as long as the larger of its
+/// parameter and result counts.
+pub unsafe fn enter(vmctx: u64, code: u64, slots: &mut [u64]) -> Result<(), Trap> {
+    install_handlers();
+    let outer = JMP.with(|j| j.get());
+    let mut jmp = 0u64;
+    JMP.with(|j| j.set(&mut jmp as *mut u64 as u64));
+    // SAFETY: the caller guarantees code/vmctx/slots; the trampoline saves and restores
+    // every callee-saved register and the stack pointer.
+    let status = unsafe { kiln_wasm_enter(vmctx, code, slots.as_mut_ptr(), slots.len(), &mut jmp) };
+    JMP.with(|j| j.set(outer));
+    if status == 0 {
+        return Ok(());
+    }
+    let (code, pc) = LAST.with(|l| l.get());
+    Err(Trap {
+        code: TrapCode::from_u32(code).unwrap_or(TrapCode::Unreachable),
+        pc,
+    })
+}
+
+/// Installs the fault handlers (once per process) and this thread's signal stack.
+fn install_handlers() {
+    use std::sync::Once;
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
+            // SAFETY: installs a handler with a zeroed, then filled, sigaction.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = handler as *const () as usize;
+                sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+        }
+    });
+    ALT_STACK.with(|_| {});
+}
+
+/// Size of each thread's signal stack.
+const ALT_STACK_SIZE: usize = 64 * 1024;
+
+/// A thread's alternate signal stack, installed on first use; the handler must not run
+/// on the WASM stack, which may be exhausted.
+struct AltStack(#[allow(dead_code, reason = "owns the signal stack memory")] Vec<u8>);
+
+impl AltStack {
+    fn new() -> Self {
+        let mut mem = vec![0u8; ALT_STACK_SIZE];
+        let st = libc::stack_t {
+            ss_sp: mem.as_mut_ptr().cast(),
+            ss_flags: 0,
+            ss_size: ALT_STACK_SIZE,
+        };
+        // SAFETY: `mem` lives as long as the thread (this value sits in a thread-local).
+        unsafe { libc::sigaltstack(&st, std::ptr::null_mut()) };
+        AltStack(mem)
+    }
+}
+
+thread_local! {
+    static ALT_STACK: AltStack = AltStack::new();
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        let st = libc::stack_t {
+            ss_sp: std::ptr::null_mut(),
+            ss_flags: libc::SS_DISABLE,
+            ss_size: 0,
+        };
+        // SAFETY: disables this thread's alternate stack before its memory goes away.
+        unsafe { libc::sigaltstack(&st, std::ptr::null_mut()) };
+    }
+}
+
+extern "C" fn handler(sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let in_wasm = JMP.try_with(|j| j.get() != 0).unwrap_or(false);
+    if !in_wasm {
+        // Not ours: restore the default action and return, so the fault repeats and kills us.
+        // SAFETY: resetting a signal's disposition is async-signal-safe.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        return;
+    }
+    let code = match sig {
+        libc::SIGFPE => TrapCode::IntegerDivideByZero,
+        libc::SIGILL => TrapCode::Unreachable,
+        _ => TrapCode::MemoryOutOfBounds,
+    };
+    // SAFETY: the kernel passes a valid ucontext_t for SA_SIGINFO handlers; redirecting
+    // rip to the landing routine makes sigreturn resume there.
+    unsafe {
+        let uc = &mut *(ctx as *mut libc::ucontext_t);
+        let regs = &mut uc.uc_mcontext.gregs;
+        regs[libc::REG_RSI as usize] = regs[libc::REG_RIP as usize];
+        regs[libc::REG_RDI as usize] = code as i64;
+        regs[libc::REG_RIP as usize] = kiln_wasm_trap_landing as *const () as i64;
+    }
+}
