@@ -140,3 +140,32 @@ pub fn apply_relocs(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{apply_relocs, Reloc, RelocError, RelocKind, SymbolId};
+
+    #[test]
+    fn fields_outside_the_bytes_are_reported() {
+        let reloc = |kind, offset| Reloc {
+            offset,
+            kind,
+            target: SymbolId(0),
+            addend: 0,
+        };
+        let mut bytes = [0u8; 8];
+        for (kind, ok_at) in [(RelocKind::Abs64, 0), (RelocKind::Rel32, 4)] {
+            assert_eq!(
+                apply_relocs(&mut bytes, &[reloc(kind, ok_at)], 0, |_| Some(64)),
+                Ok(())
+            );
+            let bad = reloc(kind, ok_at + 1);
+            assert_eq!(
+                apply_relocs(&mut bytes, &[bad], 0, |_| Some(64)),
+                Err(RelocError::OutOfBounds { offset: ok_at + 1 })
+            );
+        }
+        // The Rel32 at 4 holds 64 - 4; the Abs64 at 0 held 64 before it was overwritten.
+        assert_eq!(&bytes[4..], &60i32.to_le_bytes());
+    }
+}

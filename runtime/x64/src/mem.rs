@@ -195,3 +195,28 @@ impl From<Mem> for XmmMem {
         XmmMem::Mem(m)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Mem, Scale};
+    use crate::code::SymbolId;
+    use crate::label::Label;
+    use crate::reg::Reg;
+
+    #[test]
+    fn offset_moves_every_kind_of_operand() {
+        let m = Mem::base_index(Reg::R12, Reg::R13, Scale::S8, 16).offset(-24);
+        assert_eq!(m, Mem::base_index(Reg::R12, Reg::R13, Scale::S8, -8));
+        let l = Mem::label(Label(3)).offset(8);
+        assert_eq!(
+            l,
+            Mem::Label {
+                label: Label(3),
+                disp: 8
+            }
+        );
+        let s = Mem::symbol(SymbolId(1), 4).offset(4);
+        assert_eq!(s, Mem::symbol(SymbolId(1), 8));
+        assert_eq!(Scale::ALL.map(Scale::factor), [1, 2, 4, 8]);
+    }
+}

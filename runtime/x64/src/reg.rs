@@ -160,3 +160,27 @@ impl FSize {
     /// Both precisions.
     pub const ALL: [FSize; 2] = [FSize::F32, FSize::F64];
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Reg, Size, Xmm};
+
+    #[test]
+    fn numbers_round_trip() {
+        for (n, r) in Reg::ALL.into_iter().enumerate() {
+            assert_eq!(r.num() as usize, n);
+            assert_eq!(Reg::from_num(n as u8), r);
+        }
+        for (n, x) in Xmm::ALL.into_iter().enumerate() {
+            assert_eq!(x.num() as usize, n);
+            assert_eq!(Xmm::from_num(n as u8 + 16), x);
+        }
+    }
+
+    #[test]
+    fn sizes_are_ordered_by_width() {
+        let bits: [u32; 4] = Size::ALL.map(Size::bits);
+        assert_eq!(bits, [8, 16, 32, 64]);
+        assert!(Size::S8 < Size::S16 && Size::S32 < Size::S64);
+    }
+}
