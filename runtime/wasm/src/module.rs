@@ -9,8 +9,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::ops::Range;
 use wasmparser::{
-    ElementItems, ElementKind, ExternalKind, Name, Operator, Parser, Payload, TypeRef, ValType,
-    Validator, WasmFeatures,
+    BinaryReader, ElementItems, ElementKind, ExternalKind, Name, Operator, Parser, Payload,
+    TypeRef, ValType, Validator, WasmFeatures,
 };
 
 /// The value types kiln supports (SIMD is rejected by validation).
@@ -339,11 +339,33 @@ pub fn parse(bytes: &[u8], features: WasmFeatures) -> Result<ModuleInfo, Compile
                 .push(validate_body(&mut v, &body, features).map_err(err)?);
             allocs = v.into_allocations();
         }
+        if let Payload::MemorySection(r) = &payload {
+            let range = r.range().start as usize..r.range().end as usize;
+            check_memory_limits(&bytes[range.clone()], range.start).map_err(err)?;
+        }
         read_payload(&mut info, payload)?;
     }
     info.names.sort_by_key(|(i, _)| *i);
     info.names.dedup_by_key(|(i, _)| *i);
     Ok(info)
+}
+
+/// Rejects over-long LEB128 encodings of 32-bit memory limits, which wasmparser reads
+/// as 64-bit numbers (a 6-byte encoding of a `u32` is malformed).
+fn check_memory_limits(section: &[u8], offset: usize) -> wasmparser::Result<()> {
+    let mut r = BinaryReader::new(section, offset as u64);
+    for _ in 0..r.read_var_u32()? {
+        let flags = r.read_u8()?;
+        if flags & !0x03 != 0 {
+            // memory64 or custom page sizes: the validator decides.
+            return Ok(());
+        }
+        r.read_var_u32()?;
+        if flags & 1 != 0 {
+            r.read_var_u32()?;
+        }
+    }
+    Ok(())
 }
 
 /// Validates one function body and returns the highest its operand stack gets.
