@@ -5,7 +5,7 @@
 
 use crate::asm::Assembler;
 use crate::code::RelocKind;
-use crate::mem::{Mem, RegMem, XmmMem};
+use crate::mem::{Mem, RegMem, Scale, XmmMem};
 use crate::reg::{Reg, Size};
 
 /// The ModRM `r/m` operand: a register number (GPR or XMM, 0..=15) or memory.
@@ -245,7 +245,7 @@ impl Assembler {
                 if let Some((i, _)) = index {
                     assert!(i.num() != 4, "rsp cannot be an index register");
                 }
-                let sib_index = |index: Option<(Reg, crate::Scale)>| match index {
+                let sib_index = |index: Option<(Reg, Scale)>| match index {
                     Some((i, s)) => s.bits() << 6 | (i.num() & 7) << 3,
                     None => 4 << 3,
                 };

@@ -3,7 +3,7 @@
 
 use crate::asm::Assembler;
 use crate::encode::{Imm, Inst, Rm};
-use crate::mem::{RegMem, XmmMem};
+use crate::mem::{Mem, RegMem, XmmMem};
 use crate::reg::{FSize, Reg, Size, Xmm};
 
 /// Scalar arithmetic with one `op dst, src` form (`dst := dst op src`; `sqrt` and the
@@ -263,7 +263,7 @@ impl Assembler {
     }
 
     /// `movaps [mem], src`: aligned 16-byte store.
-    pub fn movaps_store(&mut self, dst: crate::Mem, src: Xmm) {
+    pub fn movaps_store(&mut self, dst: Mem, src: Xmm) {
         self.inst(Inst::new(&[0x0F, 0x29], src.num(), Rm::Mem(dst)));
     }
 
