@@ -57,7 +57,7 @@ fn host_unit_tests(tally: &mut Tally) -> Result<()> {
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(profile::root())
-        .args(["test", "--workspace", "--exclude", "kiln-kernel"])
+        .args(["test", "--workspace"])
         .stdin(Stdio::null())
         .stderr(Stdio::inherit());
     cmd::echo(&cargo);
@@ -277,7 +277,8 @@ fn qemu_tests(tally: &mut Tally, filter: Option<&str>) -> Result<()> {
             });
         }
     }
-    let queue = Mutex::new(jobs.iter().collect::<Vec<_>>());
+    // Reversed, so that popping from the end hands out the jobs in name order.
+    let queue = Mutex::new(jobs.iter().rev().collect::<Vec<_>>());
     let results = Mutex::new((0usize, 0usize));
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     std::thread::scope(|scope| {
