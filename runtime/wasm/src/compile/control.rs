@@ -76,6 +76,14 @@ pub(crate) fn is_structural(op: &Operator<'_>) -> bool {
     )
 }
 
+/// Operators that consume a pending comparison straight from the flags.
+pub(crate) fn uses_flags(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::BrIf { .. } | Operator::If { .. } | Operator::I32Eqz
+    )
+}
+
 impl FuncCompiler<'_> {
     fn block_sig(&self, ty: BlockType) -> Result<(Vec<Type>, Vec<Type>), CompileError> {
         Ok(match ty {
@@ -129,11 +137,9 @@ impl FuncCompiler<'_> {
         let label = self.asm.new_label();
         let else_label = self.asm.new_label();
         if self.reachable {
-            let cond = self.pop_gpr();
+            let cond = self.pop_condition();
             self.spill_all();
-            self.asm.test(Size::S32, cond, cond);
-            self.free_gpr(cond);
-            self.asm.jcc(Cond::E, else_label);
+            self.asm.jcc(cond.invert(), else_label);
         }
         self.push_frame(Kind::If, ty, label)?;
         self.frames.last_mut().expect("just pushed").else_label = Some(else_label);
@@ -237,14 +243,20 @@ impl FuncCompiler<'_> {
     }
 
     pub(crate) fn br_if(&mut self, depth: u32) {
-        let cond = self.pop_gpr();
+        let cond = self.pop_condition();
+        // Spilling only moves data, so the flags survive it.
         self.spill_all();
-        self.asm.test(Size::S32, cond, cond);
-        self.free_gpr(cond);
-        let skip = self.asm.new_label();
-        self.asm.jcc(Cond::E, skip);
-        self.branch_to(depth);
-        self.asm.bind(skip);
+        let i = self.frames.len() - 1 - depth as usize;
+        let n = self.frames[i].branch_types().len();
+        if self.stack.len() - n == self.frames[i].height {
+            self.frames[i].branched = true;
+            self.asm.jcc(cond, self.frames[i].label);
+        } else {
+            let skip = self.asm.new_label();
+            self.asm.jcc(cond.invert(), skip);
+            self.branch_to(depth);
+            self.asm.bind(skip);
+        }
     }
 
     pub(crate) fn br_table(&mut self, table: BrTable<'_>) -> Result<(), CompileError> {

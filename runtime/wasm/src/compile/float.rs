@@ -98,38 +98,37 @@ impl FuncCompiler<'_> {
     }
 
     /// Float comparison producing an i32 0/1 (false when unordered, except `ne`).
+    /// Orderings need one flag condition and stay in the flags for a following branch.
     pub(crate) fn float_compare(&mut self, ty: Type, cmp: FloatCompare) {
         let f = fsize(ty);
         let b = self.pop_xmm();
         let a = self.pop_xmm();
-        let r = self.alloc_gpr();
-        match cmp {
-            FloatCompare::Eq | FloatCompare::Ne => {
-                self.asm.ucomis(f, a, b);
-                let (c1, c2, op) = if cmp == FloatCompare::Eq {
-                    (Cond::E, Cond::Np, AluOp::And)
-                } else {
-                    (Cond::Ne, Cond::P, AluOp::Or)
-                };
-                self.asm.setcc(c1, r);
-                self.asm.setcc(c2, Reg::Rax);
-                self.asm.alu(Size::S8, op, r, Reg::Rax);
-            }
-            // a < b is b > a: `above` is false for unordered operands.
-            FloatCompare::Lt => self.ucomis_set(f, b, a, Cond::A, r),
-            FloatCompare::Le => self.ucomis_set(f, b, a, Cond::Ae, r),
-            FloatCompare::Gt => self.ucomis_set(f, a, b, Cond::A, r),
-            FloatCompare::Ge => self.ucomis_set(f, a, b, Cond::Ae, r),
-        }
-        self.asm.movzx(Size::S32, r, Size::S8, r);
+        // a < b is b > a: `above` is false for unordered operands.
+        let (x, y, cond) = match cmp {
+            FloatCompare::Lt => (b, a, Cond::A),
+            FloatCompare::Le => (b, a, Cond::Ae),
+            FloatCompare::Gt => (a, b, Cond::A),
+            FloatCompare::Ge => (a, b, Cond::Ae),
+            FloatCompare::Eq | FloatCompare::Ne => (a, b, Cond::E),
+        };
+        self.asm.ucomis(f, x, y);
         self.free_xmm(a);
         self.free_xmm(b);
+        if !matches!(cmp, FloatCompare::Eq | FloatCompare::Ne) {
+            self.push(Val::Flags(cond));
+            return;
+        }
+        let r = self.alloc_gpr();
+        let (c1, c2, op) = if cmp == FloatCompare::Eq {
+            (Cond::E, Cond::Np, AluOp::And)
+        } else {
+            (Cond::Ne, Cond::P, AluOp::Or)
+        };
+        self.asm.setcc(c1, r);
+        self.asm.setcc(c2, Reg::Rax);
+        self.asm.alu(Size::S8, op, r, Reg::Rax);
+        self.asm.movzx(Size::S32, r, Size::S8, r);
         self.push_gpr(Type::I32, r);
-    }
-
-    fn ucomis_set(&mut self, f: FSize, a: Xmm, b: Xmm, cond: Cond, r: Reg) {
-        self.asm.ucomis(f, a, b);
-        self.asm.setcc(cond, r);
     }
 
     /// `f32.demote_f64` / `f64.promote_f32`.

@@ -155,13 +155,7 @@ impl FuncCompiler<'_> {
         self.push_gpr(ty, lhs);
     }
 
-    /// Materialises the flags as 0/1 in `r`.
-    fn set_bool(&mut self, cond: Cond, r: Reg) {
-        self.asm.setcc(cond, r);
-        self.asm.movzx(Size::S32, r, Size::S8, r);
-    }
-
-    /// Integer comparison producing an i32 0/1.
+    /// Integer comparison producing an i32 0/1 (left in the flags for a following branch).
     pub(crate) fn compare(&mut self, ty: Type, cond: Cond) {
         let rhs = self.pop_rhs();
         let lhs = self.pop_gpr();
@@ -170,16 +164,22 @@ impl FuncCompiler<'_> {
             Rhs::Reg(r) => self.asm.alu(size(ty), AluOp::Cmp, lhs, r),
         }
         self.free_rhs(rhs);
-        self.set_bool(cond, lhs);
-        self.push_gpr(Type::I32, lhs);
+        self.free_gpr(lhs);
+        self.push(Val::Flags(cond));
     }
 
-    /// `eqz` (also `ref.is_null`): 1 when the operand is zero.
+    /// `eqz` (also `ref.is_null`): 1 when the operand is zero. Of a pending comparison,
+    /// the inverted comparison.
     pub(crate) fn eqz(&mut self, ty: Type) {
+        if let Val::Flags(cond) = self.peek(0) {
+            self.pop();
+            self.push(Val::Flags(cond.invert()));
+            return;
+        }
         let r = self.pop_gpr();
         self.asm.test(size(ty), r, r);
-        self.set_bool(Cond::E, r);
-        self.push_gpr(Type::I32, r);
+        self.free_gpr(r);
+        self.push(Val::Flags(Cond::E));
     }
 
     /// `clz`, `ctz`, `popcnt`.

@@ -187,6 +187,9 @@ impl<'m> FuncCompiler<'m> {
         while !ops.eof() {
             let (op, offset) = ops.read_with_offset().map_err(err)?;
             self.offset = offset as usize;
+            if self.reachable && !control::uses_flags(&op) {
+                self.materialize_flags();
+            }
             if self.reachable || control::is_structural(&op) {
                 wasmparser::VisitOperator::visit_operator(&mut self, &op)?;
             }
@@ -319,6 +322,31 @@ mod tests {
         }
         assert_eq!(m.code.len() as u32, m.funcs[2].offset + m.funcs[2].len);
         assert_eq!(m.func_at(m.code.len() as u32 + 10), None);
+    }
+
+    #[test]
+    fn comparisons_feed_branches_through_the_flags() {
+        let fused = wat::parse_str(
+            "(module (func (param i32 i32) (result i32)
+                (if (result i32) (i32.lt_s (local.get 0) (local.get 1))
+                    (then (i32.const 1)) (else (i32.const 2)))))",
+        )
+        .unwrap();
+        let m = compile(&fused, supported_features()).unwrap();
+        let setl = [0x0f, 0x9c];
+        assert!(
+            !m.code.windows(2).any(|w| w == setl),
+            "no setl when the branch uses the flags"
+        );
+        let stored = wat::parse_str(
+            "(module (func (param i32 i32) (result i32) (i32.lt_s (local.get 0) (local.get 1))))",
+        )
+        .unwrap();
+        let m = compile(&stored, supported_features()).unwrap();
+        assert!(
+            m.code.windows(2).any(|w| w == setl),
+            "setl materialises a stored comparison"
+        );
     }
 
     #[test]

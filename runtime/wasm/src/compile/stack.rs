@@ -7,7 +7,7 @@
 
 use super::FuncCompiler;
 use crate::module::Type;
-use kiln_x64::{AluOp, FSize, Mem, PackedOp, Reg, Size, Xmm};
+use kiln_x64::{AluOp, Cond, FSize, Mem, PackedOp, Reg, Size, Xmm};
 
 /// A set of registers as a bit mask over their numbers.
 #[derive(Clone, Copy, Debug)]
@@ -61,12 +61,17 @@ pub(crate) enum Val {
     Xmm(Type, Xmm),
     /// In this position's frame slot.
     Slot(Type),
+    /// An i32 boolean still in the CPU flags: the comparison just emitted holds when
+    /// the condition does. Only ever on top of the stack, for the next operator (a
+    /// branch can use it directly); any other operator materialises it first.
+    Flags(Cond),
 }
 
 impl Val {
     pub(crate) fn ty(self) -> Type {
         match self {
             Val::Const(t, _) | Val::Gpr(t, _) | Val::Xmm(t, _) | Val::Slot(t) => t,
+            Val::Flags(_) => Type::I32,
         }
     }
 }
@@ -174,7 +179,42 @@ impl FuncCompiler<'_> {
                 self.free_xmm(x);
             }
             Val::Slot(_) => unreachable!("a slot value is popped before it is stored"),
+            Val::Flags(cond) => {
+                let r = self.flags_to_gpr(cond);
+                self.asm.mov(Size::S64, mem, r);
+                self.free_gpr(r);
+            }
         }
+    }
+
+    /// 0/1 in a fresh register from the flags (`mov`, `setcc`, `movzx` keep the flags).
+    fn flags_to_gpr(&mut self, cond: Cond) -> Reg {
+        let r = self.alloc_gpr();
+        self.asm.setcc(cond, r);
+        self.asm.movzx(Size::S32, r, Size::S8, r);
+        r
+    }
+
+    /// Turns a pending comparison on top of the stack into a register value.
+    pub(crate) fn materialize_flags(&mut self) {
+        if let Some(&Val::Flags(cond)) = self.stack.last() {
+            self.pop();
+            let r = self.flags_to_gpr(cond);
+            self.push_gpr(Type::I32, r);
+        }
+    }
+
+    /// Pops an i32 condition and returns the flag condition that means "true": a pending
+    /// comparison is used as is, anything else is tested against zero.
+    pub(crate) fn pop_condition(&mut self) -> Cond {
+        if let Some(&Val::Flags(cond)) = self.stack.last() {
+            self.pop();
+            return cond;
+        }
+        let r = self.pop_gpr();
+        self.asm.test(Size::S32, r, r);
+        self.free_gpr(r);
+        Cond::Ne
     }
 
     pub(crate) fn store_const(&mut self, bits: u64, mem: Mem) {
@@ -220,6 +260,7 @@ impl FuncCompiler<'_> {
                 self.asm.mov(size(ty), r, mem);
                 r
             }
+            Val::Flags(cond) => self.flags_to_gpr(cond),
             Val::Xmm(..) => unreachable!("validated: integer operand expected"),
         }
     }
@@ -248,7 +289,7 @@ impl FuncCompiler<'_> {
                 self.asm.movs(fsize(ty), x, mem);
                 x
             }
-            Val::Gpr(..) => unreachable!("validated: float operand expected"),
+            Val::Gpr(..) | Val::Flags(_) => unreachable!("validated: float operand expected"),
         }
     }
 
@@ -287,6 +328,7 @@ impl FuncCompiler<'_> {
         match self.peek(0) {
             Val::Slot(ty) if ty.is_float() => Val::Xmm(ty, self.pop_xmm()),
             Val::Slot(ty) => Val::Gpr(ty, self.pop_gpr()),
+            Val::Flags(_) => Val::Gpr(Type::I32, self.pop_gpr()),
             _ => self.pop(),
         }
     }

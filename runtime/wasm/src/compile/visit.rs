@@ -63,7 +63,9 @@ impl FuncCompiler<'_> {
             Val::Const(_, bits) => self.store_const(bits, mem),
             Val::Gpr(_, r) => self.asm.mov(Size::S64, mem, r),
             Val::Xmm(ty, x) => self.asm.movs(super::stack::fsize(ty), mem, x),
-            Val::Slot(_) => unreachable!("pop_unspilled never returns a slot"),
+            Val::Slot(_) | Val::Flags(_) => {
+                unreachable!("pop_unspilled returns registers and constants")
+            }
         }
         if keep {
             self.push(v);
