@@ -8,7 +8,7 @@ use super::FuncCompiler;
 use crate::error::CompileError;
 use crate::module::Type;
 use alloc::vec::Vec;
-use kiln_x64::{AluOp, Cond, Label, Reg, Size};
+use kiln_x64::{AluOp, Cond, Label, Mem, Reg, Scale, Size};
 use wasmparser::{BlockType, BrTable, Operator};
 
 /// What kind of construct a control frame is.
@@ -259,22 +259,54 @@ impl FuncCompiler<'_> {
         }
     }
 
+    /// `br_table` through a jump table of 32-bit offsets; one stub per distinct target
+    /// copies the carried values and jumps.
     pub(crate) fn br_table(&mut self, table: BrTable<'_>) -> Result<(), CompileError> {
+        let err =
+            |e: wasmparser::BinaryReaderError| CompileError::new(e.message(), e.offset() as usize);
+        let targets = table
+            .targets()
+            .collect::<Result<Vec<u32>, _>>()
+            .map_err(err)?;
         let index = self.pop_gpr();
         self.spill_all();
         self.asm.mov(Size::S32, Reg::Rax, index);
         self.free_gpr(index);
-        let err =
-            |e: wasmparser::BinaryReaderError| CompileError::new(e.message(), e.offset() as usize);
-        for (i, target) in table.targets().enumerate() {
-            let target = target.map_err(err)?;
-            let next = self.asm.new_label();
-            self.asm.alu(Size::S32, AluOp::Cmp, Reg::Rax, i as i32);
-            self.asm.jcc(Cond::Ne, next);
-            self.branch_to(target);
-            self.asm.bind(next);
+        let mut stubs: Vec<(u32, Label)> = Vec::new();
+        let mut stub = |asm: &mut kiln_x64::Assembler, depth: u32| match stubs
+            .iter()
+            .find(|(d, _)| *d == depth)
+        {
+            Some((_, l)) => *l,
+            None => {
+                let l = asm.new_label();
+                stubs.push((depth, l));
+                l
+            }
+        };
+        let default = stub(self.asm, table.default());
+        self.asm
+            .alu(Size::S32, AluOp::Cmp, Reg::Rax, targets.len() as i32);
+        self.asm.jcc(Cond::Ae, default);
+        let jump_table = self.asm.new_label();
+        self.asm.lea(Size::S64, Reg::R11, Mem::label(jump_table));
+        self.asm.movsx(
+            Size::S64,
+            Reg::Rax,
+            Size::S32,
+            Mem::base_index(Reg::R11, Reg::Rax, Scale::S4, 0),
+        );
+        self.asm.alu(Size::S64, AluOp::Add, Reg::Rax, Reg::R11);
+        self.asm.jmp_ind(Reg::Rax);
+        self.asm.bind(jump_table);
+        for &t in &targets {
+            let l = stub(self.asm, t);
+            self.asm.emit_label_diff32(l, jump_table);
         }
-        self.branch_to(table.default());
+        for (depth, label) in stubs {
+            self.asm.bind(label);
+            self.branch_to(depth);
+        }
         self.mark_unreachable();
         Ok(())
     }
