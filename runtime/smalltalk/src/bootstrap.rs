@@ -132,24 +132,25 @@ fn symbol_array(vm: &mut Vm, names: &[String]) -> Value {
     vm.handles.pop().expect("pushed above")
 }
 
-fn new_class_object(vm: &mut Vm, c: u32, header_class: u32, size: usize) -> Result<(), String> {
+fn new_class_object(vm: &mut Vm, c: u32, header_class: u32, size: usize) {
     let obj = vm.alloc(header_class, Format::Pointers, size);
     vm.classes[c as usize].obj = obj;
+    // Each value is stored as soon as it exists: any allocation may move the class object.
     let name = vm.symbol_obj(vm.classes[c as usize].name);
+    // SAFETY: class objects have at least `class_slot::COUNT` slots.
+    unsafe { heap::set_slot(vm.classes[c as usize].obj, class_slot::NAME, name) };
     let fields = vm.classes[c as usize].fields.clone();
     let fields = symbol_array(vm, &fields);
     let sup = vm.classes[c as usize]
         .superclass
         .map_or(Value::NIL, |s| vm.classes[s as usize].obj);
     let obj = vm.classes[c as usize].obj;
-    // SAFETY: class objects have at least `class_slot::COUNT` slots.
+    // SAFETY: as above.
     unsafe {
-        heap::set_slot(obj, class_slot::SUPERCLASS, sup);
-        heap::set_slot(obj, class_slot::NAME, name);
         heap::set_slot(obj, class_slot::FIELDS, fields);
+        heap::set_slot(obj, class_slot::SUPERCLASS, sup);
         heap::set_slot(obj, class_slot::INDEX, Value::int(c as i64));
     }
-    Ok(())
 }
 
 /// Defines (or, for a core class, completes) the class `def` and binds its global.
@@ -202,8 +203,8 @@ pub fn define_class(vm: &mut Vm, def: &ClassDef, file: &str) -> Result<u32, Stri
         m.superclass = meta_super;
         m.fields = class_fields.clone();
     }
-    new_class_object(vm, meta, cls::METACLASS, class_slot::COUNT)?;
-    new_class_object(vm, c, meta, class_slot::COUNT + class_fields.len())?;
+    new_class_object(vm, meta, cls::METACLASS, class_slot::COUNT);
+    new_class_object(vm, c, meta, class_slot::COUNT + class_fields.len());
     let class_name = def.name.clone();
     for m in &def.methods {
         let prim = crate::prims::find(&class_name, &m.selector);
