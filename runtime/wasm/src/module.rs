@@ -193,6 +193,18 @@ pub struct DataSegment {
     pub bytes: Vec<u8>,
 }
 
+/// Locals beyond this index are not counted (and never kept in registers).
+const MAX_COUNTED_LOCALS: u32 = 256;
+
+/// Facts about a function body gathered while validating it.
+#[derive(Clone, Debug, Default)]
+pub struct FuncFacts {
+    /// Highest the operand stack gets (sizes the spill area).
+    pub max_height: u32,
+    /// How often each local (parameters first) is read or written.
+    pub local_uses: Vec<u32>,
+}
+
 /// A validated module, minus its compiled code.
 #[derive(Clone, Debug, Default)]
 pub struct ModuleInfo {
@@ -230,8 +242,8 @@ pub struct ModuleInfo {
     pub names: Vec<(u32, String)>,
     /// Byte range of each defined function's body in the module bytes.
     pub bodies: Vec<Range<usize>>,
-    /// Highest operand stack of each defined function (sizes its spill area).
-    pub max_heights: Vec<u32>,
+    /// What validation learnt about each defined function's body.
+    pub facts: Vec<FuncFacts>,
 }
 
 impl ModuleInfo {
@@ -335,7 +347,7 @@ pub fn parse(bytes: &[u8], features: WasmFeatures) -> Result<ModuleInfo, Compile
             validator.payload(&payload).map_err(err)?
         {
             let mut v = func.into_validator(allocs);
-            info.max_heights
+            info.facts
                 .push(validate_body(&mut v, &body, features).map_err(err)?);
             allocs = v.into_allocations();
         }
@@ -368,23 +380,36 @@ fn check_memory_limits(section: &[u8], offset: usize) -> wasmparser::Result<()> 
     Ok(())
 }
 
-/// Validates one function body and returns the highest its operand stack gets.
+/// Validates one function body and gathers what the compiler wants to know up front.
 fn validate_body(
     v: &mut wasmparser::FuncValidator<wasmparser::ValidatorResources>,
     body: &wasmparser::FunctionBody<'_>,
     features: WasmFeatures,
-) -> wasmparser::Result<u32> {
+) -> wasmparser::Result<FuncFacts> {
     let mut reader = body.get_binary_reader();
     v.read_locals(&mut reader)?;
     reader.set_features(features);
-    let mut max = 0;
-    while !reader.eof() {
-        let offset = reader.original_position();
-        reader.visit_operator(&mut v.visitor(offset))??;
-        max = max.max(v.operand_stack_height());
+    let locals = v.len_locals().min(MAX_COUNTED_LOCALS) as usize;
+    let mut facts = FuncFacts {
+        max_height: 0,
+        local_uses: alloc::vec![0; locals],
+    };
+    let mut ops = wasmparser::OperatorsReader::new(reader);
+    while !ops.eof() {
+        let (op, offset) = ops.read_with_offset()?;
+        v.op(offset, &op)?;
+        facts.max_height = facts.max_height.max(v.operand_stack_height());
+        if let Operator::LocalGet { local_index }
+        | Operator::LocalSet { local_index }
+        | Operator::LocalTee { local_index } = op
+        {
+            if let Some(n) = facts.local_uses.get_mut(local_index as usize) {
+                *n += 1;
+            }
+        }
     }
-    reader.finish_expression(&v.visitor(reader.original_position()))?;
-    Ok(max)
+    ops.finish()?;
+    Ok(facts)
 }
 
 fn read_payload(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<(), CompileError> {
@@ -608,7 +633,8 @@ mod tests {
         assert_eq!(m.export("add").unwrap().index, 1);
         assert_eq!(m.func_name(1), "add");
         assert_eq!(m.bodies.len(), 1);
-        assert_eq!(m.max_heights, [2]);
+        assert_eq!(m.facts[0].max_height, 2);
+        assert_eq!(m.facts[0].local_uses, [1, 1]);
     }
 
     #[test]

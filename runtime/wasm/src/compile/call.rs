@@ -36,6 +36,7 @@ impl FuncCompiler<'_> {
             self.asm
                 .mov(Size::S64, Mem::base(Reg::Rsp, 8 * k as i32), Reg::Rax);
         }
+        self.save_homes();
         match callee {
             Callee::Direct(f) => self.asm.call(self.func_labels[f as usize]),
             Callee::FuncRef => {
@@ -55,6 +56,7 @@ impl FuncCompiler<'_> {
                 );
             }
         }
+        self.reload_homes();
         self.stack.truncate(base);
         for (k, ty) in results.iter().enumerate() {
             let to = self.slot(base + k);
@@ -158,9 +160,11 @@ impl FuncCompiler<'_> {
             }
         }
         self.stack.truncate(base);
+        self.save_homes();
         self.asm.mov(Size::S64, Reg::Rdi, VMCTX);
         self.asm
             .call_ind(Mem::base(VMCTX, builtin.vmctx_offset() as i32));
+        self.reload_homes();
         if traps {
             self.trap_if_eax();
         }

@@ -191,7 +191,7 @@ impl FuncCompiler<'_> {
             .clone();
         let open_else = frame.kind == Kind::If;
         let branched = frame.branched && frame.kind != Kind::Loop;
-        let join = branched || open_else || frame.kind == Kind::Function;
+        let join = branched || open_else;
         if join {
             if self.reachable {
                 self.spill_all();
@@ -207,7 +207,7 @@ impl FuncCompiler<'_> {
         self.reachable = frame.entered && (self.reachable || branched || open_else);
         self.frames.pop();
         if frame.kind == Kind::Function && self.reachable {
-            self.epilogue();
+            self.epilogue(join);
         }
         Ok(())
     }

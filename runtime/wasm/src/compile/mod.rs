@@ -24,13 +24,14 @@ mod call;
 mod control;
 mod float;
 mod int;
+mod locals;
 mod memory;
 mod stack;
 mod table;
 mod visit;
 
 use crate::error::CompileError;
-use crate::module::{parse, ModuleInfo, Type};
+use crate::module::{parse, FuncFacts, ModuleInfo, Type};
 use alloc::vec::Vec;
 use control::Frame;
 use kiln_abi::wasm::{TrapCode, VMCTX_STACK_LIMIT, VMCTX_TRAP_FN};
@@ -88,7 +89,7 @@ pub fn compile(bytes: &[u8], features: WasmFeatures) -> Result<CompiledModule, C
         let offset = asm.offset();
         asm.bind(labels[index as usize]);
         let reader = BinaryReader::new(&bytes[body.clone()], body.start as u64);
-        FuncCompiler::new(&mut asm, &info, &labels, index, info.max_heights[i])
+        FuncCompiler::new(&mut asm, &info, &labels, index, &info.facts[i])
             .compile(reader, features)?;
         funcs.push(FuncCode {
             index,
@@ -130,8 +131,10 @@ pub(crate) struct FuncCompiler<'m> {
     dynamic_trap: Option<Label>,
     /// Byte offset of the operator being compiled, for error messages.
     offset: usize,
-    /// Highest operand stack (from validation).
-    max_height: u32,
+    /// What validation learnt about the body.
+    facts: &'m FuncFacts,
+    /// Where each local lives.
+    homes: Vec<locals::Home>,
     /// Bytes the prologue reserves below `rbp`.
     frame_size: i32,
 }
@@ -142,10 +145,10 @@ impl<'m> FuncCompiler<'m> {
         module: &'m ModuleInfo,
         func_labels: &'m [Label],
         index: u32,
-        max_height: u32,
+        facts: &'m FuncFacts,
     ) -> Self {
         let ty = module.func_type(index);
-        let mut c = Self {
+        Self {
             asm,
             module,
             func_labels,
@@ -161,11 +164,10 @@ impl<'m> FuncCompiler<'m> {
             traps: Vec::new(),
             dynamic_trap: None,
             offset: 0,
-            max_height: 0,
+            facts,
+            homes: Vec::new(),
             frame_size: 0,
-        };
-        c.max_height = max_height;
-        c
+        }
     }
 
     fn compile(
@@ -182,6 +184,7 @@ impl<'m> FuncCompiler<'m> {
             self.locals.extend(core::iter::repeat_n(ty, count as usize));
         }
         reader.set_features(features);
+        self.homes = locals::choose_homes(&self.locals, &self.facts.local_uses);
         self.prologue();
         let mut ops = wasmparser::OperatorsReader::new(reader);
         while !ops.eof() {
@@ -198,20 +201,11 @@ impl<'m> FuncCompiler<'m> {
         Ok(())
     }
 
-    /// rbp-relative address of local `index`.
-    fn local_mem(&self, index: u32) -> Mem {
-        if index < self.params {
-            Mem::base(Reg::Rbp, 16 + 8 * index as i32)
-        } else {
-            Mem::base(Reg::Rbp, -16 - 8 * (index - self.params) as i32)
-        }
-    }
-
     /// Function entry: frame, stack-limit check, zeroed locals.
     fn prologue(&mut self) {
         let declared = self.locals.len() as i32 - self.params as i32;
         self.slots_base = -16 - 8 * declared;
-        let bytes = 8 + 8 * declared + 8 * self.max_height as i32;
+        let bytes = 8 + 8 * declared + 8 * self.facts.max_height as i32;
         self.frame_size = (bytes + 15) & !15;
         let a = &mut *self.asm;
         a.push(Reg::Rbp);
@@ -226,25 +220,25 @@ impl<'m> FuncCompiler<'m> {
         let overflow = self.trap_label(TrapCode::StackOverflow);
         self.asm.jcc(Cond::B, overflow);
         self.asm.mov(Size::S64, Mem::base(Reg::Rbp, -8), VMCTX);
-        if declared > 0 {
-            self.asm.alu(Size::S32, AluOp::Xor, Reg::Rax, Reg::Rax);
-            for j in 0..declared {
-                self.asm
-                    .mov(Size::S64, Mem::base(Reg::Rbp, -16 - 8 * j), Reg::Rax);
-            }
-        }
+        self.init_locals();
         let results = self.results.clone();
         self.frames
             .push(Frame::function(self.asm.new_label(), results));
     }
 
-    /// Function exit: results to the parameter area, frame torn down.
-    fn epilogue(&mut self) {
-        for k in 0..self.results.len() {
-            let from = self.slot(k);
-            self.asm.mov(Size::S64, Reg::R11, from);
-            self.asm
-                .mov(Size::S64, Mem::base(Reg::Rbp, 16 + 8 * k as i32), Reg::R11);
+    /// Function exit: results to the parameter area, frame torn down. After a join the
+    /// results are in their slots; otherwise they are stored straight from where they are.
+    fn epilogue(&mut self, joined: bool) {
+        for k in (0..self.results.len()).rev() {
+            let to = Mem::base(Reg::Rbp, 16 + 8 * k as i32);
+            if joined {
+                let from = self.slot(k);
+                self.asm.mov(Size::S64, Reg::R11, from);
+                self.asm.mov(Size::S64, to, Reg::R11);
+            } else {
+                let v = self.pop_unspilled();
+                self.store_val(v, to);
+            }
         }
         self.asm.mov(Size::S64, Reg::Rsp, Reg::Rbp);
         self.asm.pop(Reg::Rbp);
@@ -347,6 +341,29 @@ mod tests {
             m.code.windows(2).any(|w| w == setl),
             "setl materialises a stored comparison"
         );
+    }
+
+    #[test]
+    fn busy_locals_live_in_registers() {
+        let wasm = wat::parse_str(
+            "(module (func (param i32) (result i32) (local i32)
+                (block (loop
+                    (br_if 1 (i32.eqz (local.get 0)))
+                    (local.set 1 (i32.add (local.get 1) (local.get 0)))
+                    (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+                    (br 0)))
+                (local.get 1)))",
+        )
+        .unwrap();
+        let m = compile(&wasm, supported_features()).unwrap();
+        // The only load from the frame ([rbp+disp8]: `mov r, r/m` with ModRM mod=01
+        // rm=101) is the parameter's, in the prologue: the loop runs in registers.
+        let body = &m.code[..m.funcs[0].len as usize];
+        let frame_loads = body
+            .windows(2)
+            .filter(|w| w[0] == 0x8b && w[1] & 0xc7 == 0x45)
+            .count();
+        assert_eq!(frame_loads, 1);
     }
 
     #[test]

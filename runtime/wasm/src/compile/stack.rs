@@ -128,6 +128,15 @@ impl FuncCompiler<'_> {
         }
     }
 
+    /// Removes a register from the pool for good (a local's home).
+    pub(crate) fn take_gpr(&mut self, r: Reg) {
+        self.free_gprs.0 &= !(1 << r.num());
+    }
+
+    pub(crate) fn take_xmm(&mut self, x: Xmm) {
+        self.free_xmms.0 &= !(1 << x.num());
+    }
+
     pub(crate) fn free_gpr(&mut self, r: Reg) {
         self.free_gprs.put(r.num());
     }

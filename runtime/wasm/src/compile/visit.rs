@@ -48,32 +48,6 @@ impl FuncCompiler<'_> {
         self.push(Val::Const(ty, bits));
         Ok(())
     }
-
-    fn local_get_(&mut self, index: u32) -> R {
-        let ty = self.locals[index as usize];
-        let mem = self.local_mem(index);
-        self.push_load(ty, mem);
-        Ok(())
-    }
-
-    fn local_set_(&mut self, index: u32, keep: bool) -> R {
-        let mem = self.local_mem(index);
-        let v = self.pop_unspilled();
-        match v {
-            Val::Const(_, bits) => self.store_const(bits, mem),
-            Val::Gpr(_, r) => self.asm.mov(Size::S64, mem, r),
-            Val::Xmm(ty, x) => self.asm.movs(super::stack::fsize(ty), mem, x),
-            Val::Slot(_) | Val::Flags(_) => {
-                unreachable!("pop_unspilled returns registers and constants")
-            }
-        }
-        if keep {
-            self.push(v);
-        } else {
-            self.free(v);
-        }
-        Ok(())
-    }
 }
 
 fn lzcnt(a: &mut Assembler, s: Size, d: Reg, r: Reg) {
@@ -153,13 +127,16 @@ impl<'a> VisitOperator<'a> for FuncCompiler<'_> {
         self.unsupported("reference_types", "TypedSelectMulti")
     }
     fn visit_local_get(&mut self, i: u32) -> R {
-        self.local_get_(i)
+        self.local_get(i);
+        Ok(())
     }
     fn visit_local_set(&mut self, i: u32) -> R {
-        self.local_set_(i, false)
+        self.local_set(i, false);
+        Ok(())
     }
     fn visit_local_tee(&mut self, i: u32) -> R {
-        self.local_set_(i, true)
+        self.local_set(i, true);
+        Ok(())
     }
     fn visit_global_get(&mut self, i: u32) -> R {
         self.global_get(i);

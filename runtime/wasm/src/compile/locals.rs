@@ -1,0 +1,175 @@
+//! Locals: each lives in its frame slot or, for the most used ones, in a register
+//! reserved for it for the whole function.
+//!
+//! A register home is the same on every path, so joins need nothing; only calls, which
+//! clobber every register, save register homes to the frame first and reload them after.
+
+use super::stack::{fsize, size, Val};
+use super::FuncCompiler;
+use crate::module::Type;
+use alloc::vec::Vec;
+use kiln_x64::{Mem, PackedOp, Reg, Size, Xmm};
+
+/// Registers that can hold locals (taken out of the operand pool when used).
+const GPR_HOMES: [Reg; 3] = [Reg::Rbx, Reg::R12, Reg::R13];
+const XMM_HOMES: [Xmm; 6] = [
+    Xmm::Xmm8,
+    Xmm::Xmm9,
+    Xmm::Xmm10,
+    Xmm::Xmm11,
+    Xmm::Xmm12,
+    Xmm::Xmm13,
+];
+
+/// Where a local lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Home {
+    /// Its frame slot only.
+    Frame,
+    /// A general-purpose register.
+    Gpr(Reg),
+    /// An SSE register.
+    Xmm(Xmm),
+}
+
+/// Picks register homes for the most used locals (ties: lower index first).
+pub(crate) fn choose_homes(locals: &[Type], uses: &[u32]) -> Vec<Home> {
+    let mut homes = alloc::vec![Home::Frame; locals.len()];
+    let mut order: Vec<usize> = (0..uses.len().min(locals.len()))
+        .filter(|&i| uses[i] > 0)
+        .collect();
+    order.sort_by_key(|&i| core::cmp::Reverse(uses[i]));
+    let (mut gprs, mut xmms) = (GPR_HOMES.iter(), XMM_HOMES.iter());
+    for i in order {
+        let reg = if locals[i].is_float() {
+            xmms.next().map(|x| Home::Xmm(*x))
+        } else {
+            gprs.next().map(|r| Home::Gpr(*r))
+        };
+        if let Some(h) = reg {
+            homes[i] = h;
+        }
+    }
+    homes
+}
+
+impl FuncCompiler<'_> {
+    /// rbp-relative frame slot of local `index` (for register homes: their save area).
+    pub(crate) fn local_mem(&self, index: u32) -> Mem {
+        if index < self.params {
+            Mem::base(Reg::Rbp, 16 + 8 * index as i32)
+        } else {
+            Mem::base(Reg::Rbp, -16 - 8 * (index - self.params) as i32)
+        }
+    }
+
+    /// Takes the home registers out of the operand pool and gives every local its
+    /// initial value: parameters from the caller's slots, the others zero.
+    pub(crate) fn init_locals(&mut self) {
+        let mut zeroed_rax = false;
+        for i in 0..self.locals.len() as u32 {
+            let ty = self.locals[i as usize];
+            let is_param = i < self.params;
+            let mem = self.local_mem(i);
+            match self.homes[i as usize] {
+                Home::Frame if is_param => {}
+                Home::Frame => {
+                    if !zeroed_rax {
+                        self.asm.mov(Size::S32, Reg::Rax, 0);
+                        zeroed_rax = true;
+                    }
+                    self.asm.mov(Size::S64, mem, Reg::Rax);
+                }
+                Home::Gpr(r) => {
+                    self.take_gpr(r);
+                    if is_param {
+                        self.asm.mov(size(ty), r, mem);
+                    } else {
+                        self.asm.mov(Size::S32, r, 0);
+                    }
+                }
+                Home::Xmm(x) => {
+                    self.take_xmm(x);
+                    if is_param {
+                        self.asm.movs(fsize(ty), x, mem);
+                    } else {
+                        self.asm.packed(PackedOp::Xorps, x, x);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Saves register homes to their frame slots (before a call).
+    pub(crate) fn save_homes(&mut self) {
+        self.move_homes(true);
+    }
+
+    /// Reloads register homes from their frame slots (after a call).
+    pub(crate) fn reload_homes(&mut self) {
+        self.move_homes(false);
+    }
+
+    fn move_homes(&mut self, save: bool) {
+        for i in 0..self.homes.len() {
+            let mem = self.local_mem(i as u32);
+            let ty = self.locals[i];
+            match (self.homes[i], save) {
+                (Home::Frame, _) => {}
+                (Home::Gpr(r), true) => self.asm.mov(Size::S64, mem, r),
+                (Home::Gpr(r), false) => self.asm.mov(size(ty), r, mem),
+                (Home::Xmm(x), true) => self.asm.movs(fsize(ty), mem, x),
+                (Home::Xmm(x), false) => self.asm.movs(fsize(ty), x, mem),
+            }
+        }
+    }
+
+    pub(crate) fn local_get(&mut self, index: u32) {
+        let ty = self.locals[index as usize];
+        match self.homes[index as usize] {
+            Home::Frame => {
+                let mem = self.local_mem(index);
+                self.push_load(ty, mem);
+            }
+            Home::Gpr(home) => {
+                let r = self.alloc_gpr();
+                self.asm.mov(size(ty), r, home);
+                self.push_gpr(ty, r);
+            }
+            Home::Xmm(home) => {
+                let x = self.alloc_xmm();
+                self.asm.packed(PackedOp::Movaps, x, home);
+                self.push_xmm(ty, x);
+            }
+        }
+    }
+
+    /// `local.set` (`keep == false`) or `local.tee`.
+    pub(crate) fn local_set(&mut self, index: u32, keep: bool) {
+        let v = self.pop_unspilled();
+        match (self.homes[index as usize], v) {
+            (Home::Frame, Val::Const(_, bits)) => {
+                let mem = self.local_mem(index);
+                self.store_const(bits, mem);
+            }
+            (Home::Frame, Val::Gpr(_, r)) => {
+                let mem = self.local_mem(index);
+                self.asm.mov(Size::S64, mem, r);
+            }
+            (Home::Frame, Val::Xmm(ty, x)) => {
+                let mem = self.local_mem(index);
+                self.asm.movs(fsize(ty), mem, x);
+            }
+            (Home::Gpr(home), Val::Const(_, bits)) => self.asm.mov_imm64(home, bits as i64),
+            (Home::Gpr(home), Val::Gpr(_, r)) => self.asm.mov(Size::S64, home, r),
+            (Home::Xmm(home), Val::Const(_, bits)) => self.load_const_xmm(home, bits),
+            (Home::Xmm(home), Val::Xmm(_, x)) => self.asm.packed(PackedOp::Movaps, home, x),
+            _ => unreachable!("validated: local and value types agree"),
+        }
+        if keep {
+            self.push(v);
+        } else {
+            self.free(v);
+        }
+    }
+}
