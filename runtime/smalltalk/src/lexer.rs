@@ -91,10 +91,14 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, SyntaxError> {
     let b = src.as_bytes();
     let mut out = Vec::new();
     let (mut i, mut line, mut line_start) = (0usize, 1u32, 0usize);
+    // Errors are reported at the start of the offending token (or comment).
+    let mut err_line: u32;
+    let mut err_col: u32;
     macro_rules! err {
-        ($pos:expr, $($m:tt)*) => {
-            return Err(SyntaxError { line, col: ($pos - line_start + 1) as u32, message: format!($($m)*) })
-        };
+        ($pos:expr, $($m:tt)*) => {{
+            let _ = $pos;
+            return Err(SyntaxError { line: err_line, col: err_col, message: format!($($m)*) })
+        }};
     }
     while i < b.len() {
         let c = b[i];
@@ -108,6 +112,8 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, SyntaxError> {
             i += 1;
             continue;
         }
+        err_line = line;
+        err_col = (i - line_start + 1) as u32;
         if c == b'"' {
             let start = i;
             i += 1;

@@ -146,7 +146,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             gc_stress: false,
-            max_depth: 10_000,
+            max_depth: 100_000,
             heap_max: 1 << 30,
             stack_slots: 1 << 20,
         }
