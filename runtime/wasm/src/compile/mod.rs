@@ -32,10 +32,11 @@ mod visit;
 
 use crate::error::CompileError;
 use crate::module::{parse, FuncFacts, ModuleInfo, Type};
+use alloc::string::String;
 use alloc::vec::Vec;
 use control::Frame;
 use kiln_abi::wasm::{TrapCode, VMCTX_STACK_LIMIT, VMCTX_TRAP_FN};
-use kiln_x64::{AluOp, Assembler, Cond, Label, Mem, Reg, Size};
+use kiln_x64::{AluOp, Assembler, Cond, Label, Mem, Reg, Reloc, Size};
 use stack::{RegSet, Val};
 use wasmparser::{BinaryReader, WasmFeatures};
 
@@ -56,9 +57,13 @@ pub struct FuncCode {
 pub struct CompiledModule {
     /// The module description.
     pub info: ModuleInfo,
-    /// Machine code of all defined functions; calls between them are PC-relative, so
-    /// the bytes need no relocation.
+    /// Machine code of all defined functions. Calls between them are PC-relative and
+    /// everything outside the module is reached through the VM context, so the bytes
+    /// are position-independent.
     pub code: Vec<u8>,
+    /// Relocations of `code` as the assembler reports them (none with the current
+    /// ABI; kept so AOT and JIT apply whatever a future ABI adds).
+    pub relocs: Vec<Reloc>,
     /// Where each defined function's code is, in function index order.
     pub funcs: Vec<FuncCode>,
 }
@@ -67,6 +72,14 @@ impl CompiledModule {
     /// The code of function `index` (which must be a defined function).
     pub fn func(&self, index: u32) -> &FuncCode {
         &self.funcs[(index - self.info.imported_funcs) as usize]
+    }
+
+    /// One symbol per defined function: its name (from the name section, else
+    /// `func[N]`), code offset and length.
+    pub fn symbols(&self) -> impl Iterator<Item = (String, u32, u32)> + '_ {
+        self.funcs
+            .iter()
+            .map(|f| (self.info.func_name(f.index), f.offset, f.len))
     }
 
     /// The defined function containing code offset `offset`, and the offset inside it.
@@ -103,6 +116,7 @@ pub fn compile(bytes: &[u8], features: WasmFeatures) -> Result<CompiledModule, C
     Ok(CompiledModule {
         info,
         code: code.bytes,
+        relocs: code.relocs,
         funcs,
     })
 }
@@ -315,6 +329,9 @@ mod tests {
             assert_eq!(m.func_at(f.offset + f.len - 1), Some((f.index, f.len - 1)));
         }
         assert_eq!(m.code.len() as u32, m.funcs[2].offset + m.funcs[2].len);
+        let names: Vec<String> = m.symbols().map(|(n, _, _)| n).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert!(m.relocs.is_empty());
         assert_eq!(m.func_at(m.code.len() as u32 + 10), None);
     }
 
