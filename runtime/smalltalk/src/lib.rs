@@ -18,3 +18,8 @@ pub mod prims;
 pub mod runner;
 pub mod value;
 pub mod vm;
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
