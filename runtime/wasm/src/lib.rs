@@ -7,6 +7,7 @@ extern crate alloc;
 
 pub mod error;
 pub mod module;
+pub mod wasi;
 
 pub use error::CompileError;
 pub use module::{parse, supported_features, wasm1_features, ModuleInfo, Type};

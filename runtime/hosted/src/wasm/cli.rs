@@ -4,8 +4,10 @@ use super::instance::{self, InstantiateError};
 use super::store::{Extern, Store};
 use super::trap::Trap;
 use super::value::Value;
+use super::wasi::MemoryCell;
 use kiln_abi::ExitStatus;
 use kiln_wasm::module::ExportKind;
+use kiln_wasm::wasi::Wasi;
 use std::process::ExitCode;
 use std::rc::Rc;
 
@@ -68,13 +70,6 @@ fn run_file(path: &str, invoke: Option<String>, args: &[String]) -> ExitCode {
         Ok(m) => Rc::new(m),
         Err(e) => return fail(ExitStatus::Failure, format!("{path}: {e}")),
     };
-    if let Some(i) = module.info.imports.first() {
-        let msg = format!(
-            "unknown import {}::{} (no host modules are provided yet)",
-            i.module, i.name
-        );
-        return fail(ExitStatus::Failure, msg);
-    }
     let name = invoke.unwrap_or_else(|| {
         let has = |n: &str| module.info.export(n).is_some();
         if has("_start") || !has("main") {
@@ -95,6 +90,12 @@ fn run_file(path: &str, invoke: Option<String>, args: &[String]) -> ExitCode {
         );
     };
     let ty = module.info.func_type(export.index).clone();
+    // Arguments of a function without parameters are the program's (WASI) arguments.
+    let (args, program_args) = if ty.params.is_empty() {
+        (&[][..], args)
+    } else {
+        (args, &[][..])
+    };
     if args.len() != ty.params.len() {
         let msg = format!(
             "`{name}` takes {} arguments, {} given",
@@ -111,7 +112,17 @@ fn run_file(path: &str, invoke: Option<String>, args: &[String]) -> ExitCode {
         }
     }
     let mut store = Store::default();
-    let inst = match instance::instantiate(&mut store, module.clone(), &[]) {
+    let wasi = Rc::new(Wasi {
+        args: std::iter::once(path.to_string())
+            .chain(program_args.iter().cloned())
+            .collect(),
+    });
+    let memory: MemoryCell = Rc::default();
+    let imports = match super::wasi::imports(&mut store, &module, wasi, &memory) {
+        Ok(i) => i,
+        Err(e) => return fail(ExitStatus::Failure, e),
+    };
+    let inst = match instance::instantiate(&mut store, module.clone(), &imports) {
         Ok(i) => i,
         Err(InstantiateError::Trap(t)) => {
             eprintln!("{}", describe_trap(&store, &t));
@@ -119,6 +130,9 @@ fn run_file(path: &str, invoke: Option<String>, args: &[String]) -> ExitCode {
         }
         Err(e) => return fail(ExitStatus::Failure, format!("{e:?}")),
     };
+    if let Some(Extern::Memory(m)) = inst.export("memory") {
+        memory.set(m);
+    }
     let Some(Extern::Func(f)) = inst.export(&name) else {
         return fail(ExitStatus::Failure, format!("no function `{name}`"));
     };

@@ -122,3 +122,37 @@ fn spec_runner_counts_passes_and_failures() {
     });
     assert_eq!((passed, failed), (4, 1));
 }
+
+#[test]
+fn wasi_imports_link_and_see_the_instance_memory() {
+    on_wasm_thread(|| {
+        let wat = r#"(module
+            (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "sock_accept" (func $sock (param i32 i32 i32) (result i32)))
+            (memory (export "memory") 1)
+            (func (export "argc") (result i32 i32)
+                (drop (call $sizes (i32.const 0) (i32.const 4)))
+                (i32.load (i32.const 0)) (i32.load (i32.const 4)))
+            (func (export "sock") (result i32) (call $sock (i32.const 0) (i32.const 0) (i32.const 0))))"#;
+        let wasm = wat::parse_str(wat).unwrap();
+        let module = Rc::new(kiln_wasm::compile(&wasm, kiln_wasm::supported_features()).unwrap());
+        let mut store = Store::default();
+        let wasi = Rc::new(kiln_wasm::wasi::Wasi {
+            args: vec!["p".into(), "abc".into()],
+        });
+        let memory: super::wasi::MemoryCell = Rc::default();
+        let imports = super::wasi::imports(&mut store, &module, wasi, &memory).unwrap();
+        let inst = instance::instantiate(&mut store, module, &imports)
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
+        let Some(Extern::Memory(m)) = inst.export("memory") else {
+            panic!("no memory")
+        };
+        memory.set(m);
+        assert_eq!(call(inst, "argc", &[], 2), Ok(vec![2, 6]));
+        assert_eq!(
+            call(inst, "sock", &[], 1),
+            Ok(vec![kiln_wasm::wasi::errno::NOSYS as u64])
+        );
+    });
+}
