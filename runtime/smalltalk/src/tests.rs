@@ -235,3 +235,21 @@ fn tagged_values() {
     assert!(!Value::NIL.is_ptr() && !Value::NIL.is_int());
     assert!(Value(0x1000).is_ptr());
 }
+
+#[test]
+fn failed_primitives_fall_back_to_the_method_body() {
+    let (outcome, _) = run("Main = ( run = ( ^3 + 'x' ) )", false);
+    let Outcome::Error(msg) = outcome else {
+        panic!("expected an error, got {outcome:?}")
+    };
+    assert!(
+        msg.starts_with("Error: cannot add 'x' to an Integer"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("at Integer>>#+"),
+        "the Smalltalk body of Integer>>#+ ran: {msg}"
+    );
+    let out = out_of("Main = ( run = ( (3 + 4) println. (3 + 0.5) println ) )");
+    assert_eq!(out, "7\n3.5\n");
+}

@@ -124,18 +124,18 @@ pub(super) fn find(class: &str, selector: &str) -> Option<PrimFn> {
             };
             Prim::Ok(Value::bool(vm.lookup(c, s).is_some()))
         },
-        ("Array", "at:") => |vm, fp| match index(vm, fp) {
+        ("Array", "at:") => |_, fp| match index(fp) {
             // SAFETY: `index` checked the bounds.
             Some(i) => Prim::Ok(unsafe { heap::slot(arg(fp, 0), i) }),
-            None => Prim::Done,
+            None => Prim::Fail,
         },
-        ("Array", "at:put:") => |vm, fp| match index(vm, fp) {
+        ("Array", "at:put:") => |_, fp| match index(fp) {
             Some(i) => {
                 // SAFETY: `index` checked the bounds.
                 unsafe { heap::set_slot(arg(fp, 0), i, arg(fp, 2)) };
                 Prim::Ok(arg(fp, 2))
             }
-            None => Prim::Done,
+            None => Prim::Fail,
         },
         // SAFETY: Arrays are pointer objects.
         ("Array", "length") => {
@@ -235,22 +235,11 @@ fn field_index(vm: &Vm, fp: *mut Value) -> Option<usize> {
     ok.then(|| i.as_int() as usize - 1)
 }
 
-fn index(vm: &mut Vm, fp: *mut Value) -> Option<usize> {
+fn index(fp: *mut Value) -> Option<usize> {
     let (o, i) = (arg(fp, 0), arg(fp, 1));
     // SAFETY: Array receivers are pointer objects.
     let n = unsafe { heap::size(o) };
-    if i.is_int() && i.as_int() >= 1 && i.as_int() as usize <= n {
-        return Some(i.as_int() as usize - 1);
-    }
-    let shown = if i.is_int() {
-        format!("{}", i.as_int())
-    } else {
-        String::from("a non-integer")
-    };
-    vm.abort(format!(
-        "Index out of bounds: {shown} for an Array of length {n}"
-    ));
-    None
+    (i.is_int() && i.as_int() >= 1 && i.as_int() as usize <= n).then(|| i.as_int() as usize - 1)
 }
 
 fn method_of(v: Value) -> Option<*const Method> {
