@@ -24,7 +24,15 @@ pub(super) fn find(class: &str, selector: &str) -> Option<PrimFn> {
                 0
             }))
         },
-        ("Object", "==") => |_, fp| Prim::Ok(Value::bool(arg(fp, 0) == arg(fp, 1))),
+        ("Object", "==") => |vm, fp| {
+            let (a, b) = (arg(fp, 0), arg(fp, 1));
+            if a == b {
+                return Prim::Ok(Value::TRUE);
+            }
+            // Integers are values: two large integers with the same value are identical.
+            let both_large = a.is_ptr() && b.is_ptr() && vm.class_of(a) == cls::INTEGER && vm.class_of(b) == cls::INTEGER;
+            Prim::Ok(Value::bool(both_large && vm.big_of(a) == vm.big_of(b)))
+        },
         ("Object", "hashcode") | ("Object", "identityHash") => |_, fp| {
             let v = arg(fp, 0);
             // SAFETY: pointer values are live objects.
