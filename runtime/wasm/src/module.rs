@@ -203,6 +203,8 @@ pub struct FuncFacts {
     pub max_height: u32,
     /// How often each local (parameters first) is read or written.
     pub local_uses: Vec<u32>,
+    /// Most argument/result slots any call in the body needs.
+    pub call_slots: u32,
 }
 
 /// A validated module, minus its compiled code.
@@ -347,8 +349,8 @@ pub fn parse(bytes: &[u8], features: WasmFeatures) -> Result<ModuleInfo, Compile
             validator.payload(&payload).map_err(err)?
         {
             let mut v = func.into_validator(allocs);
-            info.facts
-                .push(validate_body(&mut v, &body, features).map_err(err)?);
+            let facts = validate_body(&mut v, &body, features, &info).map_err(err)?;
+            info.facts.push(facts);
             allocs = v.into_allocations();
         }
         if let Payload::MemorySection(r) = &payload {
@@ -385,6 +387,7 @@ fn validate_body(
     v: &mut wasmparser::FuncValidator<wasmparser::ValidatorResources>,
     body: &wasmparser::FunctionBody<'_>,
     features: WasmFeatures,
+    info: &ModuleInfo,
 ) -> wasmparser::Result<FuncFacts> {
     let mut reader = body.get_binary_reader();
     v.read_locals(&mut reader)?;
@@ -393,19 +396,29 @@ fn validate_body(
     let mut facts = FuncFacts {
         max_height: 0,
         local_uses: alloc::vec![0; locals],
+        call_slots: 0,
     };
     let mut ops = wasmparser::OperatorsReader::new(reader);
     while !ops.eof() {
         let (op, offset) = ops.read_with_offset()?;
         v.op(offset, &op)?;
         facts.max_height = facts.max_height.max(v.operand_stack_height());
-        if let Operator::LocalGet { local_index }
-        | Operator::LocalSet { local_index }
-        | Operator::LocalTee { local_index } = op
-        {
-            if let Some(n) = facts.local_uses.get_mut(local_index as usize) {
-                *n += 1;
+        let callee = match op {
+            Operator::LocalGet { local_index }
+            | Operator::LocalSet { local_index }
+            | Operator::LocalTee { local_index } => {
+                if let Some(n) = facts.local_uses.get_mut(local_index as usize) {
+                    *n += 1;
+                }
+                None
             }
+            Operator::Call { function_index } => Some(info.func_type(function_index)),
+            Operator::CallIndirect { type_index, .. } => Some(&info.types[type_index as usize]),
+            _ => None,
+        };
+        if let Some(t) = callee {
+            let slots = t.params.len().max(t.results.len()) as u32;
+            facts.call_slots = facts.call_slots.max(slots);
         }
     }
     ops.finish()?;

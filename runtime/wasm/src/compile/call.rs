@@ -2,12 +2,12 @@
 //! to the runtime's builtins.
 //!
 //! WASM-to-WASM calls pass every argument and result in 8-byte stack slots
-//! (`kiln_abi::wasm`); all operands are spilled first, so nothing lives in a register
-//! across a call.
+//! (`kiln_abi::wasm`); all other operands are spilled first, so nothing lives in a
+//! register across a call.
 
 use super::stack::Val;
 use super::{FuncCompiler, MEMBASE, VMCTX};
-use crate::module::Type;
+use crate::module::{FuncType, Type};
 use kiln_abi::wasm::{
     Builtin, TrapCode, FUNCREF_CODE, FUNCREF_SIG_ID, FUNCREF_SIZE, FUNCREF_VMCTX, TABLE_ELEMS,
     TABLE_LEN, VMCTX_FUNCS, VMCTX_MEMORY_BASE, VMCTX_SIG_IDS, VMCTX_TABLES,
@@ -15,85 +15,88 @@ use kiln_abi::wasm::{
 use kiln_x64::{AluOp, Cond, Mem, Reg, Scale, Size};
 
 /// Where a call goes.
+#[derive(Clone, Copy)]
 enum Callee {
-    /// A function of this module.
+    /// A function of this module: a direct `call rel32`.
     Direct(u32),
-    /// Through the `FuncRef` whose address is in `r11`.
-    FuncRef,
+    /// An imported function, through its `FuncRef` in the VM context.
+    Import(u32),
+    /// Through a table: the index is in the register, checked against the table and the
+    /// signature before the call.
+    Indirect {
+        index: Reg,
+        type_index: u32,
+        table: u32,
+    },
 }
 
 impl FuncCompiler<'_> {
-    /// Emits a call with `params` arguments on top of the stack and `results` results.
-    fn emit_call(&mut self, params: usize, results: &[Type], callee: Callee) {
-        let area = ((params.max(results.len()) * 8 + 15) & !15) as i32;
-        let base = self.stack.len() - params;
-        if area > 0 {
-            self.asm.alu(Size::S64, AluOp::Sub, Reg::Rsp, area);
+    /// Emits a call of a function of type `ty` whose arguments are on top of the stack.
+    ///
+    /// Arguments go straight from where they are to the outgoing area at `[rsp]`
+    /// (reserved in the frame for the largest call), the other operands are spilled,
+    /// and the results come back in registers.
+    fn emit_call(&mut self, ty: &FuncType, callee: Callee) {
+        for k in (0..ty.params.len()).rev() {
+            let to = Mem::base(Reg::Rsp, 8 * k as i32);
+            let from = self.slot(self.stack.len() - 1);
+            match self.pop() {
+                Val::Slot(_) => {
+                    self.asm.mov(Size::S64, Reg::Rax, from);
+                    self.asm.mov(Size::S64, to, Reg::Rax);
+                }
+                v => self.store_val(v, to),
+            }
         }
-        for k in 0..params {
-            let from = self.slot(base + k);
-            self.asm.mov(Size::S64, Reg::Rax, from);
-            self.asm
-                .mov(Size::S64, Mem::base(Reg::Rsp, 8 * k as i32), Reg::Rax);
-        }
+        self.spill_all();
         self.save_homes();
         match callee {
             Callee::Direct(f) => self.asm.call(self.func_labels[f as usize]),
-            Callee::FuncRef => {
+            Callee::Import(f) => {
                 self.asm
-                    .mov(Size::S64, VMCTX, Mem::base(Reg::R11, FUNCREF_VMCTX as i32));
-                self.asm.mov(
-                    Size::S64,
-                    MEMBASE,
-                    Mem::base(VMCTX, VMCTX_MEMORY_BASE as i32),
-                );
-                self.asm.call_ind(Mem::base(Reg::R11, FUNCREF_CODE as i32));
-                self.asm.mov(Size::S64, VMCTX, Mem::base(Reg::Rbp, -8));
-                self.asm.mov(
-                    Size::S64,
-                    MEMBASE,
-                    Mem::base(VMCTX, VMCTX_MEMORY_BASE as i32),
-                );
+                    .mov(Size::S64, Reg::R11, Mem::base(VMCTX, VMCTX_FUNCS as i32));
+                self.asm
+                    .alu(Size::S64, AluOp::Add, Reg::R11, (f * FUNCREF_SIZE) as i32);
+                self.call_funcref();
+            }
+            Callee::Indirect {
+                index,
+                type_index,
+                table,
+            } => {
+                self.asm.mov(Size::S32, Reg::Rcx, index);
+                self.free_gpr(index);
+                self.check_indirect(type_index, table);
+                self.call_funcref();
             }
         }
         self.reload_homes();
-        self.stack.truncate(base);
-        for (k, ty) in results.iter().enumerate() {
-            let to = self.slot(base + k);
-            self.asm
-                .mov(Size::S64, Reg::Rax, Mem::base(Reg::Rsp, 8 * k as i32));
-            self.asm.mov(Size::S64, to, Reg::Rax);
-            self.push_slot(*ty);
-        }
-        if area > 0 {
-            self.asm.alu(Size::S64, AluOp::Add, Reg::Rsp, area);
+        for (k, ty) in ty.results.iter().enumerate() {
+            self.push_load(*ty, Mem::base(Reg::Rsp, 8 * k as i32));
         }
     }
 
-    pub(crate) fn call(&mut self, func: u32) {
-        let ty = self.module.func_type(func).clone();
-        self.spill_all();
-        if func < self.module.imported_funcs {
-            self.asm
-                .mov(Size::S64, Reg::R11, Mem::base(VMCTX, VMCTX_FUNCS as i32));
-            self.asm.alu(
-                Size::S64,
-                AluOp::Add,
-                Reg::R11,
-                (func * FUNCREF_SIZE) as i32,
-            );
-            self.emit_call(ty.params.len(), &ty.results, Callee::FuncRef);
-        } else {
-            self.emit_call(ty.params.len(), &ty.results, Callee::Direct(func));
-        }
+    /// Calls the `FuncRef` at `r11` in its own instance's context, then restores ours.
+    fn call_funcref(&mut self) {
+        self.asm
+            .mov(Size::S64, VMCTX, Mem::base(Reg::R11, FUNCREF_VMCTX as i32));
+        self.asm.mov(
+            Size::S64,
+            MEMBASE,
+            Mem::base(VMCTX, VMCTX_MEMORY_BASE as i32),
+        );
+        self.asm.call_ind(Mem::base(Reg::R11, FUNCREF_CODE as i32));
+        self.asm.mov(Size::S64, VMCTX, Mem::base(Reg::Rbp, -8));
+        self.asm.mov(
+            Size::S64,
+            MEMBASE,
+            Mem::base(VMCTX, VMCTX_MEMORY_BASE as i32),
+        );
     }
 
-    pub(crate) fn call_indirect(&mut self, type_index: u32, table: u32) {
-        let ty = self.module.types[type_index as usize].clone();
-        let index = self.pop_gpr();
-        self.spill_all();
-        self.asm.mov(Size::S32, Reg::Rcx, index);
-        self.free_gpr(index);
+    /// Looks up table entry `ecx` of `table` into `r11`, trapping when it is out of
+    /// bounds, null, or of another signature than `type_index`.
+    fn check_indirect(&mut self, type_index: u32, table: u32) {
         self.asm
             .mov(Size::S64, Reg::R11, Mem::base(VMCTX, VMCTX_TABLES as i32));
         self.asm
@@ -128,7 +131,29 @@ impl FuncCompiler<'_> {
             Mem::base(Reg::R11, FUNCREF_SIG_ID as i32),
         );
         self.trap_if(Cond::Ne, TrapCode::IndirectCallTypeMismatch);
-        self.emit_call(ty.params.len(), &ty.results, Callee::FuncRef);
+    }
+
+    pub(crate) fn call(&mut self, func: u32) {
+        let ty = self.module.func_type(func).clone();
+        let callee = if func < self.module.imported_funcs {
+            Callee::Import(func)
+        } else {
+            Callee::Direct(func)
+        };
+        self.emit_call(&ty, callee);
+    }
+
+    pub(crate) fn call_indirect(&mut self, type_index: u32, table: u32) {
+        let ty = self.module.types[type_index as usize].clone();
+        let index = self.pop_gpr();
+        self.emit_call(
+            &ty,
+            Callee::Indirect {
+                index,
+                type_index,
+                table,
+            },
+        );
     }
 
     /// Calls runtime routine `builtin` with the System V convention: the VM context, the

@@ -219,7 +219,8 @@ impl<'m> FuncCompiler<'m> {
     fn prologue(&mut self) {
         let declared = self.locals.len() as i32 - self.params as i32;
         self.slots_base = -16 - 8 * declared;
-        let bytes = 8 + 8 * declared + 8 * self.facts.max_height as i32;
+        // The outgoing call area is at the bottom, at [rsp].
+        let bytes = 8 + 8 * declared + 8 * (self.facts.max_height + self.facts.call_slots) as i32;
         self.frame_size = (bytes + 15) & !15;
         let a = &mut *self.asm;
         a.push(Reg::Rbp);
