@@ -23,6 +23,9 @@ struct Scope {
     num_args: usize,
     has_ctx: bool,
     is_block: bool,
+    /// A fallback block of an inlined control message: its outer scope is reached
+    /// through a frame handle (see `interp::not_boolean`), not a context.
+    frame_linked: bool,
 }
 
 struct Func {
@@ -130,8 +133,26 @@ fn expr_creates_block(e: &Expr) -> bool {
     }
 }
 
+/// Does `body` contain a `^` (looking into nested blocks)?
+fn returns(body: &Body) -> bool {
+    fn expr(e: &Expr) -> bool {
+        match e {
+            Expr::Var(_) | Expr::Lit(_) => false,
+            Expr::Assign(_, v) => expr(v),
+            Expr::Block(b) => returns(b),
+            Expr::Send { receiver, args, .. } => expr(receiver) || args.iter().any(expr),
+        }
+    }
+    body.stmts.iter().any(|s| match s {
+        Stmt::Return(_) => true,
+        Stmt::Expr(e) => expr(e),
+    })
+}
+
 enum Var {
     Local(usize),
+    /// A variable of the frame a fallback block is linked to.
+    Frame(usize),
     Ctx {
         start: usize,
         hops: usize,
@@ -203,6 +224,17 @@ impl Gen<'_> {
         prim: Option<PrimFn>,
         prim_only: bool,
     ) -> CompileResult<*mut Method> {
+        self.function_in(body, is_block, prim, prim_only, false)
+    }
+
+    fn function_in(
+        &mut self,
+        body: &Body,
+        is_block: bool,
+        prim: Option<PrimFn>,
+        prim_only: bool,
+        frame_linked: bool,
+    ) -> CompileResult<*mut Method> {
         let has_ctx = creates_block(body);
         let mut scope = Scope {
             vars: Vec::new(),
@@ -210,6 +242,7 @@ impl Gen<'_> {
             num_args: body.params.len(),
             has_ctx,
             is_block,
+            frame_linked,
         };
         for p in body.params.iter().chain(body.temps.iter()) {
             scope.visible.push((p.clone(), scope.vars.len()));
@@ -374,6 +407,25 @@ impl Gen<'_> {
                 }
                 let d = cur - level;
                 let c = &self.scopes[cur];
+                if c.frame_linked {
+                    // The outer scope's frame is reached through the block's frame handle.
+                    let outer = &self.scopes[cur - 1];
+                    return if outer.has_ctx {
+                        Var::Ctx {
+                            start: r::FRAME_REF | (outer.num_args + 1),
+                            hops: d - 1,
+                            index: 2 + index,
+                        }
+                    } else if d == 1 {
+                        Var::Frame(1 + index)
+                    } else {
+                        Var::Ctx {
+                            start: r::FRAME_REF | r::FRAME_OUTER,
+                            hops: d - 2,
+                            index: 2 + index,
+                        }
+                    };
+                }
                 return if c.has_ctx {
                     Var::Ctx {
                         start: c.num_args + 1,
@@ -417,6 +469,10 @@ impl Gen<'_> {
             "false" => self.emit(r::push_const, &[Value::FALSE.0 as usize]),
             _ => match self.resolve(name) {
                 Var::Local(i) => self.emit(r::push_local, &[i]),
+                Var::Frame(i) => self.emit(r::push_linked_frame, &[i]),
+                Var::Ctx { start, hops, index } if start >= r::FRAME_REF && start != usize::MAX => {
+                    self.emit(r::push_linked_context, &[start, hops, index])
+                }
                 Var::Ctx { start, hops, index } => {
                     self.emit(r::push_context, &[start, hops, index])
                 }
@@ -435,6 +491,10 @@ impl Gen<'_> {
     fn store_var(&mut self, name: &str) -> CompileResult<()> {
         match self.resolve(name) {
             Var::Local(i) => self.emit(r::store_local, &[i]),
+            Var::Frame(i) => self.emit(r::store_linked_frame, &[i]),
+            Var::Ctx { start, hops, index } if start >= r::FRAME_REF && start != usize::MAX => {
+                self.emit(r::store_linked_context, &[start, hops, index])
+            }
             Var::Ctx { start, hops, index } => self.emit(r::store_context, &[start, hops, index]),
             Var::Field(i) if self.in_block() => self.emit(r::store_field_in_block, &[i]),
             Var::Field(i) => self.emit(r::store_field, &[i]),
@@ -533,6 +593,25 @@ impl Gen<'_> {
         Ok(())
     }
 
+    /// Real blocks for the literal block arguments of an inlined control message, used
+    /// only if its receiver turns out not to be a Boolean. A block that creates blocks
+    /// or returns non-locally (or one inside another fallback block) has none (0): it is
+    /// passed as `nil`.
+    fn fallback_blocks(&mut self, args: &[Expr]) -> CompileResult<[usize; 2]> {
+        let mut out = [0usize; 2];
+        if self.scope().frame_linked {
+            return Ok(out);
+        }
+        for (i, a) in args.iter().enumerate() {
+            if let Expr::Block(b) = a {
+                if !creates_block(b) && !returns(b) {
+                    out[i] = self.function_in(b, true, None, false, true)? as usize;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn hidden_var(&mut self, name: &str) -> usize {
         let s = self.scopes.last_mut().expect("open scope");
         let idx = s.vars.len();
@@ -576,7 +655,9 @@ impl Gen<'_> {
                 } else {
                     r::jump_if_true
                 };
-                let j = self.emit_jump(test, &[sel, argc, 0]);
+                let fallback = self.fallback_blocks(args)?;
+                let in_block = self.in_block() as usize;
+                let j = self.emit_jump(test, &[sel, argc, 0, in_block, fallback[0], fallback[1]]);
                 self.adjust(-1);
                 self.inline_block(&args[0], &[])?;
                 let end = self.emit_jump(r::jump, &[]);
@@ -598,7 +679,9 @@ impl Gen<'_> {
                 } else {
                     r::jump_if_true
                 };
-                let j = self.emit_jump(test, &[sel, argc, 0]);
+                let fallback = self.fallback_blocks(args)?;
+                let in_block = self.in_block() as usize;
+                let j = self.emit_jump(test, &[sel, argc, 0, in_block, fallback[0], fallback[1]]);
                 self.adjust(-1);
                 self.inline_block(&args[0], &[])?;
                 self.adjust(-1);
@@ -618,7 +701,7 @@ impl Gen<'_> {
                 } else {
                     r::jump_if_true
                 };
-                let j = self.emit_jump(test, &[sel, argc, 0]);
+                let j = self.emit_jump(test, &[sel, argc, 0, 0, 0, 0]);
                 self.adjust(-1);
                 self.inline_block(&args[0], &[])?;
                 self.pop();
@@ -671,7 +754,7 @@ impl Gen<'_> {
                 let le = self.vm.symbols.intern("<=") as usize;
                 self.emit(r::send_le, &[le, 1, u32::MAX as usize, 0]);
                 self.adjust(-1);
-                let j = self.emit_jump(r::jump_if_false, &[sel, argc, 0]);
+                let j = self.emit_jump(r::jump_if_false, &[sel, argc, 0, 0, 0, 0]);
                 self.adjust(-1);
                 self.inline_block(&Expr::Block(b.clone()), &[counter])?;
                 self.pop();

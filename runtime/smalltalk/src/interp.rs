@@ -389,6 +389,149 @@ push_routine!(
     /// `usize::MAX` for the block's outer context), hops up the parent chain, slot.
     push_context, 4, |pc, fp| heap::slot(context_at(pc, fp), (*pc.add(3)).u));
 
+/// Start flag of a context-variable operand: the context is found through the frame a
+/// fallback block is linked to (that frame's slot in the low bits).
+pub const FRAME_REF: usize = 1 << 40;
+/// With [`FRAME_REF`]: the linked frame's block's outer context.
+pub const FRAME_OUTER: usize = (1 << 32) - 1;
+
+/// The frame a fallback block (at `fp[0]`) is linked to, or null once the control
+/// message that created the block has returned (the handle is cleared then).
+///
+/// # Safety
+/// `fp[0]` must be a fallback block.
+#[inline]
+unsafe fn linked_frame(fp: *mut Value) -> *mut Value {
+    // SAFETY: fallback blocks hold a one-slot frame handle as their outer context.
+    unsafe {
+        let f = heap::slot(heap::slot(*fp, 1), 0);
+        if f.is_int() {
+            f.as_int() as *mut Value
+        } else {
+            core::ptr::null_mut()
+        }
+    }
+}
+
+fn dead_linked_frame(sp: *mut Value, vm: &mut Vm) -> Step {
+    vm.sp = sp;
+    vm.abort(alloc::string::String::from(
+        "a block argument of an inlined control message was used after the message returned",
+    ));
+    leave(sp)
+}
+
+/// The context a linked-context routine addresses (operands as `push_context`, the
+/// start with [`FRAME_REF`]), or `None` if the linked frame is gone.
+///
+/// # Safety
+/// `fp[0]` must be a fallback block.
+unsafe fn linked_context(pc: *const Word, fp: *mut Value) -> Option<Value> {
+    // SAFETY: the linked frame is live (checked) and holds the context chain.
+    unsafe {
+        let f = linked_frame(fp);
+        if f.is_null() {
+            return None;
+        }
+        let start = (*pc.add(1)).u;
+        let mut c = if start == FRAME_REF | FRAME_OUTER {
+            heap::slot(*f, 1)
+        } else {
+            *f.add(start & !FRAME_REF)
+        };
+        for _ in 0..(*pc.add(2)).u {
+            c = heap::slot(c, 0);
+        }
+        Some(c)
+    }
+}
+
+/// Pushes a variable of the frame a fallback block is linked to (operand 1: slot).
+///
+/// # Safety
+/// Called by the dispatch loop only, in a fallback block.
+pub unsafe fn push_linked_frame(
+    pc: *const Word,
+    sp: *mut Value,
+    fp: *mut Value,
+    vm: &mut Vm,
+) -> Step {
+    // SAFETY: a live linked frame holds the slot; a dead one is reported.
+    unsafe {
+        let f = linked_frame(fp);
+        if f.is_null() {
+            return dead_linked_frame(sp, vm);
+        }
+        *sp = *f.add((*pc.add(1)).u);
+        step(pc.add(2), sp.add(1))
+    }
+}
+
+/// Stores the top of stack (kept) into a variable of the linked frame.
+///
+/// # Safety
+/// Called by the dispatch loop only, in a fallback block.
+pub unsafe fn store_linked_frame(
+    pc: *const Word,
+    sp: *mut Value,
+    fp: *mut Value,
+    vm: &mut Vm,
+) -> Step {
+    // SAFETY: as for `push_linked_frame`.
+    unsafe {
+        let f = linked_frame(fp);
+        if f.is_null() {
+            return dead_linked_frame(sp, vm);
+        }
+        *f.add((*pc.add(1)).u) = *sp.sub(1);
+        step(pc.add(2), sp)
+    }
+}
+
+/// Pushes a context variable reached through the linked frame.
+///
+/// # Safety
+/// Called by the dispatch loop only, in a fallback block.
+pub unsafe fn push_linked_context(
+    pc: *const Word,
+    sp: *mut Value,
+    fp: *mut Value,
+    vm: &mut Vm,
+) -> Step {
+    // SAFETY: as for `push_linked_frame`.
+    unsafe {
+        match linked_context(pc, fp) {
+            Some(c) => {
+                *sp = heap::slot(c, (*pc.add(3)).u);
+                step(pc.add(4), sp.add(1))
+            }
+            None => dead_linked_frame(sp, vm),
+        }
+    }
+}
+
+/// Stores the top of stack (kept) into a context variable reached through the linked frame.
+///
+/// # Safety
+/// Called by the dispatch loop only, in a fallback block.
+pub unsafe fn store_linked_context(
+    pc: *const Word,
+    sp: *mut Value,
+    fp: *mut Value,
+    vm: &mut Vm,
+) -> Step {
+    // SAFETY: as for `push_linked_frame`.
+    unsafe {
+        match linked_context(pc, fp) {
+            Some(c) => {
+                heap::set_slot(c, (*pc.add(3)).u, *sp.sub(1));
+                step(pc.add(4), sp)
+            }
+            None => dead_linked_frame(sp, vm),
+        }
+    }
+}
+
 /// The context a context-variable routine addresses.
 ///
 /// # Safety
@@ -662,34 +805,60 @@ pub unsafe fn jump(pc: *const Word, sp: *mut Value, _fp: *mut Value, _vm: &mut V
     unsafe { step(pc.offset((*pc.add(1)).i as isize), sp) }
 }
 
-/// A non-Boolean reached an inlined control message: sends the message for real (its
-/// block arguments are not available as objects and are passed as `nil`) and continues
-/// at the end of the inlined code.
+/// A non-Boolean reached an inlined control message: sends the message for real and
+/// continues at the end of the inlined code. Operands: target, selector, argument
+/// count, end, is-block, then one fallback block method per argument (0: pass `nil`).
+/// The fallback blocks reach this frame through a handle that is cleared afterwards.
 ///
 /// # Safety
 /// Called by the conditional jumps only, with the tested value popped off at `sp`.
-unsafe fn not_boolean(pc: *const Word, sp: *mut Value, vm: &mut Vm) -> Step {
-    // SAFETY: the compiler reserved stack room for the receiver and arguments.
+unsafe fn not_boolean(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut Vm) -> Step {
+    // SAFETY: the compiler reserved stack room for the handle, receiver and arguments.
     unsafe {
         let selector = (*pc.add(2)).u as u32;
         let argc = (*pc.add(3)).u;
+        let in_block = (*pc.add(5)).u != 0;
+        let value = *sp;
+        *sp = Value::NIL;
+        *sp.add(1) = value;
         for i in 0..argc {
-            *sp.add(1 + i) = Value::NIL;
+            *sp.add(2 + i) = Value::NIL;
         }
-        vm.sp = sp.add(1 + argc);
-        if !send_message(vm, selector, argc, sp) {
+        vm.sp = sp.add(2 + argc);
+        let blocks: [usize; 2] = [(*pc.add(6)).u, (*pc.add(7)).u];
+        if blocks.iter().any(|&m| m != 0) {
+            let handle = vm.alloc(cls::CONTEXT, Format::Pointers, 1);
+            heap::set_slot(handle, 0, Value::int(fp as i64));
+            *sp = handle;
+            for (i, &m) in blocks.iter().enumerate().take(argc) {
+                if m == 0 {
+                    continue;
+                }
+                let b = vm.alloc(cls::BLOCK1, Format::Pointers, 3);
+                heap::set_slot(b, 0, Value::int(m as i64));
+                heap::set_slot(b, 1, *sp);
+                heap::set_slot(b, 2, if in_block { heap::slot(*fp, 2) } else { *fp });
+                *sp.add(2 + i) = b;
+            }
+        }
+        let ok = send_message(vm, selector, argc, sp.add(1));
+        if (*sp).is_ptr() {
+            heap::set_slot(*sp, 0, Value::NIL);
+        }
+        if !ok {
             return leave(sp);
         }
+        *sp = *sp.add(1);
         step(pc.offset((*pc.add(4)).i as isize), sp.add(1))
     }
 }
 
-/// Pops a Boolean and jumps if it is `false`. Operands: target, selector, argument
-/// count, end (for a non-Boolean).
+/// Pops a Boolean and jumps if it is `false`. Operands: target, then the fallback
+/// operands of `not_boolean` (selector, argument count, end, is-block, two blocks).
 ///
 /// # Safety
 /// Called by the dispatch loop only.
-pub unsafe fn jump_if_false(pc: *const Word, sp: *mut Value, _fp: *mut Value, vm: &mut Vm) -> Step {
+pub unsafe fn jump_if_false(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut Vm) -> Step {
     // SAFETY: a value is on the stack; offsets come from the compiler.
     unsafe {
         let sp = sp.sub(1);
@@ -697,9 +866,9 @@ pub unsafe fn jump_if_false(pc: *const Word, sp: *mut Value, _fp: *mut Value, vm
         if v == Value::FALSE {
             step(pc.offset((*pc.add(1)).i as isize), sp)
         } else if v == Value::TRUE {
-            step(pc.add(5), sp)
+            step(pc.add(8), sp)
         } else {
-            not_boolean(pc, sp, vm)
+            not_boolean(pc, sp, fp, vm)
         }
     }
 }
@@ -708,7 +877,7 @@ pub unsafe fn jump_if_false(pc: *const Word, sp: *mut Value, _fp: *mut Value, vm
 ///
 /// # Safety
 /// Called by the dispatch loop only.
-pub unsafe fn jump_if_true(pc: *const Word, sp: *mut Value, _fp: *mut Value, vm: &mut Vm) -> Step {
+pub unsafe fn jump_if_true(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut Vm) -> Step {
     // SAFETY: as for `jump_if_false`.
     unsafe {
         let sp = sp.sub(1);
@@ -716,9 +885,9 @@ pub unsafe fn jump_if_true(pc: *const Word, sp: *mut Value, _fp: *mut Value, vm:
         if v == Value::TRUE {
             step(pc.offset((*pc.add(1)).i as isize), sp)
         } else if v == Value::FALSE {
-            step(pc.add(5), sp)
+            step(pc.add(8), sp)
         } else {
-            not_boolean(pc, sp, vm)
+            not_boolean(pc, sp, fp, vm)
         }
     }
 }

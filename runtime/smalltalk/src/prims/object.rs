@@ -30,7 +30,10 @@ pub(super) fn find(class: &str, selector: &str) -> Option<PrimFn> {
                 return Prim::Ok(Value::TRUE);
             }
             // Integers are values: two large integers with the same value are identical.
-            let both_large = a.is_ptr() && b.is_ptr() && vm.class_of(a) == cls::INTEGER && vm.class_of(b) == cls::INTEGER;
+            let both_large = a.is_ptr()
+                && b.is_ptr()
+                && vm.class_of(a) == cls::INTEGER
+                && vm.class_of(b) == cls::INTEGER;
             Prim::Ok(Value::bool(both_large && vm.big_of(a) == vm.big_of(b)))
         },
         ("Object", "hashcode") | ("Object", "identityHash") => |_, fp| {
