@@ -158,7 +158,7 @@ impl FuncCompiler<'_> {
     /// Integer comparison producing an i32 0/1 (left in the flags for a following branch).
     pub(crate) fn compare(&mut self, ty: Type, cond: Cond) {
         let rhs = self.pop_rhs();
-        let lhs = self.pop_gpr();
+        let lhs = self.pop_gpr_borrowed();
         match rhs {
             Rhs::Imm(i) => self.asm.alu(size(ty), AluOp::Cmp, lhs, i),
             Rhs::Reg(r) => self.asm.alu(size(ty), AluOp::Cmp, lhs, r),
@@ -176,7 +176,7 @@ impl FuncCompiler<'_> {
             self.push(Val::Flags(cond.invert()));
             return;
         }
-        let r = self.pop_gpr();
+        let r = self.pop_gpr_borrowed();
         self.asm.test(size(ty), r, r);
         self.free_gpr(r);
         self.push(Val::Flags(Cond::E));

@@ -131,45 +131,63 @@ impl FuncCompiler<'_> {
                 let mem = self.local_mem(index);
                 self.push_load(ty, mem);
             }
-            Home::Gpr(home) => {
-                let r = self.alloc_gpr();
-                self.asm.mov(size(ty), r, home);
-                self.push_gpr(ty, r);
-            }
-            Home::Xmm(home) => {
-                let x = self.alloc_xmm();
-                self.asm.packed(PackedOp::Movaps, x, home);
-                self.push_xmm(ty, x);
-            }
+            Home::Gpr(_) | Home::Xmm(_) => self.push(Val::Local(ty, index)),
         }
     }
 
     /// `local.set` (`keep == false`) or `local.tee`.
     pub(crate) fn local_set(&mut self, index: u32, keep: bool) {
         let v = self.pop_unspilled();
-        match (self.homes[index as usize], v) {
-            (Home::Frame, Val::Const(_, bits)) => {
-                let mem = self.local_mem(index);
-                self.store_const(bits, mem);
+        if v == Val::Local(self.locals[index as usize], index) {
+            if keep {
+                self.push(v);
             }
-            (Home::Frame, Val::Gpr(_, r)) => {
-                let mem = self.local_mem(index);
-                self.asm.mov(Size::S64, mem, r);
-            }
-            (Home::Frame, Val::Xmm(ty, x)) => {
-                let mem = self.local_mem(index);
-                self.asm.movs(fsize(ty), mem, x);
-            }
-            (Home::Gpr(home), Val::Const(_, bits)) => self.asm.mov_imm64(home, bits as i64),
-            (Home::Gpr(home), Val::Gpr(_, r)) => self.asm.mov(Size::S64, home, r),
-            (Home::Xmm(home), Val::Const(_, bits)) => self.load_const_xmm(home, bits),
-            (Home::Xmm(home), Val::Xmm(_, x)) => self.asm.packed(PackedOp::Movaps, home, x),
-            _ => unreachable!("validated: local and value types agree"),
+            return;
         }
+        self.detach_local(index);
+        match self.homes[index as usize] {
+            Home::Frame => {
+                let mem = self.local_mem(index);
+                match v {
+                    Val::Const(_, bits) => self.store_const(bits, mem),
+                    Val::Gpr(_, r) => self.asm.mov(Size::S64, mem, r),
+                    Val::Xmm(ty, x) => self.asm.movs(fsize(ty), mem, x),
+                    Val::Local(..) => self.store_val(v, mem),
+                    _ => unreachable!("pop_unspilled returns registers, constants and locals"),
+                }
+                if keep {
+                    self.push(v);
+                } else {
+                    self.free(v);
+                }
+                return;
+            }
+            Home::Gpr(home) => match v {
+                Val::Const(_, bits) => self.asm.mov_imm64(home, bits as i64),
+                Val::Gpr(_, r) => self.asm.mov(Size::S64, home, r),
+                Val::Local(ty, j) => {
+                    let Home::Gpr(r) = self.homes[j as usize] else {
+                        unreachable!("same type")
+                    };
+                    self.asm.mov(size(ty), home, r);
+                }
+                _ => unreachable!("validated: local and value types agree"),
+            },
+            Home::Xmm(home) => match v {
+                Val::Const(_, bits) => self.load_const_xmm(home, bits),
+                Val::Xmm(_, x) => self.asm.packed(PackedOp::Movaps, home, x),
+                Val::Local(_, j) => {
+                    let Home::Xmm(x) = self.homes[j as usize] else {
+                        unreachable!("same type")
+                    };
+                    self.asm.packed(PackedOp::Movaps, home, x);
+                }
+                _ => unreachable!("validated: local and value types agree"),
+            },
+        }
+        self.free(v);
         if keep {
-            self.push(v);
-        } else {
-            self.free(v);
+            self.push(Val::Local(self.locals[index as usize], index));
         }
     }
 }

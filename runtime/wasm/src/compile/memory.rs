@@ -37,7 +37,7 @@ impl FuncCompiler<'_> {
             self.asm.mov_imm64(Reg::R11, ea as i64);
             return (Mem::base_index(MEMBASE, Reg::R11, Scale::S1, 0), None);
         }
-        let index = self.pop_gpr();
+        let index = self.pop_gpr_borrowed();
         if let Ok(disp) = i32::try_from(offset) {
             (
                 Mem::base_index(MEMBASE, index, Scale::S1, disp),
@@ -65,10 +65,13 @@ impl FuncCompiler<'_> {
             return;
         }
         let r = match index {
-            Some(r) => r,
-            None => self.alloc_gpr(),
+            Some(r) if !self.is_home(r) => r,
+            _ => self.alloc_gpr(),
         };
         let s = super::stack::size(ty);
+        if let Some(i) = index.filter(|i| *i != r) {
+            self.free_gpr(i);
+        }
         match ext {
             Extend::None => self.asm.mov(s, r, mem),
             Extend::Zero(Size::S32) => self.asm.mov(Size::S32, r, mem),

@@ -135,6 +135,9 @@ pub(crate) struct FuncCompiler<'m> {
     frames: Vec<Frame>,
     free_gprs: RegSet,
     free_xmms: RegSet,
+    /// Registers reserved as homes of locals (never allocated or freed).
+    home_gprs: RegSet,
+    home_xmms: RegSet,
     /// Whether the code being visited can run (false after `br`, `return`, ...).
     reachable: bool,
     /// rbp-relative offset of operand slot 0.
@@ -173,6 +176,8 @@ impl<'m> FuncCompiler<'m> {
             frames: Vec::new(),
             free_gprs: RegSet::gprs(),
             free_xmms: RegSet::xmms(),
+            home_gprs: RegSet(0),
+            home_xmms: RegSet(0),
             reachable: true,
             slots_base: 0,
             traps: Vec::new(),

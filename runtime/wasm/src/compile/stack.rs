@@ -5,13 +5,14 @@
 //! When registers run out the deepest register value is spilled; at control-flow joins
 //! and calls everything is spilled.
 
+use super::locals::Home;
 use super::FuncCompiler;
 use crate::module::Type;
 use kiln_x64::{AluOp, Cond, FSize, Mem, PackedOp, Reg, Size, Xmm};
 
 /// A set of registers as a bit mask over their numbers.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct RegSet(u16);
+pub(crate) struct RegSet(pub(crate) u16);
 
 impl RegSet {
     /// The general-purpose registers operands may live in. `rax`, `rcx`, `rdx` and `r11`
@@ -61,6 +62,9 @@ pub(crate) enum Val {
     Xmm(Type, Xmm),
     /// In this position's frame slot.
     Slot(Type),
+    /// The current value of a local that lives in a register (no copy made yet). Any
+    /// write to that local first turns these into copies.
+    Local(Type, u32),
     /// An i32 boolean still in the CPU flags: the comparison just emitted holds when
     /// the condition does. Only ever on top of the stack, for the next operator (a
     /// branch can use it directly); any other operator materialises it first.
@@ -70,7 +74,11 @@ pub(crate) enum Val {
 impl Val {
     pub(crate) fn ty(self) -> Type {
         match self {
-            Val::Const(t, _) | Val::Gpr(t, _) | Val::Xmm(t, _) | Val::Slot(t) => t,
+            Val::Const(t, _)
+            | Val::Gpr(t, _)
+            | Val::Xmm(t, _)
+            | Val::Slot(t)
+            | Val::Local(t, _) => t,
             Val::Flags(_) => Type::I32,
         }
     }
@@ -131,18 +139,25 @@ impl FuncCompiler<'_> {
     /// Removes a register from the pool for good (a local's home).
     pub(crate) fn take_gpr(&mut self, r: Reg) {
         self.free_gprs.0 &= !(1 << r.num());
+        self.home_gprs.0 |= 1 << r.num();
     }
 
     pub(crate) fn take_xmm(&mut self, x: Xmm) {
         self.free_xmms.0 &= !(1 << x.num());
+        self.home_xmms.0 |= 1 << x.num();
     }
 
+    /// Releases a register; a local's home register (borrowed as an operand) stays put.
     pub(crate) fn free_gpr(&mut self, r: Reg) {
-        self.free_gprs.put(r.num());
+        if self.home_gprs.0 & (1 << r.num()) == 0 {
+            self.free_gprs.put(r.num());
+        }
     }
 
     pub(crate) fn free_xmm(&mut self, x: Xmm) {
-        self.free_xmms.put(x.num());
+        if self.home_xmms.0 & (1 << x.num()) == 0 {
+            self.free_xmms.put(x.num());
+        }
     }
 
     /// A free general-purpose register, spilling the deepest register value if needed.
@@ -188,6 +203,11 @@ impl FuncCompiler<'_> {
                 self.free_xmm(x);
             }
             Val::Slot(_) => unreachable!("a slot value is popped before it is stored"),
+            Val::Local(ty, index) => match self.homes[index as usize] {
+                Home::Gpr(r) => self.asm.mov(Size::S64, mem, r),
+                Home::Xmm(x) => self.asm.movs(fsize(ty), mem, x),
+                Home::Frame => unreachable!("only register homes are referenced lazily"),
+            },
             Val::Flags(cond) => {
                 let r = self.flags_to_gpr(cond);
                 self.asm.mov(Size::S64, mem, r);
@@ -220,7 +240,7 @@ impl FuncCompiler<'_> {
             self.pop();
             return cond;
         }
-        let r = self.pop_gpr();
+        let r = self.pop_gpr_borrowed();
         self.asm.test(Size::S32, r, r);
         self.free_gpr(r);
         Cond::Ne
@@ -270,6 +290,12 @@ impl FuncCompiler<'_> {
                 r
             }
             Val::Flags(cond) => self.flags_to_gpr(cond),
+            Val::Local(ty, index) => {
+                let r = self.alloc_gpr();
+                let home = self.home_gpr(index);
+                self.asm.mov(size(ty), r, home);
+                r
+            }
             Val::Xmm(..) => unreachable!("validated: integer operand expected"),
         }
     }
@@ -298,6 +324,14 @@ impl FuncCompiler<'_> {
                 self.asm.movs(fsize(ty), x, mem);
                 x
             }
+            Val::Local(_, index) => {
+                let x = self.alloc_xmm();
+                let Home::Xmm(home) = self.homes[index as usize] else {
+                    unreachable!("float locals live in SSE registers")
+                };
+                self.asm.packed(PackedOp::Movaps, x, home);
+                x
+            }
             Val::Gpr(..) | Val::Flags(_) => unreachable!("validated: float operand expected"),
         }
     }
@@ -323,7 +357,54 @@ impl FuncCompiler<'_> {
                 return Rhs::Imm(imm);
             }
         }
-        Rhs::Reg(self.pop_gpr())
+        Rhs::Reg(self.pop_gpr_borrowed())
+    }
+
+    /// Pops an integer operand that will only be read: a register local is used in
+    /// place (its home register is never freed); anything else as `pop_gpr`.
+    pub(crate) fn pop_gpr_borrowed(&mut self) -> Reg {
+        if let Val::Local(_, index) = self.peek(0) {
+            self.pop();
+            return self.home_gpr(index);
+        }
+        self.pop_gpr()
+    }
+
+    /// Whether `r` is a local's home (borrowed, never owned by an operand).
+    pub(crate) fn is_home(&self, r: Reg) -> bool {
+        self.home_gprs.0 & (1 << r.num()) != 0
+    }
+
+    /// The home register of an integer local kept in a register.
+    fn home_gpr(&self, index: u32) -> Reg {
+        match self.homes[index as usize] {
+            Home::Gpr(r) => r,
+            _ => unreachable!("only register homes are referenced lazily"),
+        }
+    }
+
+    /// Before local `index` is written: copies of its old value replace the lazy
+    /// references to it on the stack.
+    pub(crate) fn detach_local(&mut self, index: u32) {
+        for i in 0..self.stack.len() {
+            if let Val::Local(ty, j) = self.stack[i] {
+                if j == index {
+                    self.stack[i] = if ty.is_float() {
+                        let x = self.alloc_xmm();
+                        let Home::Xmm(home) = self.homes[j as usize] else {
+                            unreachable!("float locals live in SSE registers")
+                        };
+                        self.asm.packed(PackedOp::Movaps, x, home);
+                        Val::Xmm(ty, x)
+                    } else {
+                        let r = self.alloc_gpr();
+                        let home = self.home_gpr(j);
+                        self.asm.mov(size(ty), r, home);
+                        Val::Gpr(ty, r)
+                    };
+                }
+            }
+        }
     }
 
     pub(crate) fn free_rhs(&mut self, rhs: Rhs) {
