@@ -9,9 +9,6 @@ use kiln_wasm::module::{ConstExpr, ExportKind, ImportKind, SegmentMode};
 use kiln_wasm::CompiledModule;
 use std::rc::Rc;
 
-/// Bytes of native stack generated code may use below the point of instantiation.
-const STACK_BUDGET: u64 = 48 << 20;
-
 /// Why instantiation failed.
 #[derive(Debug)]
 pub enum InstantiateError {
@@ -93,12 +90,6 @@ fn const_value(e: ConstExpr, funcs: &[FuncRef], globals: &[*mut Global]) -> u64 
         // SAFETY: globals point into the store.
         ConstExpr::GlobalGet(g) => unsafe { *(*globals[g as usize]).cell },
     }
-}
-
-/// Current stack pointer, roughly (address of a local).
-fn stack_pointer() -> u64 {
-    let x = 0u8;
-    std::hint::black_box(&x) as *const u8 as u64
 }
 
 /// Instantiates `module` in `store` with `imports` (one per module import, in order).
@@ -222,7 +213,7 @@ pub fn instantiate(
         ctx[w(abi::VMCTX_MEMORY_BASE)] = m.base as u64;
         ctx[w(abi::VMCTX_MEMORY_SIZE)] = &*m.size as *const u64 as u64;
     }
-    ctx[w(abi::VMCTX_STACK_LIMIT)] = stack_pointer() - STACK_BUDGET;
+    ctx[w(abi::VMCTX_STACK_LIMIT)] = trap::stack_limit();
     ctx[w(abi::VMCTX_FUNCS)] = data.funcs.as_ptr() as u64;
     ctx[w(abi::VMCTX_TABLES)] = data.table_descs.as_ptr() as u64;
     ctx[w(abi::VMCTX_GLOBALS)] = data.global_cells.as_ptr() as u64;

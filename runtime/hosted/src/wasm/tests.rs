@@ -156,3 +156,32 @@ fn wasi_imports_link_and_see_the_instance_memory() {
         );
     });
 }
+
+#[test]
+fn traps_name_the_function_and_offset() {
+    on_wasm_thread(|| {
+        let mut store = Store::default();
+        let wat = r#"(module (func $boom (export "boom") (param i32) (result i32)
+            (if (local.get 0) (then unreachable)) (i32.const 1)))"#;
+        let inst = instantiate(&mut store, wat, &[]);
+        let Some(Extern::Func(f)) = inst.export("boom") else {
+            panic!("no boom")
+        };
+        let mut slots = [1u64];
+        // SAFETY: the FuncRef lives in the store.
+        let trap = instance::call_ref(unsafe { &*f }, &mut slots).unwrap_err();
+        let text = super::cli::describe_trap(&store, &trap);
+        assert!(text.starts_with("trap: unreachable in boom (+0x"), "{text}");
+    });
+}
+
+#[test]
+fn the_stack_limit_lies_inside_this_threads_stack() {
+    let local = 0u8;
+    let here = std::hint::black_box(&local) as *const u8 as u64;
+    let limit = super::trap::stack_limit();
+    assert!(
+        limit < here && here - limit < 64 << 20,
+        "{limit:#x} vs {here:#x}"
+    );
+}

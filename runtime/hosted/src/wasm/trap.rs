@@ -163,6 +163,27 @@ pub unsafe fn enter(vmctx: u64, code: u64, slots: &mut [u64]) -> Result<(), Trap
     })
 }
 
+/// Native stack kept free below the WASM stack limit, for host functions, builtins
+/// and the runtime itself.
+const STACK_RESERVE: u64 = 256 * 1024;
+
+/// The stack limit for generated code on this thread: the lowest address of the
+/// thread's stack plus a reserve.
+pub fn stack_limit() -> u64 {
+    // SAFETY: pthread_getattr_np fills `attr` for the calling thread; it is destroyed
+    // after the stack bounds are read.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
+            libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+            libc::pthread_attr_destroy(&mut attr);
+        }
+        addr as u64 + STACK_RESERVE
+    }
+}
+
 /// Installs the fault handlers (once per process) and this thread's signal stack.
 fn install_handlers() {
     use std::sync::Once;
