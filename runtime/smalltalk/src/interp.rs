@@ -42,6 +42,16 @@ fn marker(fp: *mut Value) -> Value {
 /// `fp[0..=num_args]` must be the receiver and arguments on the value stack and `m` a
 /// live method.
 pub unsafe fn execute(vm: &mut Vm, m: *const Method, fp: *mut Value) -> bool {
+    // SAFETY: guaranteed by the caller.
+    unsafe { run_from(vm, m, fp, 0) }
+}
+
+/// Runs method `m` from code word `start` (0, or the first word of the body after the
+/// primitive when a primitive already failed).
+///
+/// # Safety
+/// As for [`execute`].
+unsafe fn run_from(vm: &mut Vm, m: *const Method, fp: *mut Value, start: usize) -> bool {
     // SAFETY: guaranteed by the caller; the frame lies inside the value stack, which is
     // checked against its limit before anything is written past the arguments.
     unsafe {
@@ -69,7 +79,7 @@ pub unsafe fn execute(vm: &mut Vm, m: *const Method, fp: *mut Value) -> bool {
             prev: vm.acts,
         };
         vm.acts = &act;
-        let mut pc = md.code as *const Word;
+        let mut pc = md.code.add(start) as *const Word;
         loop {
             let s = ((*pc).f)(pc, sp, fp, vm);
             if s.pc.is_null() {
@@ -94,6 +104,10 @@ pub unsafe fn execute(vm: &mut Vm, m: *const Method, fp: *mut Value) -> bool {
         vm.unwind == UNWIND_NONE
     }
 }
+
+/// Word index of the body of a method with a primitive: after `verify_selector` and
+/// its operand, `primitive` and its operand.
+const PRIMITIVE_BODY: usize = 4;
 
 /// Sends `selector` to the receiver at `fp[0]` with `argc` arguments above it.
 ///
@@ -133,6 +147,20 @@ pub unsafe fn invoke(
         }
         vm.sends += 1;
         vm.sel = selector;
+        if let Some(p) = (*m).primitive {
+            // Primitive fast path: no frame, no activation record. It checks and counts
+            // exactly as word 0 would; a failure runs the body after the primitive word.
+            (*(m as *mut Method)).invocations += 1;
+            vm.sp = fp.add(argc + 1);
+            return match p(vm, fp) {
+                Prim::Ok(v) => {
+                    *fp = v;
+                    true
+                }
+                Prim::Done => vm.unwind == UNWIND_NONE,
+                Prim::Fail => run_from(vm, m, fp, PRIMITIVE_BODY),
+            };
+        }
         execute(vm, m, fp)
     }
 }

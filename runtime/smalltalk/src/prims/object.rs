@@ -107,6 +107,9 @@ pub(super) fn find(class: &str, selector: &str) -> Option<PrimFn> {
             let Some(c) = vm.class_index_of(arg(fp, 0)) else {
                 return Prim::Fail;
             };
+            if vm_internal(vm, c) {
+                return Prim::Fail;
+            }
             let info = &vm.classes[c as usize];
             let (fmt, n) = (info.format, info.fields.len());
             Prim::Ok(vm.alloc(c, fmt, if fmt == Format::Pointers { n } else { 0 }))
@@ -119,14 +122,8 @@ pub(super) fn find(class: &str, selector: &str) -> Option<PrimFn> {
             let s = vm.symbols.intern(&name);
             Prim::Ok(vm.symbol_obj(s))
         },
-        // SAFETY: class objects have the fixed class slots.
-        ("Class", "superclass") => {
-            |_, fp| Prim::Ok(unsafe { heap::slot(arg(fp, 0), class_slot::SUPERCLASS) })
-        }
-        // SAFETY: class objects have the fixed class slots.
-        ("Class", "fields") => {
-            |_, fp| Prim::Ok(unsafe { heap::slot(arg(fp, 0), class_slot::FIELDS) })
-        }
+        ("Class", "superclass") => |vm, fp| class_slot_of(vm, fp, class_slot::SUPERCLASS),
+        ("Class", "fields") => |vm, fp| class_slot_of(vm, fp, class_slot::FIELDS),
         ("Class", "methods") => class_methods,
         ("Class", "canUnderstand:") => |vm, fp| {
             let (Some(c), Some(s)) = (vm.class_index_of(arg(fp, 0)), vm.symbol_index(arg(fp, 1)))
@@ -234,6 +231,9 @@ fn object_copy(vm: &mut Vm, fp: *mut Value) -> Prim {
 
 fn field_index(vm: &Vm, fp: *mut Value) -> Option<usize> {
     let (o, i) = (arg(fp, 0), arg(fp, 1));
+    if vm_internal(vm, vm.class_of(o)) {
+        return None;
+    }
     // SAFETY: only pointer objects are indexed, within their size.
     let ok = o.is_ptr()
         && i.is_int()
@@ -253,6 +253,35 @@ fn index(fp: *mut Value) -> Option<usize> {
     (i.is_int() && i.as_int() >= 1 && i.as_int() as usize <= n).then(|| i.as_int() as usize - 1)
 }
 
+/// Classes whose instances have a layout only the VM may create or change: blocks,
+/// methods, contexts, classes, numbers, symbols.
+fn vm_internal(vm: &Vm, c: u32) -> bool {
+    let internal = [
+        cls::NIL,
+        cls::BOOLEAN,
+        cls::BLOCK,
+        cls::METHOD,
+        cls::PRIMITIVE,
+        cls::CONTEXT,
+        cls::CLASS,
+        cls::INTEGER,
+        cls::DOUBLE,
+        cls::SYMBOL,
+    ];
+    vm.classes[c as usize].is_meta || internal.iter().any(|&k| vm.inherits(c, k))
+}
+
+/// A fixed slot of a class object, if the receiver is one.
+fn class_slot_of(vm: &Vm, fp: *mut Value, slot: usize) -> Prim {
+    match vm.class_index_of(arg(fp, 0)) {
+        // SAFETY: class objects have the fixed class slots.
+        Some(_) => Prim::Ok(unsafe { heap::slot(arg(fp, 0), slot) }),
+        None => Prim::Fail,
+    }
+}
+
+/// The method a Method/Primitive object stands for. Such objects are only made by the
+/// VM (`Class>>#new` refuses them and `instVarAt:put:` cannot change them).
 fn method_of(v: Value) -> Option<*const Method> {
     // SAFETY: Method and Primitive objects have one slot holding the method address.
     let m = unsafe { v.is_ptr().then(|| heap::slot(v, 0)) }?;
@@ -296,9 +325,10 @@ fn perform(vm: &mut Vm, fp: *mut Value, args_at: usize, class_at: Option<usize>)
         return Prim::Fail;
     }
     let start = match class_at {
+        // Only a class the receiver inherits from: its primitives assume its layout.
         Some(i) => match vm.class_index_of(arg(fp, i)) {
-            Some(c) => Some(c),
-            None => return Prim::Fail,
+            Some(c) if vm.inherits(vm.class_of(arg(fp, 0)), c) => Some(c),
+            _ => return Prim::Fail,
         },
         None => None,
     };
@@ -366,6 +396,10 @@ fn invoke_on(vm: &mut Vm, fp: *mut Value) -> Prim {
     let Some(m) = method_of(arg(fp, 0)) else {
         return Prim::Fail;
     };
+    // SAFETY: `method_of` only answers addresses of registered methods.
+    if !vm.inherits(vm.class_of(arg(fp, 1)), unsafe { (*m).holder }) {
+        return Prim::Fail;
+    }
     let args = arg(fp, 2);
     let n = if args == Value::NIL {
         0
