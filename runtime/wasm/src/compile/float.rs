@@ -13,7 +13,7 @@ const XTMP: Xmm = Xmm::Xmm15;
 
 impl FuncCompiler<'_> {
     pub(crate) fn float_binop(&mut self, ty: Type, op: FloatOp) {
-        let b = self.pop_xmm();
+        let b = self.pop_xmm_borrowed();
         let a = self.pop_xmm();
         self.asm.float_op(fsize(ty), op, a, b);
         self.free_xmm(b);
@@ -23,7 +23,7 @@ impl FuncCompiler<'_> {
     /// `min` (`is_min`) or `max`: NaN if either operand is NaN, and -0 < +0.
     pub(crate) fn min_max(&mut self, ty: Type, is_min: bool) {
         let f = fsize(ty);
-        let b = self.pop_xmm();
+        let b = self.pop_xmm_borrowed();
         let a = self.pop_xmm();
         let (nan, ordered, done) = (
             self.asm.new_label(),
@@ -101,8 +101,8 @@ impl FuncCompiler<'_> {
     /// Orderings need one flag condition and stay in the flags for a following branch.
     pub(crate) fn float_compare(&mut self, ty: Type, cmp: FloatCompare) {
         let f = fsize(ty);
-        let b = self.pop_xmm();
-        let a = self.pop_xmm();
+        let b = self.pop_xmm_borrowed();
+        let a = self.pop_xmm_borrowed();
         // a < b is b > a: `above` is false for unordered operands.
         let (x, y, cond) = match cmp {
             FloatCompare::Lt => (b, a, Cond::A),

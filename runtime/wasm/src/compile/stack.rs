@@ -375,6 +375,17 @@ impl FuncCompiler<'_> {
         self.home_gprs.0 & (1 << r.num()) != 0
     }
 
+    /// Pops a float operand that will only be read (see `pop_gpr_borrowed`).
+    pub(crate) fn pop_xmm_borrowed(&mut self) -> Xmm {
+        if let Val::Local(_, index) = self.peek(0) {
+            if let Home::Xmm(x) = self.homes[index as usize] {
+                self.pop();
+                return x;
+            }
+        }
+        self.pop_xmm()
+    }
+
     /// The home register of an integer local kept in a register.
     fn home_gpr(&self, index: u32) -> Reg {
         match self.homes[index as usize] {
