@@ -3,7 +3,7 @@
 //! `kiln_abi::Platform`.
 //!
 //! - [`module`]: validates a module and describes it ([`ModuleInfo`]).
-//! - [`compile`]: the baseline compiler, one `VisitOperator` method per operator, whose
+//! - [`mod@compile`]: the baseline compiler, one `VisitOperator` method per operator, whose
 //!   output ([`CompiledModule`]: code, relocations, symbols, module description) follows
 //!   the ABI in `kiln_abi::wasm`. The same output serves the JIT (mapped in place) and AOT
 //!   (wrapped in an ELF object by xtask).

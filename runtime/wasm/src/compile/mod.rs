@@ -1,6 +1,6 @@
 //! The baseline compiler: WASM function bodies to x86-64, one pass per function.
 //!
-//! Each function is lowered by a [`FuncCompiler`] that implements
+//! Each function is lowered by a `FuncCompiler` that implements
 //! `wasmparser::VisitOperator` with one small method per operator (see `visit`). The
 //! operand stack is a stack of abstract values (`stack`): constants, values in
 //! registers, and values spilled to their fixed frame slot. Operators pop operands into
