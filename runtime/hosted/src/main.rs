@@ -7,7 +7,10 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!("usage: kiln-hosted <command> [args...]");
-    eprintln!("commands: (none yet; the language runtimes register theirs here)");
+    eprintln!("commands:");
+    eprintln!("  wasm FILE [--invoke NAME] [ARGS...]  run a WASM export (default _start or main)");
+    eprintln!("  spec [--filter SUBSTR] [--known-failures FILE]  run the WASM spec suite");
+    eprintln!("  compile-bench FILE.wasm  WASM compile throughput");
     ExitCode::from(2)
 }
 
