@@ -612,6 +612,54 @@ impl Gen<'_> {
         Ok(out)
     }
 
+    /// Emits the test of an inlined control message: consumes the condition and jumps to
+    /// a target patched later when it is `true` (`jump_if_true`) or `false`. A
+    /// comparison condition is fused with the jump. `fallback` holds the operands after
+    /// the target (selector, argument count, end, is-block, fallback blocks). Returns
+    /// the position of the target operand.
+    fn cond_jump(
+        &mut self,
+        cond: &Expr,
+        jump_if_true: bool,
+        fallback: [usize; 6],
+    ) -> CompileResult<usize> {
+        if let Expr::Send {
+            receiver,
+            selector,
+            args,
+        } = cond
+        {
+            let is_super = matches!(&**receiver, Expr::Var(n) if n == "super");
+            if !is_super && args.len() == 1 && fused_compare(selector, jump_if_true).is_some() {
+                self.expr(receiver)?;
+                self.expr(&args[0])?;
+                return Ok(self.emit_fused(selector, jump_if_true, fallback));
+            }
+        }
+        self.expr(cond)?;
+        let test: Routine = if jump_if_true {
+            r::jump_if_true
+        } else {
+            r::jump_if_false
+        };
+        let j = self.emit_jump(test, &fallback);
+        self.adjust(-1);
+        Ok(j)
+    }
+
+    /// Emits a comparison fused with a conditional jump (both operands pushed already).
+    fn emit_fused(&mut self, selector: &str, jump_if_true: bool, fallback: [usize; 6]) -> usize {
+        let routine = fused_compare(selector, jump_if_true).expect("checked by the caller");
+        let sel = self.vm.symbols.intern(selector) as usize;
+        self.emit(routine, &[sel, 1, u32::MAX as usize, 0, 0]);
+        let j = self.here() - 1;
+        for o in fallback {
+            self.f().code.push(Word { u: o });
+        }
+        self.adjust(-2);
+        j
+    }
+
     fn hidden_var(&mut self, name: &str) -> usize {
         let s = self.scopes.last_mut().expect("open scope");
         let idx = s.vars.len();
@@ -648,17 +696,14 @@ impl Gen<'_> {
         let argc = args.len();
         match selector {
             "ifTrue:" | "ifFalse:" | "and:" | "or:" => {
-                self.expr(receiver)?;
                 let on_true = matches!(selector, "ifTrue:" | "and:");
-                let test: Routine = if on_true {
-                    r::jump_if_false
-                } else {
-                    r::jump_if_true
-                };
                 let fallback = self.fallback_blocks(args)?;
                 let in_block = self.in_block() as usize;
-                let j = self.emit_jump(test, &[sel, argc, 0, in_block, fallback[0], fallback[1]]);
-                self.adjust(-1);
+                let j = self.cond_jump(
+                    receiver,
+                    !on_true,
+                    [sel, argc, 0, in_block, fallback[0], fallback[1]],
+                )?;
                 self.inline_block(&args[0], &[])?;
                 let end = self.emit_jump(r::jump, &[]);
                 let other = self.here();
@@ -673,16 +718,14 @@ impl Gen<'_> {
                 self.patch_end(j, done);
             }
             "ifTrue:ifFalse:" | "ifFalse:ifTrue:" => {
-                self.expr(receiver)?;
-                let test: Routine = if selector == "ifTrue:ifFalse:" {
-                    r::jump_if_false
-                } else {
-                    r::jump_if_true
-                };
                 let fallback = self.fallback_blocks(args)?;
                 let in_block = self.in_block() as usize;
-                let j = self.emit_jump(test, &[sel, argc, 0, in_block, fallback[0], fallback[1]]);
-                self.adjust(-1);
+                let jump_if_true = selector != "ifTrue:ifFalse:";
+                let j = self.cond_jump(
+                    receiver,
+                    jump_if_true,
+                    [sel, argc, 0, in_block, fallback[0], fallback[1]],
+                )?;
                 self.inline_block(&args[0], &[])?;
                 self.adjust(-1);
                 let end = self.emit_jump(r::jump, &[]);
@@ -695,14 +738,28 @@ impl Gen<'_> {
             }
             "whileTrue:" | "whileFalse:" => {
                 let top = self.here();
-                self.inline_block(receiver, &[])?;
-                let test: Routine = if selector == "whileTrue:" {
-                    r::jump_if_false
-                } else {
-                    r::jump_if_true
+                let jump_if_true = selector == "whileFalse:";
+                let j = match receiver {
+                    Expr::Block(b)
+                        if b.temps.is_empty() && matches!(b.stmts.as_slice(), [Stmt::Expr(_)]) =>
+                    {
+                        let Stmt::Expr(cond) = &b.stmts[0] else {
+                            unreachable!("matched above")
+                        };
+                        self.cond_jump(cond, jump_if_true, [sel, argc, 0, 0, 0, 0])?
+                    }
+                    _ => {
+                        self.inline_block(receiver, &[])?;
+                        let test: Routine = if jump_if_true {
+                            r::jump_if_true
+                        } else {
+                            r::jump_if_false
+                        };
+                        let j = self.emit_jump(test, &[sel, argc, 0, 0, 0, 0]);
+                        self.adjust(-1);
+                        j
+                    }
                 };
-                let j = self.emit_jump(test, &[sel, argc, 0, 0, 0, 0]);
-                self.adjust(-1);
                 self.inline_block(&args[0], &[])?;
                 self.pop();
                 let back = self.emit_jump(r::jump, &[]);
@@ -751,11 +808,7 @@ impl Gen<'_> {
                 let top = self.here();
                 self.push_hidden(counter);
                 self.push_hidden(limit);
-                let le = self.vm.symbols.intern("<=") as usize;
-                self.emit(r::send_le, &[le, 1, u32::MAX as usize, 0]);
-                self.adjust(-1);
-                let j = self.emit_jump(r::jump_if_false, &[sel, argc, 0, 0, 0, 0]);
-                self.adjust(-1);
+                let j = self.emit_fused("<=", false, [sel, argc, 0, 0, 0, 0]);
                 self.inline_block(&Expr::Block(b.clone()), &[counter])?;
                 self.pop();
                 self.push_hidden(counter);
@@ -778,6 +831,23 @@ impl Gen<'_> {
         }
         Ok(())
     }
+}
+
+/// The comparison fused with a conditional jump for `selector`, if there is one.
+fn fused_compare(selector: &str, jump_if_true: bool) -> Option<Routine> {
+    Some(match (selector, jump_if_true) {
+        ("<", false) => r::lt_jump_if_false,
+        ("<", true) => r::lt_jump_if_true,
+        (">", false) => r::gt_jump_if_false,
+        (">", true) => r::gt_jump_if_true,
+        ("<=", false) => r::le_jump_if_false,
+        ("<=", true) => r::le_jump_if_true,
+        (">=", false) => r::ge_jump_if_false,
+        (">=", true) => r::ge_jump_if_true,
+        ("=", false) => r::eq_jump_if_false,
+        ("=", true) => r::eq_jump_if_true,
+        _ => return None,
+    })
 }
 
 /// The routine with a SmallInteger fast path for a binary selector, if it has one.

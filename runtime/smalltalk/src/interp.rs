@@ -822,6 +822,77 @@ int_binary!(
     /// `==`
     send_identical, |a, b| Some(Value::bool(a == b)));
 
+// ----- comparisons fused with conditional jumps -----
+
+macro_rules! fused_compare {
+    ($(#[$doc:meta])* $name:ident, $jump_if:expr, |$a:ident, $b:ident| $test:expr) => {
+        $(#[$doc])*
+        /// Operands: those of `send` (selector, 1, cached class, cached method), then
+        /// those of the conditional jump, whose offsets count from the fourth operand.
+        ///
+        /// # Safety
+        /// Called by the dispatch loop only.
+        pub unsafe fn $name(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut Vm) -> Step {
+            // SAFETY: two operands are on the stack; offsets come from the compiler.
+            unsafe {
+                let x = *sp.sub(2);
+                let y = *sp.sub(1);
+                if x.is_int() && y.is_int() {
+                    let ($a, $b) = (x.as_int(), y.as_int());
+                    vm.sends += 1;
+                    let jump_base = pc.add(4);
+                    let taken: bool = $test;
+                    return if taken == $jump_if {
+                        step(jump_base.offset((*jump_base.add(1)).i as isize), sp.sub(2))
+                    } else {
+                        step(jump_base.add(8), sp.sub(2))
+                    };
+                }
+                let s = send(pc, sp, fp, vm);
+                if s.pc.is_null() {
+                    return s;
+                }
+                if $jump_if {
+                    jump_if_true(pc.add(4), s.sp, fp, vm)
+                } else {
+                    jump_if_false(pc.add(4), s.sp, fp, vm)
+                }
+            }
+        }
+    };
+}
+
+fused_compare!(
+    /// `<` then jump if false.
+    lt_jump_if_false, false, |a, b| a < b);
+fused_compare!(
+    /// `<` then jump if true.
+    lt_jump_if_true, true, |a, b| a < b);
+fused_compare!(
+    /// `>` then jump if false.
+    gt_jump_if_false, false, |a, b| a > b);
+fused_compare!(
+    /// `>` then jump if true.
+    gt_jump_if_true, true, |a, b| a > b);
+fused_compare!(
+    /// `<=` then jump if false.
+    le_jump_if_false, false, |a, b| a <= b);
+fused_compare!(
+    /// `<=` then jump if true.
+    le_jump_if_true, true, |a, b| a <= b);
+fused_compare!(
+    /// `>=` then jump if false.
+    ge_jump_if_false, false, |a, b| a >= b);
+fused_compare!(
+    /// `>=` then jump if true.
+    ge_jump_if_true, true, |a, b| a >= b);
+fused_compare!(
+    /// `=` then jump if false.
+    eq_jump_if_false, false, |a, b| a == b);
+fused_compare!(
+    /// `=` then jump if true.
+    eq_jump_if_true, true, |a, b| a == b);
+
 // ----- jumps -----
 
 /// Unconditional jump by operand 1 words.

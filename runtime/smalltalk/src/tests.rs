@@ -109,12 +109,8 @@ fn word_zero_verifies_and_counts_and_control_flow_is_inlined() {
     );
     assert_eq!(code[0], routine(interp::verify_selector));
     assert!(
-        code.contains(&routine(interp::jump_if_false)),
-        "ifTrue:ifFalse: becomes a conditional jump"
-    );
-    assert!(
-        code.contains(&routine(interp::send_gt)),
-        "`>` uses the SmallInteger fast path"
+        code.contains(&routine(interp::gt_jump_if_false)),
+        "ifTrue:ifFalse: on a comparison becomes a fused compare-and-jump"
     );
     assert!(
         !code.contains(&routine(interp::send)),
@@ -123,6 +119,18 @@ fn word_zero_verifies_and_counts_and_control_flow_is_inlined() {
     assert!(
         !code.contains(&routine(interp::push_block)),
         "no block object is created"
+    );
+    let code = code_of(
+        "Main = ( m: x = ( ^x isNil ifTrue: [1] ifFalse: [x + 1] ) )",
+        "m:",
+    );
+    assert!(
+        code.contains(&routine(interp::jump_if_false)),
+        "a plain conditional jump"
+    );
+    assert!(
+        code.contains(&routine(interp::send_add)),
+        "`+` uses the SmallInteger fast path"
     );
     let code = code_of("Main = ( m: x = ( ^x collect: [:e | e + 1] ) )", "m:");
     assert!(
