@@ -185,3 +185,53 @@ fn the_stack_limit_lies_inside_this_threads_stack() {
         "{limit:#x} vs {here:#x}"
     );
 }
+
+/// A module whose `f` keeps `depth` values of each type live at once (forcing spills)
+/// across calls, then sums them (exactly, for the float values chosen).
+fn pressure_module(depth: usize) -> String {
+    let mut ints = String::new();
+    let mut floats = String::new();
+    for k in 0..depth {
+        // Alternate locals, constants and calls so every operand kind gets spilled.
+        let term = match k % 3 {
+            0 => "(local.get 0)".to_string(),
+            1 => format!("(i64.const {})", k * 1_000_003),
+            _ => "(call $id (local.get 1))".to_string(),
+        };
+        ints.push_str(&format!("(i64.mul (i64.const {}) {term}) ", k + 1));
+        floats.push_str(&format!("(f64.mul (f64.const {}.5) (local.get 2)) ", k));
+    }
+    format!(
+        r#"(module
+          (func $id (param i64) (result i64) (local.get 0))
+          (func (export "f") (param i64 i64 f64) (result i64 f64)
+            {ints} {sum_i}
+            {floats} {sum_f}))"#,
+        sum_i = "i64.add ".repeat(depth - 1),
+        sum_f = "f64.add ".repeat(depth - 1),
+    )
+}
+
+#[test]
+fn many_live_values_spill_and_survive_calls() {
+    on_wasm_thread(|| {
+        let depth = 40;
+        let mut store = Store::default();
+        let inst = instantiate(&mut store, &pressure_module(depth), &[]);
+        let (a, b, c) = (7i64, -3i64, 1.25f64);
+        let got = call(inst, "f", &[a as u64, b as u64, c.to_bits()], 2).unwrap();
+        let mut want_i = 0i64;
+        let mut want_f = 0f64;
+        for k in 0..depth {
+            let term = match k % 3 {
+                0 => a,
+                1 => (k * 1_000_003) as i64,
+                _ => b,
+            };
+            want_i = want_i.wrapping_add((k as i64 + 1).wrapping_mul(term));
+            want_f += (k as f64 + 0.5) * c;
+        }
+        assert_eq!(got[0] as i64, want_i);
+        assert_eq!(f64::from_bits(got[1]), want_f);
+    });
+}
