@@ -10,6 +10,7 @@ pub mod bigint;
 pub mod bootstrap;
 pub mod code;
 pub mod compiler;
+pub mod float;
 pub mod heap;
 pub mod interp;
 pub mod lexer;

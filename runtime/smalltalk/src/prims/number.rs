@@ -3,6 +3,7 @@
 use super::{arg, string};
 use crate::bigint::Big;
 use crate::code::{Prim, PrimFn};
+use crate::float;
 use crate::value::Value;
 use crate::vm::Vm;
 use alloc::format;
@@ -93,7 +94,7 @@ pub(super) fn find(class: &str, selector: &str) -> Option<PrimFn> {
             (Some(a), Some(b)) => Prim::Ok(Value::bool(a < b)),
             _ => Prim::Fail,
         },
-        ("Double", "sqrt") => |vm, fp| unary_float(vm, fp, libm::sqrt),
+        ("Double", "sqrt") => |vm, fp| unary_float(vm, fp, float::sqrt),
         ("Double", "sin") => |vm, fp| unary_float(vm, fp, libm::sin),
         ("Double", "cos") => |vm, fp| unary_float(vm, fp, libm::cos),
         ("Double", "exp") => |vm, fp| unary_float(vm, fp, libm::exp),
@@ -221,10 +222,10 @@ fn float_arith(vm: &mut Vm, fp: *mut Value, op: Op) -> Prim {
         return Prim::Fail;
     };
     let r = match op {
-        Op::Add => x + y,
-        Op::Sub => x - y,
-        Op::Mul => x * y,
-        Op::Div => x / y,
+        Op::Add => float::add(x, y),
+        Op::Sub => float::sub(x, y),
+        Op::Mul => float::mul(x, y),
+        Op::Div => float::div(x, y),
         Op::Mod => x - libm::floor(x / y) * y,
         Op::Rem => libm::fmod(x, y),
     };
