@@ -7,16 +7,17 @@
 //!   output ([`CompiledModule`]: code, relocations, symbols, module description) follows
 //!   the ABI in `kiln_abi::wasm`. The same output serves the JIT (mapped in place) and AOT
 //!   (wrapped in an ELF object by xtask).
+//! - [`instance`]: stores, memories, tables, globals, linking and instantiation, over
+//!   the platform and a [`instance::Machine`] (how the platform enters generated code
+//!   and turns faults into traps; the hosted one is `runtime/hosted/src/wasm`).
 //! - [`wasi`]: a small `wasi_snapshot_preview1` over the platform.
-//!
-//! Instances (memories, tables, traps) are built by the platform runtimes; the hosted one
-//! is `runtime/hosted/src/wasm`.
 #![no_std]
 
 extern crate alloc;
 
 pub mod compile;
 pub mod error;
+pub mod instance;
 pub mod module;
 pub mod wasi;
 

@@ -1,11 +1,11 @@
 //! The `kiln-hosted wasm` and `kiln-hosted compile-bench` commands.
 
-use super::instance::{self, InstantiateError};
-use super::store::{Extern, Store};
-use super::trap::Trap;
-use super::value::Value;
-use super::wasi::MemoryCell;
 use kiln_abi::ExitStatus;
+use kiln_wasm::instance::instantiate::{self as instance, InstantiateError};
+use kiln_wasm::instance::wasi_link::{self, MemoryCell};
+use kiln_wasm::instance::Trap;
+use kiln_wasm::instance::Value;
+use kiln_wasm::instance::{Extern, Store};
 use kiln_wasm::module::ExportKind;
 use kiln_wasm::wasi::Wasi;
 use std::process::ExitCode;
@@ -111,14 +111,14 @@ fn run_file(path: &str, invoke: Option<String>, args: &[String]) -> ExitCode {
             Err(e) => return fail(ExitStatus::Failure, e),
         }
     }
-    let mut store = Store::default();
+    let mut store = Store::new(&super::trap::MACHINE);
     let wasi = Rc::new(Wasi {
         args: std::iter::once(path.to_string())
             .chain(program_args.iter().cloned())
             .collect(),
     });
     let memory: MemoryCell = Rc::default();
-    let imports = match super::wasi::imports(&mut store, &module, wasi, &memory) {
+    let imports = match wasi_link::imports(&mut store, &module, wasi, &memory) {
         Ok(i) => i,
         Err(e) => return fail(ExitStatus::Failure, e),
     };
@@ -137,7 +137,7 @@ fn run_file(path: &str, invoke: Option<String>, args: &[String]) -> ExitCode {
         return fail(ExitStatus::Failure, format!("no function `{name}`"));
     };
     // SAFETY: the FuncRef lives in the store.
-    match instance::call_ref(unsafe { &*f }, &mut slots) {
+    match instance::call_ref(&store, unsafe { &*f }, &mut slots) {
         Ok(()) => {
             for (t, s) in ty.results.iter().zip(&slots) {
                 println!("{}", Value::from_slot(*t, *s));

@@ -10,10 +10,10 @@
 //! passes fully is an error, so the list stays honest.
 
 use super::cli::{describe_trap, on_wasm_thread};
-use super::instance::{self, Instance, InstantiateError};
-use super::store::{Extern, Store};
-use super::trap::Trap;
 use kiln_abi::wasm::TrapCode;
+use kiln_wasm::instance::instantiate::{self as instance, Instance, InstantiateError};
+use kiln_wasm::instance::Trap;
+use kiln_wasm::instance::{Extern, Store};
 use kiln_wasm::module::FuncType;
 use kiln_wasm::Type;
 use std::collections::HashMap;
@@ -257,7 +257,7 @@ impl Runner {
         let mut r = Runner {
             features,
             text,
-            store: Store::default(),
+            store: Store::new(&super::trap::MACHINE),
             named: HashMap::new(),
             current: None,
             registry: HashMap::new(),
@@ -490,7 +490,7 @@ impl Runner {
             slots[k] = arg_slot(a).map_err(Err)?;
         }
         // SAFETY: the FuncRef lives in the store.
-        instance::call_ref(unsafe { &*f }, &mut slots).map_err(Ok)?;
+        instance::call_ref(&self.store, unsafe { &*f }, &mut slots).map_err(Ok)?;
         Ok(ty.results.iter().copied().zip(slots).collect())
     }
 
@@ -552,7 +552,7 @@ fn check_trap(trap: &Trap, expected: &str) -> Check {
 }
 
 fn show(ty: Type, slot: u64) -> String {
-    format!("{}", super::value::Value::from_slot(ty, slot))
+    format!("{}", kiln_wasm::instance::Value::from_slot(ty, slot))
 }
 
 fn check_results(got: &[(Type, u64)], expected: &[WastRet<'_>]) -> Check {

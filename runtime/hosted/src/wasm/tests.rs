@@ -1,9 +1,9 @@
 //! Compiles small modules, runs them hosted and checks results and traps.
 
 use super::cli::on_wasm_thread;
-use super::instance::{self, Instance};
-use super::store::{Extern, Store};
 use kiln_abi::wasm::TrapCode;
+use kiln_wasm::instance::instantiate::{self as instance, Instance};
+use kiln_wasm::instance::{Extern, Store};
 use kiln_wasm::module::FuncType;
 use kiln_wasm::Type;
 use std::rc::Rc;
@@ -16,14 +16,20 @@ fn instantiate(store: &mut Store, wat: &str, imports: &[Extern]) -> Instance {
         .unwrap()
 }
 
-fn call(inst: Instance, name: &str, args: &[u64], results: usize) -> Result<Vec<u64>, TrapCode> {
+fn call(
+    store: &Store,
+    inst: Instance,
+    name: &str,
+    args: &[u64],
+    results: usize,
+) -> Result<Vec<u64>, TrapCode> {
     let Some(Extern::Func(f)) = inst.export(name) else {
         panic!("no {name}")
     };
     let mut slots = vec![0; args.len().max(results)];
     slots[..args.len()].copy_from_slice(args);
     // SAFETY: the FuncRef lives in the store the caller keeps alive.
-    instance::call_ref(unsafe { &*f }, &mut slots).map_err(|t| t.code)?;
+    instance::call_ref(store, unsafe { &*f }, &mut slots).map_err(|t| t.code)?;
     slots.truncate(results);
     Ok(slots)
 }
@@ -54,7 +60,7 @@ const PROGRAM: &str = r#"(module
 #[test]
 fn compiled_code_computes_traps_and_calls_the_host() {
     on_wasm_thread(|| {
-        let mut store = Store::default();
+        let mut store = Store::new(&super::trap::MACHINE);
         let sig = FuncType {
             params: vec![Type::I32],
             results: vec![Type::I32],
@@ -62,48 +68,57 @@ fn compiled_code_computes_traps_and_calls_the_host() {
         let double = store.host_func(&sig, Box::new(|s| s[0] = (s[0] as u32 * 2) as u64));
         let inst = instantiate(&mut store, PROGRAM, &[double]);
         assert_eq!(
-            call(inst, "fac", &[20], 1),
+            call(&store, inst, "fac", &[20], 1),
             Ok(vec![2_432_902_008_176_640_000])
         );
-        assert_eq!(call(inst, "twice", &[21], 1), Ok(vec![42]));
-        assert_eq!(call(inst, "via_table", &[0, 5], 1), Ok(vec![120]));
+        assert_eq!(call(&store, inst, "twice", &[21], 1), Ok(vec![42]));
+        assert_eq!(call(&store, inst, "via_table", &[0, 5], 1), Ok(vec![120]));
         assert_eq!(
-            call(inst, "via_table", &[1, 5], 1),
+            call(&store, inst, "via_table", &[1, 5], 1),
             Err(TrapCode::IndirectCallTypeMismatch)
         );
         assert_eq!(
-            call(inst, "via_table", &[2, 5], 1),
+            call(&store, inst, "via_table", &[2, 5], 1),
             Err(TrapCode::UndefinedElement)
         );
         assert_eq!(
-            call(inst, "div", &[7, (-2i32) as u32 as u64], 1),
+            call(&store, inst, "div", &[7, (-2i32) as u32 as u64], 1),
             Ok(vec![(-3i32) as u32 as u64])
         );
         assert_eq!(
-            call(inst, "div", &[7, 0], 1),
+            call(&store, inst, "div", &[7, 0], 1),
             Err(TrapCode::IntegerDivideByZero)
         );
         let min = i32::MIN as u32 as u64;
         assert_eq!(
-            call(inst, "div", &[min, u32::MAX as u64], 1),
+            call(&store, inst, "div", &[min, u32::MAX as u64], 1),
             Err(TrapCode::IntegerOverflow)
         );
         assert_eq!(
-            call(inst, "peek", &[65536], 1),
+            call(&store, inst, "peek", &[65536], 1),
             Err(TrapCode::MemoryOutOfBounds)
         );
-        assert_eq!(call(inst, "grow", &[1], 1), Ok(vec![1]));
-        assert_eq!(call(inst, "poke", &[65536, 99], 0), Ok(vec![]));
-        assert_eq!(call(inst, "peek", &[65536], 1), Ok(vec![99]));
-        assert_eq!(call(inst, "grow", &[5], 1), Ok(vec![u32::MAX as u64]));
+        assert_eq!(call(&store, inst, "grow", &[1], 1), Ok(vec![1]));
+        assert_eq!(call(&store, inst, "poke", &[65536, 99], 0), Ok(vec![]));
+        assert_eq!(call(&store, inst, "peek", &[65536], 1), Ok(vec![99]));
+        assert_eq!(
+            call(&store, inst, "grow", &[5], 1),
+            Ok(vec![u32::MAX as u64])
+        );
         let (neg0, pos0) = ((-0.0f64).to_bits(), 0.0f64.to_bits());
-        assert_eq!(call(inst, "min", &[pos0, neg0], 1), Ok(vec![neg0]));
-        let nan = call(inst, "min", &[f64::NAN.to_bits(), pos0], 1).unwrap()[0];
+        assert_eq!(call(&store, inst, "min", &[pos0, neg0], 1), Ok(vec![neg0]));
+        let nan = call(&store, inst, "min", &[f64::NAN.to_bits(), pos0], 1).unwrap()[0];
         assert!(f64::from_bits(nan).is_nan());
-        assert_eq!(call(inst, "pair", &[5], 2), Ok(vec![5, (-5i64) as u64]));
-        assert_eq!(call(inst, "deep", &[0], 1), Err(TrapCode::StackOverflow));
+        assert_eq!(
+            call(&store, inst, "pair", &[5], 2),
+            Ok(vec![5, (-5i64) as u64])
+        );
+        assert_eq!(
+            call(&store, inst, "deep", &[0], 1),
+            Err(TrapCode::StackOverflow)
+        );
         // The instance still works after a stack overflow unwound it.
-        assert_eq!(call(inst, "fac", &[3], 1), Ok(vec![6]));
+        assert_eq!(call(&store, inst, "fac", &[3], 1), Ok(vec![6]));
     });
 }
 
@@ -136,12 +151,13 @@ fn wasi_imports_link_and_see_the_instance_memory() {
             (func (export "sock") (result i32) (call $sock (i32.const 0) (i32.const 0) (i32.const 0))))"#;
         let wasm = wat::parse_str(wat).unwrap();
         let module = Rc::new(kiln_wasm::compile(&wasm, kiln_wasm::supported_features()).unwrap());
-        let mut store = Store::default();
+        let mut store = Store::new(&super::trap::MACHINE);
         let wasi = Rc::new(kiln_wasm::wasi::Wasi {
             args: vec!["p".into(), "abc".into()],
         });
-        let memory: super::wasi::MemoryCell = Rc::default();
-        let imports = super::wasi::imports(&mut store, &module, wasi, &memory).unwrap();
+        let memory: kiln_wasm::instance::wasi_link::MemoryCell = Rc::default();
+        let imports =
+            kiln_wasm::instance::wasi_link::imports(&mut store, &module, wasi, &memory).unwrap();
         let inst = instance::instantiate(&mut store, module, &imports)
             .map_err(|e| format!("{e:?}"))
             .unwrap();
@@ -149,9 +165,9 @@ fn wasi_imports_link_and_see_the_instance_memory() {
             panic!("no memory")
         };
         memory.set(m);
-        assert_eq!(call(inst, "argc", &[], 2), Ok(vec![2, 6]));
+        assert_eq!(call(&store, inst, "argc", &[], 2), Ok(vec![2, 6]));
         assert_eq!(
-            call(inst, "sock", &[], 1),
+            call(&store, inst, "sock", &[], 1),
             Ok(vec![kiln_wasm::wasi::errno::NOSYS as u64])
         );
     });
@@ -160,7 +176,7 @@ fn wasi_imports_link_and_see_the_instance_memory() {
 #[test]
 fn traps_name_the_function_and_offset() {
     on_wasm_thread(|| {
-        let mut store = Store::default();
+        let mut store = Store::new(&super::trap::MACHINE);
         let wat = r#"(module (func $boom (export "boom") (param i32) (result i32)
             (if (local.get 0) (then unreachable)) (i32.const 1)))"#;
         let inst = instantiate(&mut store, wat, &[]);
@@ -169,7 +185,7 @@ fn traps_name_the_function_and_offset() {
         };
         let mut slots = [1u64];
         // SAFETY: the FuncRef lives in the store.
-        let trap = instance::call_ref(unsafe { &*f }, &mut slots).unwrap_err();
+        let trap = instance::call_ref(&store, unsafe { &*f }, &mut slots).unwrap_err();
         let text = super::cli::describe_trap(&store, &trap);
         assert!(text.starts_with("trap: unreachable in boom (+0x"), "{text}");
     });
@@ -216,10 +232,10 @@ fn pressure_module(depth: usize) -> String {
 fn many_live_values_spill_and_survive_calls() {
     on_wasm_thread(|| {
         let depth = 40;
-        let mut store = Store::default();
+        let mut store = Store::new(&super::trap::MACHINE);
         let inst = instantiate(&mut store, &pressure_module(depth), &[]);
         let (a, b, c) = (7i64, -3i64, 1.25f64);
-        let got = call(inst, "f", &[a as u64, b as u64, c.to_bits()], 2).unwrap();
+        let got = call(&store, inst, "f", &[a as u64, b as u64, c.to_bits()], 2).unwrap();
         let mut want_i = 0i64;
         let mut want_f = 0f64;
         for k in 0..depth {

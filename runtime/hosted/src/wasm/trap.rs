@@ -9,7 +9,10 @@
 //! skipped: between the trampoline and the trap there is only generated code (host
 //! functions and builtins return normally).
 
+use crate::platform::LinuxPlatform;
 use kiln_abi::wasm::TrapCode;
+use kiln_abi::Platform;
+use kiln_wasm::instance::{Machine, Trap};
 use std::cell::Cell;
 
 core::arch::global_asm!(
@@ -104,14 +107,33 @@ unsafe extern "sysv64" {
     fn kiln_wasm_host_adapter();
 }
 
-/// Address of the routine generated code calls to trap (goes in `VMCTX_TRAP_FN`).
-pub fn trap_fn_address() -> u64 {
-    kiln_wasm_trap as *const () as u64
-}
+/// Generated code on Linux: assembly trampolines and signal handlers.
+pub struct HostedMachine;
 
-/// Address of the adapter that makes a host function callable like a WASM function.
-pub fn host_adapter_address() -> u64 {
-    kiln_wasm_host_adapter as *const () as u64
+/// The one hosted machine every store uses.
+pub static MACHINE: HostedMachine = HostedMachine;
+
+impl Machine for HostedMachine {
+    fn platform(&self) -> &dyn Platform {
+        &LinuxPlatform
+    }
+
+    unsafe fn enter(&self, vmctx: u64, code: u64, slots: &mut [u64]) -> Result<(), Trap> {
+        // SAFETY: forwarded from the caller.
+        unsafe { enter(vmctx, code, slots) }
+    }
+
+    fn trap_fn(&self) -> u64 {
+        kiln_wasm_trap as *const () as u64
+    }
+
+    fn host_adapter(&self) -> u64 {
+        kiln_wasm_host_adapter as *const () as u64
+    }
+
+    fn stack_limit(&self) -> u64 {
+        stack_limit()
+    }
 }
 
 thread_local! {
@@ -128,15 +150,6 @@ extern "sysv64" fn record_trap(code: u32, pc: u64) -> u64 {
     unsafe { *slot }
 }
 
-/// A trap out of generated code: its kind and the code address it happened at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Trap {
-    /// What went wrong.
-    pub code: TrapCode,
-    /// Address in generated code (return address of the trap call, or faulting pc).
-    pub pc: u64,
-}
-
 /// Calls WASM code at `code` with VM context `vmctx`; `slots` carries the arguments in
 /// and the results out (see `kiln_abi::wasm`).
 ///
@@ -144,7 +157,7 @@ pub struct Trap {
 /// `code` and `vmctx` must be a function and the context it was compiled for (or a host
 /// function and its `HostFunc`), and `slots` must be as long as the larger of its
 /// parameter and result counts.
-pub unsafe fn enter(vmctx: u64, code: u64, slots: &mut [u64]) -> Result<(), Trap> {
+unsafe fn enter(vmctx: u64, code: u64, slots: &mut [u64]) -> Result<(), Trap> {
     install_handlers();
     let outer = JMP.with(|j| j.get());
     let mut jmp = 0u64;

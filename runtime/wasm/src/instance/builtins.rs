@@ -2,7 +2,8 @@
 //! (`kiln_abi::wasm::Builtin`): memory growth, bulk memory and table operations.
 //! Each receives the caller's VM context and returns 0 or a trap code (or a result).
 
-use super::instance::InstanceData;
+use super::instantiate::InstanceData;
+use alloc::vec::Vec;
 use kiln_abi::wasm::{TrapCode, VMCTX_RUNTIME};
 
 /// Signature shared by all builtins (unused trailing arguments are ignored).
@@ -36,7 +37,7 @@ fn memory<'a>(vmctx: *mut u64) -> &'a mut [u8] {
 }
 
 /// `[at, at + len)` inside `size`, as a range.
-fn range(at: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
+fn range(at: u64, len: u64, size: usize) -> Option<core::ops::Range<usize>> {
     let end = (at as u32 as u64) + (len as u32 as u64);
     (end <= size as u64).then_some(at as u32 as usize..end as usize)
 }
@@ -99,7 +100,7 @@ extern "sysv64" fn memory_init(
     len: u64,
     _: u64,
 ) -> u64 {
-    let data = std::mem::take(&mut instance(vmctx).data[seg as usize]);
+    let data = core::mem::take(&mut instance(vmctx).data[seg as usize]);
     let mem = memory(vmctx);
     let status = match (range(dst, len, mem.len()), range(src, len, data.len())) {
         (Some(d), Some(s)) => {

@@ -3,11 +3,15 @@
 
 use super::builtins;
 use super::store::{Extern, Global, Memory, Store, Table};
-use super::trap::{self, Trap};
+use super::Trap;
+use crate::module::{ConstExpr, ExportKind, ImportKind, SegmentMode};
+use crate::CompiledModule;
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
 use kiln_abi::wasm::{self as abi, FuncRef, TableDesc};
-use kiln_wasm::module::{ConstExpr, ExportKind, ImportKind, SegmentMode};
-use kiln_wasm::CompiledModule;
-use std::rc::Rc;
 
 /// Why instantiation failed.
 #[derive(Debug)]
@@ -213,12 +217,12 @@ pub fn instantiate(
         ctx[w(abi::VMCTX_MEMORY_BASE)] = m.base as u64;
         ctx[w(abi::VMCTX_MEMORY_SIZE)] = &*m.size as *const u64 as u64;
     }
-    ctx[w(abi::VMCTX_STACK_LIMIT)] = trap::stack_limit();
+    ctx[w(abi::VMCTX_STACK_LIMIT)] = store.machine.stack_limit();
     ctx[w(abi::VMCTX_FUNCS)] = data.funcs.as_ptr() as u64;
     ctx[w(abi::VMCTX_TABLES)] = data.table_descs.as_ptr() as u64;
     ctx[w(abi::VMCTX_GLOBALS)] = data.global_cells.as_ptr() as u64;
     ctx[w(abi::VMCTX_SIG_IDS)] = data.sig_ids.as_ptr() as u64;
-    ctx[w(abi::VMCTX_TRAP_FN)] = trap::trap_fn_address();
+    ctx[w(abi::VMCTX_TRAP_FN)] = store.machine.trap_fn();
     for (i, f) in builtins::TABLE.iter().enumerate() {
         ctx[w(abi::VMCTX_BUILTINS) + i] = *f as usize as u64;
     }
@@ -248,7 +252,7 @@ pub fn instantiate(
     let inst = Instance(raw);
     initialise(inst).map_err(InstantiateError::Trap)?;
     if let Some(start) = module.info.start {
-        call(inst, start, &mut []).map_err(InstantiateError::Trap)?;
+        call(store, inst, start, &mut []).map_err(InstantiateError::Trap)?;
     }
     Ok(inst)
 }
@@ -297,14 +301,14 @@ fn initialise(inst: Instance) -> Result<(), Trap> {
 
 /// Calls function `func` of `inst` with `slots` holding the arguments (and, on return,
 /// the results); `slots` must be long enough for both.
-pub fn call(inst: Instance, func: u32, slots: &mut [u64]) -> Result<(), Trap> {
+pub fn call(store: &Store, inst: Instance, func: u32, slots: &mut [u64]) -> Result<(), Trap> {
     let f = inst.data().funcs[func as usize];
-    call_ref(&f, slots)
+    call_ref(store, &f, slots)
 }
 
-/// Calls the function `f` refers to.
-pub fn call_ref(f: &FuncRef, slots: &mut [u64]) -> Result<(), Trap> {
+/// Calls the function `f` refers to, which must belong to `store`.
+pub fn call_ref(store: &Store, f: &FuncRef, slots: &mut [u64]) -> Result<(), Trap> {
     // SAFETY: FuncRefs are built by instantiation or Store::host_func and point into the
-    // store the caller holds.
-    unsafe { trap::enter(f.vmctx, f.code, slots) }
+    // store; `slots` is sized by the caller for the function's type.
+    unsafe { store.machine.enter(f.vmctx, f.code, slots) }
 }

@@ -2,16 +2,20 @@
 //! the signature ids `call_indirect` compares. A [`Store`] owns them all for as long as
 //! any instance may reach them (a spec-test file, or one program run).
 
-use super::trap::host_adapter_address;
-use crate::platform::LinuxPlatform;
+use super::Machine;
+use crate::module::FuncType;
+use crate::{CompiledModule, Type};
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
 use kiln_abi::wasm::{FuncRef, TableDesc, MEMORY_RESERVATION, WASM_PAGE};
 use kiln_abi::{Platform, Protection};
-use kiln_wasm::module::FuncType;
-use kiln_wasm::{CompiledModule, Type};
-use std::rc::Rc;
 
 /// A linear memory: a reservation of `MEMORY_RESERVATION` bytes, mapped up to `size`.
 pub struct Memory {
+    platform: &'static dyn Platform,
     /// Base address.
     pub base: *mut u8,
     /// Current size in bytes; generated code reads this cell.
@@ -22,11 +26,16 @@ pub struct Memory {
 
 impl Memory {
     /// Reserves a memory of `min` pages growing to at most `max` pages.
-    pub fn new(min: u64, max: Option<u64>) -> Result<Box<Memory>, String> {
-        let base = LinuxPlatform
+    pub fn new(
+        platform: &'static dyn Platform,
+        min: u64,
+        max: Option<u64>,
+    ) -> Result<Box<Memory>, String> {
+        let base = platform
             .reserve(MEMORY_RESERVATION as usize)
             .map_err(|_| "cannot reserve linear memory".to_string())?;
         let mut m = Box::new(Memory {
+            platform,
             base,
             size: Box::new(0),
             max_pages: max.unwrap_or(65536).min(65536),
@@ -52,7 +61,7 @@ impl Memory {
         if delta > 0 {
             // SAFETY: [old, new) pages lie inside this memory's reservation.
             let at = unsafe { self.base.add((old * WASM_PAGE) as usize) };
-            LinuxPlatform
+            self.platform
                 .protect(at, (delta * WASM_PAGE) as usize, Protection::ReadWrite)
                 .ok()?;
         }
@@ -63,13 +72,14 @@ impl Memory {
     /// The mapped bytes.
     pub fn bytes(&mut self) -> &mut [u8] {
         // SAFETY: the first `size` bytes are mapped read+write and owned by this memory.
-        unsafe { std::slice::from_raw_parts_mut(self.base, *self.size as usize) }
+        unsafe { core::slice::from_raw_parts_mut(self.base, *self.size as usize) }
     }
 }
 
 impl Drop for Memory {
     fn drop(&mut self) {
-        LinuxPlatform.release(self.base, MEMORY_RESERVATION as usize);
+        self.platform
+            .release(self.base, MEMORY_RESERVATION as usize);
     }
 }
 
@@ -149,7 +159,7 @@ extern "sysv64" fn host_trampoline(f: *const HostFunc, slots: *mut u64) {
     // which hold at least `slots` values by the calling convention.
     unsafe {
         let f = &*f;
-        (f.func)(std::slice::from_raw_parts_mut(slots, f.slots));
+        (f.func)(core::slice::from_raw_parts_mut(slots, f.slots));
     }
 }
 
@@ -168,6 +178,7 @@ pub enum Extern {
 
 /// Machine code of one module, mapped read+execute.
 pub struct CodeRegion {
+    platform: &'static dyn Platform,
     /// Start address.
     pub base: u64,
     /// Length in bytes (page-rounded).
@@ -178,29 +189,50 @@ pub struct CodeRegion {
 
 impl Drop for CodeRegion {
     fn drop(&mut self) {
-        LinuxPlatform.release(self.base as *mut u8, self.len);
+        self.platform.release(self.base as *mut u8, self.len);
     }
 }
 
 /// Owner of everything instances point into. Every object is boxed so its address stays
 /// fixed while generated code and other instances hold pointers to it.
-#[derive(Default)]
 #[allow(
     clippy::vec_box,
     reason = "boxes keep addresses stable as the vectors grow"
 )]
 pub struct Store {
+    /// How generated code is run on this platform.
+    pub machine: &'static dyn Machine,
     pub(crate) memories: Vec<Box<Memory>>,
     pub(crate) tables: Vec<Box<Table>>,
     pub(crate) globals: Vec<Box<Global>>,
     pub(crate) host_funcs: Vec<Box<HostFunc>>,
     pub(crate) host_refs: Vec<Box<FuncRef>>,
     pub(crate) code: Vec<CodeRegion>,
-    pub(crate) instances: Vec<Box<super::instance::InstanceData>>,
+    pub(crate) instances: Vec<Box<super::instantiate::InstanceData>>,
     signatures: Vec<FuncType>,
 }
 
 impl Store {
+    /// An empty store whose code runs on `machine`.
+    pub fn new(machine: &'static dyn Machine) -> Self {
+        Store {
+            machine,
+            memories: Vec::new(),
+            tables: Vec::new(),
+            globals: Vec::new(),
+            host_funcs: Vec::new(),
+            host_refs: Vec::new(),
+            code: Vec::new(),
+            instances: Vec::new(),
+            signatures: Vec::new(),
+        }
+    }
+
+    /// The platform the store's memories live on.
+    pub fn platform(&self) -> &'static dyn Platform {
+        self.machine.platform()
+    }
+
     /// The store-wide id of a signature (equal signatures get equal ids).
     pub fn sig_id(&mut self, ty: &FuncType) -> u64 {
         let i = match self.signatures.iter().position(|t| t == ty) {
@@ -216,16 +248,21 @@ impl Store {
     /// Maps a module's code read+execute (written while read+write, never both).
     pub fn map_code(&mut self, module: Rc<CompiledModule>) -> Result<u64, String> {
         let len = module.code.len().max(1).next_multiple_of(4096);
-        let p = LinuxPlatform;
+        let p = self.platform();
         let base = p.reserve(len).map_err(|_| "cannot reserve code memory")?;
         p.protect(base, len, Protection::ReadWrite)
             .map_err(|_| "cannot map code memory")?;
         // SAFETY: `base` has `len >= code.len()` writable bytes.
-        unsafe { std::ptr::copy_nonoverlapping(module.code.as_ptr(), base, module.code.len()) };
+        unsafe { core::ptr::copy_nonoverlapping(module.code.as_ptr(), base, module.code.len()) };
         p.protect(base, len, Protection::ReadExecute)
             .map_err(|_| "cannot make code executable")?;
         let base = base as u64;
-        self.code.push(CodeRegion { base, len, module });
+        self.code.push(CodeRegion {
+            platform: p,
+            base,
+            len,
+            module,
+        });
         Ok(base)
     }
 
@@ -250,7 +287,7 @@ impl Store {
             slots,
         });
         let fr = Box::new(FuncRef {
-            code: host_adapter_address(),
+            code: self.machine.host_adapter(),
             vmctx: &*hf as *const HostFunc as u64,
             sig_id: self.sig_id(ty),
         });
@@ -262,7 +299,7 @@ impl Store {
 
     /// A new memory owned by the store.
     pub fn memory(&mut self, min: u64, max: Option<u64>) -> Result<Extern, String> {
-        let mut m = Memory::new(min, max)?;
+        let mut m = Memory::new(self.platform(), min, max)?;
         let p = &mut *m as *mut Memory;
         self.memories.push(m);
         Ok(Extern::Memory(p))

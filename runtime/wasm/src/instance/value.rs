@@ -1,8 +1,10 @@
 //! WASM values as the host sees them: conversion to and from the 8-byte call slots,
 //! parsing from the command line and printing.
 
-use kiln_wasm::Type;
-use std::fmt;
+use crate::Type;
+use alloc::format;
+use alloc::string::String;
+use core::fmt;
 
 /// A typed WASM value; floats are kept as bits so NaN payloads survive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +103,6 @@ mod tests {
         }
         assert_eq!(Value::I32(-5).to_slot(), 0xffff_fffb);
         assert!(Value::parse(Type::I32, "x").is_err());
-        assert_eq!(Value::F64(2.5f64.to_bits()).to_string(), "2.5");
+        assert_eq!(alloc::format!("{}", Value::F64(2.5f64.to_bits())), "2.5");
     }
 }

@@ -1,14 +1,16 @@
-//! Links `kiln_wasm::wasi` into a module's imports as host functions on the Linux
-//! platform. `proc_exit` ends the process through `Platform::exit`.
+//! Links [`crate::wasi`] into a module's imports as host functions. `proc_exit` ends
+//! the program through `Platform::exit`.
 
 use super::store::{Extern, Memory, Store};
-use crate::platform::LinuxPlatform;
-use kiln_abi::Platform;
-use kiln_wasm::module::ImportKind;
-use kiln_wasm::wasi::{Outcome, Wasi, MODULE};
-use kiln_wasm::CompiledModule;
-use std::cell::Cell;
-use std::rc::Rc;
+use crate::module::ImportKind;
+use crate::wasi::{Outcome, Wasi, MODULE};
+use crate::CompiledModule;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::Cell;
 
 /// The instance's memory, known only once instantiation has created or imported it.
 pub type MemoryCell = Rc<Cell<*mut Memory>>;
@@ -37,6 +39,7 @@ pub fn imports(
             }
             let ty = module.info.types[t as usize].clone();
             let (name, wasi, memory) = (i.name.clone(), wasi.clone(), memory.clone());
+            let platform = store.platform();
             let (params, returns) = (ty.params.len(), !ty.results.is_empty());
             Ok(store.host_func(
                 &ty,
@@ -48,10 +51,10 @@ pub fn imports(
                         // SAFETY: the memory lives in the store, which outlives the call.
                         unsafe { (*m).bytes() }
                     };
-                    match wasi.call(&LinuxPlatform, bytes, &name, &slots[..params]) {
+                    match wasi.call(platform, bytes, &name, &slots[..params]) {
                         Outcome::Errno(e) if returns => slots[0] = e as u64,
                         Outcome::Errno(_) => {}
-                        Outcome::Exit(code) => LinuxPlatform.exit(code as i32),
+                        Outcome::Exit(code) => platform.exit(code as i32),
                     }
                 }),
             ))
