@@ -99,6 +99,7 @@ fn inlined(receiver: &Expr, selector: &str, args: &[Expr]) -> bool {
             is_literal_block(receiver, 0) && is_literal_block(&args[0], 0)
         }
         "to:do:" => is_literal_block(&args[1], 1),
+        "to:by:do:" => is_literal_block(&args[2], 1),
         _ => false,
     }
 }
@@ -147,6 +148,13 @@ fn returns(body: &Body) -> bool {
         Stmt::Return(_) => true,
         Stmt::Expr(e) => expr(e),
     })
+}
+
+/// The increment of an inlined counting loop.
+#[derive(Clone, Copy)]
+enum Step {
+    Const(i64),
+    Hidden(usize),
 }
 
 enum Var {
@@ -660,6 +668,51 @@ impl Gen<'_> {
         j
     }
 
+    fn push_const(&mut self, v: Value) {
+        self.emit(r::push_const, &[v.0 as usize]);
+        self.adjust(1);
+    }
+
+    /// `counter <cmp> limit` loop around the inlined block `b` (its parameter is
+    /// `counter`), adding `step` each round. Returns the loop test's jump operand (its
+    /// end label is patched by the caller).
+    fn counting_loop(
+        &mut self,
+        counter: usize,
+        limit: usize,
+        step: Step,
+        cmp: &str,
+        b: &Body,
+        fallback: [usize; 6],
+    ) -> CompileResult<usize> {
+        let top = self.here();
+        self.push_hidden(counter);
+        self.push_hidden(limit);
+        let j = self.emit_fused(cmp, false, fallback);
+        let params: Vec<usize> = if b.params.is_empty() {
+            Vec::new()
+        } else {
+            alloc::vec![counter]
+        };
+        self.inline_block(&Expr::Block(Box::new(b.clone())), &params)?;
+        self.pop();
+        self.push_hidden(counter);
+        match step {
+            Step::Const(i) => self.push_const(Value::int(i)),
+            Step::Hidden(h) => self.push_hidden(h),
+        }
+        let plus = self.vm.symbols.intern("+") as usize;
+        self.emit(r::send_add, &[plus, 1, u32::MAX as usize, 0]);
+        self.adjust(-1);
+        self.store_hidden(counter);
+        self.pop();
+        let back = self.emit_jump(r::jump, &[]);
+        self.patch(back, top);
+        let exit = self.here();
+        self.patch(j, exit);
+        Ok(j)
+    }
+
     fn hidden_var(&mut self, name: &str) -> usize {
         let s = self.scopes.last_mut().expect("open scope");
         let idx = s.vars.len();
@@ -771,61 +824,90 @@ impl Gen<'_> {
                 let done = self.here();
                 self.patch_end(j, done);
             }
-            "to:do:" | "timesRepeat:" => {
-                let Expr::Block(b) = (if selector == "to:do:" {
-                    &args[1]
-                } else {
-                    &args[0]
-                }) else {
+            "to:do:" | "timesRepeat:" | "to:by:do:" => {
+                let block_arg = match selector {
+                    "to:do:" => &args[1],
+                    "to:by:do:" => &args[2],
+                    _ => &args[0],
+                };
+                let Expr::Block(b) = block_arg else {
                     unreachable!("checked by `inlined`")
                 };
                 let start = self.hidden_var("(start)");
                 let limit = self.hidden_var("(limit)");
-                let counter = if selector == "to:do:" {
+                let counter = if selector == "timesRepeat:" {
+                    self.hidden_var("(counter)")
+                } else {
                     let s = self.scopes.last_mut().expect("open scope");
                     let idx = s.vars.len();
                     s.vars.push(b.params[0].clone());
                     idx
-                } else {
-                    self.hidden_var("(counter)")
                 };
-                if selector == "to:do:" {
-                    self.expr(receiver)?;
-                    self.store_hidden(start);
-                    self.store_hidden(counter);
-                    self.pop();
-                    self.expr(&args[0])?;
-                } else {
+                if selector == "timesRepeat:" {
                     self.emit(r::push_const, &[Value::int(1).0 as usize]);
                     self.adjust(1);
                     self.store_hidden(counter);
                     self.pop();
                     self.expr(receiver)?;
                     self.store_hidden(start);
+                } else {
+                    self.expr(receiver)?;
+                    self.store_hidden(start);
+                    self.store_hidden(counter);
+                    self.pop();
+                    self.expr(&args[0])?;
                 }
                 self.store_hidden(limit);
                 self.pop();
-                let top = self.here();
-                self.push_hidden(counter);
-                self.push_hidden(limit);
-                let j = self.emit_fused("<=", false, [sel, argc, 0, 0, 0, 0]);
-                self.inline_block(&Expr::Block(b.clone()), &[counter])?;
-                self.pop();
-                self.push_hidden(counter);
-                self.emit(r::push_const, &[Value::int(1).0 as usize]);
-                self.adjust(1);
-                let plus = self.vm.symbols.intern("+") as usize;
-                self.emit(r::send_add, &[plus, 1, u32::MAX as usize, 0]);
-                self.adjust(-1);
-                self.store_hidden(counter);
-                self.pop();
-                let back = self.emit_jump(r::jump, &[]);
-                self.patch(back, top);
-                let exit = self.here();
-                self.patch(j, exit);
+                let fallback = [sel, argc, 0, 0, 0, 0];
+                let mut ends = Vec::new();
+                let literal_step = match &args[..] {
+                    [_, Expr::Lit(Literal::Int(i)), _] => Some(*i),
+                    [_, _, _] => None,
+                    _ => Some(1),
+                };
+                match literal_step {
+                    Some(i) => {
+                        let step = Step::Const(i);
+                        let cmp = if i >= 0 { "<=" } else { ">=" };
+                        ends.push(self.counting_loop(counter, limit, step, cmp, b, fallback)?);
+                    }
+                    None => {
+                        // The step's sign picks the comparison once, before looping.
+                        let step = self.hidden_var("(step)");
+                        self.expr(&args[1])?;
+                        self.store_hidden(step);
+                        self.push_const(Value::int(0));
+                        let negative = self.emit_fused(">", false, fallback);
+                        ends.push(negative);
+                        ends.push(self.counting_loop(
+                            counter,
+                            limit,
+                            Step::Hidden(step),
+                            "<=",
+                            b,
+                            fallback,
+                        )?);
+                        let skip = self.emit_jump(r::jump, &[]);
+                        let other = self.here();
+                        self.patch(negative, other);
+                        ends.push(self.counting_loop(
+                            counter,
+                            limit,
+                            Step::Hidden(step),
+                            ">=",
+                            b,
+                            fallback,
+                        )?);
+                        let after = self.here();
+                        self.patch(skip, after);
+                    }
+                }
                 self.push_hidden(start);
                 let done = self.here();
-                self.patch_end(j, done);
+                for j in ends {
+                    self.patch_end(j, done);
+                }
             }
             _ => unreachable!("`inlined` lists the selectors handled here"),
         }
