@@ -861,7 +861,7 @@ impl Gen<'_> {
                 self.pop();
                 let fallback = [sel, argc, 0, 0, 0, 0];
                 let mut ends = Vec::new();
-                let literal_step = match &args[..] {
+                let literal_step = match args {
                     [_, Expr::Lit(Literal::Int(i)), _] => Some(*i),
                     [_, _, _] => None,
                     _ => Some(1),
