@@ -671,6 +671,10 @@ mod tests {
     fn simd_is_rejected_clearly() {
         let wasm = wat::parse_str("(module (func (drop (v128.const i64x2 0 0))))").unwrap();
         let e = parse(&wasm, supported_features()).unwrap_err();
-        assert!(e.message.starts_with("SIMD is not supported"), "{}", e.message);
+        assert!(
+            e.message.starts_with("SIMD is not supported"),
+            "{}",
+            e.message
+        );
     }
 }
