@@ -127,8 +127,9 @@ pub(super) fn find(class: &str, selector: &str) -> Option<PrimFn> {
     Some(f)
 }
 
-/// SOM's printing of doubles: shortest round-trip digits, always with a fraction or an
-/// exponent (`1.0`, `0.1`, `1.0E100`).
+/// SOM's printing of doubles (as the Java-based SOMs do): the shortest digits that read
+/// back to the same double, plain between 10^-3 and 10^7 (`0.1`, `1.0`, `1234567.0`),
+/// otherwise in scientific form (`1.0E10`, `1.5E-5`).
 pub fn format_double(d: f64) -> String {
     if d.is_infinite() {
         return String::from(if d > 0.0 { "Infinity" } else { "-Infinity" });
@@ -136,7 +137,11 @@ pub fn format_double(d: f64) -> String {
     if d.is_nan() {
         return String::from("NaN");
     }
-    let s = format!("{d:?}");
+    let magnitude = d.abs();
+    if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
+        return format!("{d:?}");
+    }
+    let s = format!("{d:e}");
     match s.split_once('e') {
         Some((m, e)) if m.contains('.') => format!("{m}E{e}"),
         Some((m, e)) => format!("{m}.0E{e}"),
@@ -370,6 +375,10 @@ mod tests {
         assert_eq!(format_double(0.1), "0.1");
         assert_eq!(format_double(-2.5), "-2.5");
         assert_eq!(format_double(1e100), "1.0E100");
+        assert_eq!(format_double(1e10), "1.0E10");
+        assert_eq!(format_double(1.5e-5), "1.5E-5");
+        assert_eq!(format_double(1234567.0), "1234567.0");
+        assert_eq!(format_double(0.0), "0.0");
         assert_eq!(format_double(1.0 / 0.0), "Infinity");
     }
 }
