@@ -251,3 +251,44 @@ fn many_live_values_spill_and_survive_calls() {
         assert_eq!(f64::from_bits(got[1]), want_f);
     });
 }
+
+#[test]
+fn division_by_constants_matches_rust() {
+    on_wasm_thread(|| {
+        let divisors = [1u32, 2, 8, 7, 1 << 30, u32::MAX];
+        let mut funcs = String::new();
+        for (k, d) in divisors.iter().enumerate() {
+            for op in ["div_u", "rem_u", "div_s", "rem_s"] {
+                funcs.push_str(&format!(
+                    r#"(func (export "i32_{op}_{k}") (param i32) (result i32) (i32.{op} (local.get 0) (i32.const {d})))
+                       (func (export "i64_{op}_{k}") (param i64) (result i64) (i64.{op} (local.get 0) (i64.const {d})))"#
+                ));
+            }
+        }
+        let mut store = Store::new(&super::trap::MACHINE);
+        let inst = instantiate(&mut store, &format!("(module {funcs})"), &[]);
+        for x in [0u32, 1, 5, 1000, 0x8000_0000, u32::MAX, 123_456_789] {
+            for (k, &d) in divisors.iter().enumerate() {
+                let (xs, ds) = (x as i32, d as i32);
+                let cases32 = [
+                    ("div_u", Some(x / d)),
+                    ("rem_u", Some(x % d)),
+                    ("div_s", xs.checked_div(ds).map(|v| v as u32)),
+                    ("rem_s", Some(xs.wrapping_rem(ds) as u32)),
+                ];
+                for (op, want) in cases32 {
+                    let got = call(&store, inst, &format!("i32_{op}_{k}"), &[x as u64], 1);
+                    match want {
+                        Some(w) => assert_eq!(got, Ok(vec![w as u64]), "i32.{op} {x} {d}"),
+                        None => assert_eq!(got, Err(TrapCode::IntegerOverflow), "i32.{op} {x} {d}"),
+                    }
+                }
+                let (x64, d64) = (x as u64 * 3 + 1, d as i64 as u64);
+                let got = call(&store, inst, &format!("i64_div_u_{k}"), &[x64], 1);
+                assert_eq!(got, Ok(vec![x64 / d64]), "i64.div_u {x64} {d64}");
+                let got = call(&store, inst, &format!("i64_rem_u_{k}"), &[x64], 1);
+                assert_eq!(got, Ok(vec![x64 % d64]), "i64.rem_u {x64} {d64}");
+            }
+        }
+    });
+}

@@ -13,6 +13,14 @@ const XTMP: Xmm = Xmm::Xmm15;
 
 impl FuncCompiler<'_> {
     pub(crate) fn float_binop(&mut self, ty: Type, op: FloatOp) {
+        if let Val::Const(_, bits) = self.peek(0) {
+            self.pop();
+            let a = self.pop_xmm();
+            let mem = self.const_mem(bits);
+            self.asm.float_op(fsize(ty), op, a, mem);
+            self.push_xmm(ty, a);
+            return;
+        }
         let b = self.pop_xmm_borrowed();
         let a = self.pop_xmm();
         self.asm.float_op(fsize(ty), op, a, b);
@@ -197,13 +205,8 @@ impl FuncCompiler<'_> {
             FSize::F32 => (v as f32).to_bits() as u64,
             FSize::F64 => v.to_bits(),
         };
-        self.asm.mov_imm64(Reg::Rax, bits as i64);
-        let s = if f == FSize::F32 {
-            Size::S32
-        } else {
-            Size::S64
-        };
-        self.asm.movd_to_xmm(s, XTMP, Reg::Rax);
+        let mem = self.const_mem(bits);
+        self.asm.movs(f, XTMP, mem);
     }
 
     /// Compares `x` with the constant `v` (flags as `ucomis x, v`).

@@ -104,6 +104,23 @@ impl FuncCompiler<'_> {
     /// Division and remainder, with the traps the specification requires.
     pub(crate) fn divrem(&mut self, ty: Type, signed: bool, rem: bool) {
         let s = size(ty);
+        if !signed {
+            if let Val::Const(_, c) = self.peek(0) {
+                if c.is_power_of_two() && c <= 1 << 30 {
+                    // Unsigned division by 2^k is a shift, the remainder a mask.
+                    self.pop();
+                    let lhs = self.pop_gpr();
+                    if rem {
+                        self.asm.alu(s, AluOp::And, lhs, (c - 1) as i32);
+                    } else {
+                        self.asm
+                            .shift(s, ShiftOp::Shr, lhs, c.trailing_zeros() as u8);
+                    }
+                    self.push_gpr(ty, lhs);
+                    return;
+                }
+            }
+        }
         let (divisor, may_be_zero, may_be_minus_one) = match self.pop_rhs() {
             Rhs::Imm(c) => {
                 self.asm.mov_imm64(Reg::R11, c as i64);

@@ -146,6 +146,8 @@ pub(crate) struct FuncCompiler<'m> {
     traps: Vec<(TrapCode, Label)>,
     /// Stub raising the trap code held in `eax` (for builtins that report traps).
     dynamic_trap: Option<Label>,
+    /// Float constants, emitted after the function and read RIP-relative.
+    consts: Vec<(u64, Label)>,
     /// Byte offset of the operator being compiled, for error messages.
     offset: usize,
     /// What validation learnt about the body.
@@ -182,6 +184,7 @@ impl<'m> FuncCompiler<'m> {
             slots_base: 0,
             traps: Vec::new(),
             dynamic_trap: None,
+            consts: Vec::new(),
             offset: 0,
             facts,
             homes: Vec::new(),
@@ -301,6 +304,26 @@ impl<'m> FuncCompiler<'m> {
             self.asm.mov(Size::S32, Reg::Rdi, Reg::Rax);
             self.asm.call_ind(Mem::base(VMCTX, VMCTX_TRAP_FN as i32));
         }
+        if !self.consts.is_empty() {
+            self.asm.align(8);
+        }
+        for (bits, label) in core::mem::take(&mut self.consts) {
+            self.asm.bind(label);
+            self.asm.emit_bytes(&bits.to_le_bytes());
+        }
+    }
+
+    /// A RIP-relative operand holding the 8 bytes `bits` (f32 constants in the low 4).
+    fn const_mem(&mut self, bits: u64) -> Mem {
+        let label = match self.consts.iter().find(|(b, _)| *b == bits) {
+            Some((_, l)) => *l,
+            None => {
+                let l = self.asm.new_label();
+                self.consts.push((bits, l));
+                l
+            }
+        };
+        Mem::label(label)
     }
 }
 

@@ -340,8 +340,8 @@ impl FuncCompiler<'_> {
         if bits == 0 {
             self.asm.packed(PackedOp::Xorps, x, x);
         } else {
-            self.asm.mov_imm64(Reg::R11, bits as i64);
-            self.asm.movd_to_xmm(Size::S64, x, Reg::R11);
+            let mem = self.const_mem(bits);
+            self.asm.movs(FSize::F64, x, mem);
         }
     }
 
