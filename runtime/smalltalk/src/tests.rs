@@ -261,3 +261,32 @@ fn failed_primitives_fall_back_to_the_method_body() {
     let out = out_of("Main = ( run = ( (3 + 4) println. (3 + 0.5) println ) )");
     assert_eq!(out, "7\n3.5\n");
 }
+
+#[test]
+fn hostile_programs_get_errors_not_crashes() {
+    for (src, expected) in [
+        (
+            "Main = ( run = ( Block1 new value ) )",
+            "primitive Class>>#new failed",
+        ),
+        (
+            "Main = ( run = ( 3 perform: #at: inSuperclass: Array ) )",
+            "primitive Object>>#perform:inSuperclass: failed",
+        ),
+        ("Main = ( run = ( Array new: 1 << 40 ) )", "out of memory"),
+        (
+            "Main = ( run = ( self perform: #foo: withArguments: (Array new: 100000) ) )",
+            "primitive Object>>#perform:withArguments: failed",
+        ),
+        (
+            "Main = ( run = ( #(1 2) at: 3 ) )",
+            "Error: Array index out of bounds: 3",
+        ),
+    ] {
+        let (outcome, _) = run(src, false);
+        let Outcome::Error(msg) = outcome else {
+            panic!("{src}: expected an error, got {outcome:?}")
+        };
+        assert!(msg.starts_with(expected), "{src}: {msg}");
+    }
+}

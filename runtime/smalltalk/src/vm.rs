@@ -412,6 +412,16 @@ impl Vm {
         }
     }
 
+    /// Is there room for `slots` more values on the value stack?
+    pub fn has_stack_room(&self, slots: usize) -> bool {
+        (self.stack_limit as usize - self.sp as usize) / 8 > slots
+    }
+
+    /// Could an object of `bytes` bytes ever fit in the heap?
+    pub fn can_allocate(&self, bytes: usize) -> bool {
+        bytes < self.options.heap_max / 2
+    }
+
     /// Pushes a value on the value stack (a root) and returns its slot.
     pub fn push(&mut self, v: Value) -> *mut Value {
         let p = self.sp;

@@ -154,8 +154,15 @@ pub(super) fn find(class: &str, selector: &str) -> Option<PrimFn> {
             let Some(c) = vm.class_index_of(arg(fp, 0)) else {
                 return Prim::Fail;
             };
-            if !n.is_int() || n.as_int() < 0 || n.as_int() > 1 << 32 {
+            if !n.is_int() || n.as_int() < 0 {
                 return Prim::Fail;
+            }
+            if !vm.can_allocate(n.as_int() as usize * 8) {
+                vm.abort(format!(
+                    "out of memory: cannot allocate an Array of {} elements",
+                    n.as_int()
+                ));
+                return Prim::Done;
             }
             Prim::Ok(vm.alloc(c, Format::Pointers, n.as_int() as usize))
         },
@@ -171,6 +178,9 @@ pub(super) fn find(class: &str, selector: &str) -> Option<PrimFn> {
             // SAFETY: an Array is a pointer object.
             let n = unsafe { heap::size(args) };
             let block = arg(fp, 0);
+            if !vm.has_stack_room(n + 1) {
+                return Prim::Fail;
+            }
             let base = vm.sp;
             vm.push(block);
             for i in 0..n {
@@ -338,6 +348,9 @@ fn perform(vm: &mut Vm, fp: *mut Value, args_at: usize, class_at: Option<usize>)
     } else {
         unsafe { heap::size(args) }
     };
+    if !vm.has_stack_room(n + 1) {
+        return Prim::Fail;
+    }
     let base = vm.sp;
     vm.push(arg(fp, 0));
     for i in 0..n {
@@ -409,6 +422,9 @@ fn invoke_on(vm: &mut Vm, fp: *mut Value) -> Prim {
     } else {
         return Prim::Fail;
     };
+    if !vm.has_stack_room(n + 1) {
+        return Prim::Fail;
+    }
     let base = vm.sp;
     vm.push(arg(fp, 1));
     for i in 0..n {
