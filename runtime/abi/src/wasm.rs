@@ -16,9 +16,9 @@
 //! # Calls between WASM functions
 //!
 //! All parameters and results travel in memory, in 8-byte slots, so multi-value and
-//! host calls need nothing special. Before a call the caller reserves
-//! `max(params, results)` slots at `[rsp]` (rounded up to 16 bytes), writes parameter
-//! `i` to `[rsp + 8*i]` and `call`s. The callee sees parameter `i` at `[rbp + 16 + 8*i]`
+//! host calls need nothing special. Every function keeps an outgoing area at the bottom
+//! of its frame, `[rsp]`, as large as its largest call needs (`max(params, results)`
+//! slots); for a call it writes parameter `i` to `[rsp + 8*i]` and `call`s. The callee sees parameter `i` at `[rbp + 16 + 8*i]`
 //! and writes result `i` to the same place before `ret`; the caller reads result `i`
 //! from `[rsp + 8*i]`. An `i32` occupies the low 4 bytes of its slot, an `f32` the
 //! low 4 bytes, a reference the whole slot.
@@ -26,10 +26,13 @@
 //! A direct call to a function of the same module is a `call rel32` to its symbol.
 //! Calls to imported functions and `call_indirect` go through a [`FuncRef`]: the caller
 //! loads `r15` with `FuncRef::vmctx` and `r14` with that context's memory base, calls
-//! `FuncRef::code`, then restores both from its own frame (the callee never changes them).
+//! `FuncRef::code`, then restores both from its own frame (the callee never changes them):
+//! every function stores its own VM context at `[rbp - 8]` in its prologue.
 //!
 //! Host functions are reached the same way: their `FuncRef::code` is a small adapter of
-//! the runtime that passes the argument slots to Rust.
+//! the runtime that passes the argument slots to Rust, and their `FuncRef::vmctx` points
+//! to the runtime's record of the function, whose first word (read as a memory base by
+//! the caller's context switch) is 0.
 //!
 //! # Stack limit
 //!
