@@ -10,8 +10,9 @@ use crate::module::Type;
 use alloc::vec::Vec;
 use kiln_x64::{Mem, PackedOp, Reg, Size, Xmm};
 
-/// Registers that can hold locals (taken out of the operand pool when used).
-const GPR_HOMES: [Reg; 3] = [Reg::Rbx, Reg::R12, Reg::R13];
+/// Registers that can hold locals (taken out of the operand pool when used). Four of
+/// the eight operand registers stay for operands: no operator holds more than three.
+const GPR_HOMES: [Reg; 4] = [Reg::Rbx, Reg::R12, Reg::R13, Reg::R10];
 const XMM_HOMES: [Xmm; 6] = [
     Xmm::Xmm8,
     Xmm::Xmm9,
