@@ -1,0 +1,343 @@
+//! Routines that move values: pushes and stores of constants, literals, frame slots,
+//! fields, context variables, variables of a linked frame, globals; block creation.
+use super::{leave, send_message, step};
+use crate::code::{Method, Step, Word};
+use crate::heap::{self, Format};
+use crate::value::Value;
+use crate::vm::{cls, sel, Vm, UNWIND_NONE};
+
+// ----- pushes and stores -----
+
+/// Pops the top of stack.
+///
+/// # Safety
+/// Called by the dispatch loop only.
+pub unsafe fn pop(pc: *const Word, sp: *mut Value, _fp: *mut Value, _vm: &mut Vm) -> Step {
+    // SAFETY: the compiler only pops what it pushed.
+    unsafe { step(pc.add(1), sp.sub(1)) }
+}
+
+macro_rules! push_routine {
+    ($(#[$doc:meta])* $name:ident, $len:expr, |$pc:ident, $fp:ident| $value:expr) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// Called by the dispatch loop only.
+        pub unsafe fn $name($pc: *const Word, sp: *mut Value, $fp: *mut Value, _vm: &mut Vm) -> Step {
+            // SAFETY: operands come from the compiler, which sized the operand stack.
+            unsafe {
+                *sp = $value;
+                step($pc.add($len), sp.add(1))
+            }
+        }
+    };
+}
+
+push_routine!(
+    /// Pushes `nil`.
+    push_nil, 1, |pc, _fp| Value::NIL);
+push_routine!(
+    /// Pushes the constant in operand 1 (SmallInteger, `true`, `false`).
+    push_const, 2, |pc, _fp| (*pc.add(1)).v);
+push_routine!(
+    /// Pushes the literal whose slot address is operand 1.
+    push_literal, 2, |pc, _fp| *((*pc.add(1)).u as *const Value));
+push_routine!(
+    /// Pushes the receiver of a method.
+    push_self, 1, |pc, fp| *fp);
+push_routine!(
+    /// Pushes the receiver of a block's home method.
+    push_block_self, 1, |pc, fp| heap::slot(*fp, 2));
+push_routine!(
+    /// Pushes frame slot operand 1.
+    push_local, 2, |pc, fp| *fp.add((*pc.add(1)).u));
+push_routine!(
+    /// Pushes field operand 1 of the receiver.
+    push_field, 2, |pc, fp| heap::slot(*fp, (*pc.add(1)).u));
+push_routine!(
+    /// Pushes field operand 1 of a block's receiver.
+    push_field_in_block, 2, |pc, fp| heap::slot(heap::slot(*fp, 2), (*pc.add(1)).u));
+push_routine!(
+    /// Pushes a context variable. Operands: start (frame slot of the own context, or
+    /// `usize::MAX` for the block's outer context), hops up the parent chain, slot.
+    push_context, 4, |pc, fp| heap::slot(context_at(pc, fp), (*pc.add(3)).u));
+
+/// Start flag of a context-variable operand: the context is found through the frame a
+/// fallback block is linked to (that frame's slot in the low bits).
+pub const FRAME_REF: usize = 1 << 40;
+/// With [`FRAME_REF`]: the linked frame's block's outer context.
+pub const FRAME_OUTER: usize = (1 << 32) - 1;
+
+/// The frame a fallback block (at `fp[0]`) is linked to, or null once the control
+/// message that created the block has returned (the handle is cleared then).
+///
+/// # Safety
+/// `fp[0]` must be a fallback block.
+#[inline]
+unsafe fn linked_frame(fp: *mut Value) -> *mut Value {
+    // SAFETY: fallback blocks hold a one-slot frame handle as their outer context.
+    unsafe {
+        let f = heap::slot(heap::slot(*fp, 1), 0);
+        if f.is_int() {
+            f.as_int() as *mut Value
+        } else {
+            core::ptr::null_mut()
+        }
+    }
+}
+
+fn dead_linked_frame(sp: *mut Value, vm: &mut Vm) -> Step {
+    vm.sp = sp;
+    vm.abort(alloc::string::String::from(
+        "a block argument of an inlined control message was used after the message returned",
+    ));
+    leave(sp)
+}
+
+/// The context a linked-context routine addresses (operands as `push_context`, the
+/// start with [`FRAME_REF`]), or `None` if the linked frame is gone.
+///
+/// # Safety
+/// `fp[0]` must be a fallback block.
+unsafe fn linked_context(pc: *const Word, fp: *mut Value) -> Option<Value> {
+    // SAFETY: the linked frame is live (checked) and holds the context chain.
+    unsafe {
+        let f = linked_frame(fp);
+        if f.is_null() {
+            return None;
+        }
+        let start = (*pc.add(1)).u;
+        let mut c = if start == FRAME_REF | FRAME_OUTER {
+            heap::slot(*f, 1)
+        } else {
+            *f.add(start & !FRAME_REF)
+        };
+        for _ in 0..(*pc.add(2)).u {
+            c = heap::slot(c, 0);
+        }
+        Some(c)
+    }
+}
+
+/// Pushes a variable of the frame a fallback block is linked to (operand 1: slot).
+///
+/// # Safety
+/// Called by the dispatch loop only, in a fallback block.
+pub unsafe fn push_linked_frame(
+    pc: *const Word,
+    sp: *mut Value,
+    fp: *mut Value,
+    vm: &mut Vm,
+) -> Step {
+    // SAFETY: a live linked frame holds the slot; a dead one is reported.
+    unsafe {
+        let f = linked_frame(fp);
+        if f.is_null() {
+            return dead_linked_frame(sp, vm);
+        }
+        *sp = *f.add((*pc.add(1)).u);
+        step(pc.add(2), sp.add(1))
+    }
+}
+
+/// Stores the top of stack (kept) into a variable of the linked frame.
+///
+/// # Safety
+/// Called by the dispatch loop only, in a fallback block.
+pub unsafe fn store_linked_frame(
+    pc: *const Word,
+    sp: *mut Value,
+    fp: *mut Value,
+    vm: &mut Vm,
+) -> Step {
+    // SAFETY: as for `push_linked_frame`.
+    unsafe {
+        let f = linked_frame(fp);
+        if f.is_null() {
+            return dead_linked_frame(sp, vm);
+        }
+        *f.add((*pc.add(1)).u) = *sp.sub(1);
+        step(pc.add(2), sp)
+    }
+}
+
+/// Pushes a context variable reached through the linked frame.
+///
+/// # Safety
+/// Called by the dispatch loop only, in a fallback block.
+pub unsafe fn push_linked_context(
+    pc: *const Word,
+    sp: *mut Value,
+    fp: *mut Value,
+    vm: &mut Vm,
+) -> Step {
+    // SAFETY: as for `push_linked_frame`.
+    unsafe {
+        match linked_context(pc, fp) {
+            Some(c) => {
+                *sp = heap::slot(c, (*pc.add(3)).u);
+                step(pc.add(4), sp.add(1))
+            }
+            None => dead_linked_frame(sp, vm),
+        }
+    }
+}
+
+/// Stores the top of stack (kept) into a context variable reached through the linked frame.
+///
+/// # Safety
+/// Called by the dispatch loop only, in a fallback block.
+pub unsafe fn store_linked_context(
+    pc: *const Word,
+    sp: *mut Value,
+    fp: *mut Value,
+    vm: &mut Vm,
+) -> Step {
+    // SAFETY: as for `push_linked_frame`.
+    unsafe {
+        match linked_context(pc, fp) {
+            Some(c) => {
+                heap::set_slot(c, (*pc.add(3)).u, *sp.sub(1));
+                step(pc.add(4), sp)
+            }
+            None => dead_linked_frame(sp, vm),
+        }
+    }
+}
+
+/// The context a context-variable routine addresses.
+///
+/// # Safety
+/// `pc` must be a push/store-context routine of the frame `fp`.
+#[inline(always)]
+unsafe fn context_at(pc: *const Word, fp: *mut Value) -> Value {
+    // SAFETY: the compiler emits these routines only where the chain exists.
+    unsafe {
+        let start = (*pc.add(1)).u;
+        let mut c = if start == usize::MAX {
+            heap::slot(*fp, 1)
+        } else {
+            *fp.add(start)
+        };
+        for _ in 0..(*pc.add(2)).u {
+            c = heap::slot(c, 0);
+        }
+        c
+    }
+}
+
+/// Stores the top of stack (kept) into frame slot operand 1.
+///
+/// # Safety
+/// Called by the dispatch loop only.
+pub unsafe fn store_local(pc: *const Word, sp: *mut Value, fp: *mut Value, _vm: &mut Vm) -> Step {
+    // SAFETY: the slot is inside this frame.
+    unsafe {
+        *fp.add((*pc.add(1)).u) = *sp.sub(1);
+        step(pc.add(2), sp)
+    }
+}
+
+/// Stores the top of stack (kept) into a context variable (operands as `push_context`).
+///
+/// # Safety
+/// Called by the dispatch loop only.
+pub unsafe fn store_context(pc: *const Word, sp: *mut Value, fp: *mut Value, _vm: &mut Vm) -> Step {
+    // SAFETY: as for `push_context`.
+    unsafe {
+        heap::set_slot(context_at(pc, fp), (*pc.add(3)).u, *sp.sub(1));
+        step(pc.add(4), sp)
+    }
+}
+
+/// Stores the top of stack (kept) into field operand 1 of the receiver.
+///
+/// # Safety
+/// Called by the dispatch loop only.
+pub unsafe fn store_field(pc: *const Word, sp: *mut Value, fp: *mut Value, _vm: &mut Vm) -> Step {
+    // SAFETY: the compiler checked the field index against the class layout.
+    unsafe {
+        heap::set_slot(*fp, (*pc.add(1)).u, *sp.sub(1));
+        step(pc.add(2), sp)
+    }
+}
+
+/// Stores the top of stack (kept) into field operand 1 of a block's receiver.
+///
+/// # Safety
+/// Called by the dispatch loop only.
+pub unsafe fn store_field_in_block(
+    pc: *const Word,
+    sp: *mut Value,
+    fp: *mut Value,
+    _vm: &mut Vm,
+) -> Step {
+    // SAFETY: as for `store_field`.
+    unsafe {
+        heap::set_slot(heap::slot(*fp, 2), (*pc.add(1)).u, *sp.sub(1));
+        step(pc.add(2), sp)
+    }
+}
+
+/// Pushes global slot operand 1, loading a class on first use; an unknown global sends
+/// `unknownGlobal:` to self. Operand 2: is this a block?
+///
+/// # Safety
+/// Called by the dispatch loop only.
+pub unsafe fn push_global(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut Vm) -> Step {
+    // SAFETY: the global slot index came from `Vm::global_slot`.
+    unsafe {
+        let g = (*pc.add(1)).u;
+        let v = *vm.globals.as_ptr().add(g);
+        if v != Value::UNBOUND {
+            *sp = v;
+            return step(pc.add(3), sp.add(1));
+        }
+        vm.sp = sp;
+        if let Some(v) = vm.read_global(g) {
+            *sp = v;
+            return step(pc.add(3), sp.add(1));
+        }
+        if vm.unwind != UNWIND_NONE {
+            return leave(sp);
+        }
+        *sp = if (*pc.add(2)).u != 0 {
+            heap::slot(*fp, 2)
+        } else {
+            *fp
+        };
+        vm.sp = sp.add(1);
+        let name = vm.global_names[g];
+        let sym = vm.symbol_obj(name);
+        *sp.add(1) = sym;
+        vm.sp = sp.add(2);
+        if !send_message(vm, vm.special_sel(sel::UNKNOWN_GLOBAL), 1, sp) {
+            return leave(sp);
+        }
+        step(pc.add(3), sp.add(1))
+    }
+}
+
+/// Creates a block. Operands: block method, frame slot of the context, is-block.
+///
+/// # Safety
+/// Called by the dispatch loop only.
+pub unsafe fn push_block(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut Vm) -> Step {
+    // SAFETY: the frame has a context in the given slot (the compiler gives every scope
+    // that creates a block one).
+    unsafe {
+        let m = (*pc.add(1)).u as *const Method;
+        vm.sp = sp;
+        let b = vm.alloc(cls::BLOCK1 + (*m).num_args as u32, Format::Pointers, 3);
+        heap::set_slot(b, 0, Value::int(m as i64));
+        heap::set_slot(b, 1, *fp.add((*pc.add(2)).u));
+        let receiver = if (*pc.add(3)).u != 0 {
+            heap::slot(*fp, 2)
+        } else {
+            *fp
+        };
+        heap::set_slot(b, 2, receiver);
+        *sp = b;
+        step(pc.add(4), sp.add(1))
+    }
+}
