@@ -292,3 +292,110 @@ fn division_by_constants_matches_rust() {
         }
     });
 }
+
+/// The Linux platform with console output captured, to check what programs print.
+struct CapturePlatform(std::sync::Mutex<Vec<u8>>);
+
+static CAPTURE: CapturePlatform = CapturePlatform(std::sync::Mutex::new(Vec::new()));
+
+impl kiln_abi::Platform for CapturePlatform {
+    fn console_write(&self, bytes: &[u8]) {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+    }
+    fn console_read(&self, _: &mut [u8]) -> usize {
+        0
+    }
+    fn monotonic_ns(&self) -> u64 {
+        crate::LinuxPlatform.monotonic_ns()
+    }
+    fn wall_clock_ns(&self) -> u64 {
+        crate::LinuxPlatform.wall_clock_ns()
+    }
+    fn random_fill(&self, buf: &mut [u8]) {
+        crate::LinuxPlatform.random_fill(buf)
+    }
+    fn reserve(&self, len: usize) -> Result<*mut u8, kiln_abi::MemoryError> {
+        crate::LinuxPlatform.reserve(len)
+    }
+    fn protect(
+        &self,
+        addr: *mut u8,
+        len: usize,
+        prot: kiln_abi::Protection,
+    ) -> Result<(), kiln_abi::MemoryError> {
+        crate::LinuxPlatform.protect(addr, len, prot)
+    }
+    fn release(&self, addr: *mut u8, len: usize) {
+        crate::LinuxPlatform.release(addr, len)
+    }
+    fn exit(&self, status: i32) -> ! {
+        panic!("program exited with {status}")
+    }
+}
+
+/// The hosted machine on the capturing platform.
+struct CaptureMachine;
+
+static CAPTURE_MACHINE: CaptureMachine = CaptureMachine;
+
+impl kiln_wasm::instance::Machine for CaptureMachine {
+    fn platform(&self) -> &dyn kiln_abi::Platform {
+        &CAPTURE
+    }
+    unsafe fn enter(
+        &self,
+        vmctx: u64,
+        code: u64,
+        slots: &mut [u64],
+    ) -> Result<(), kiln_wasm::instance::Trap> {
+        // SAFETY: forwarded from the caller.
+        unsafe { super::trap::MACHINE.enter(vmctx, code, slots) }
+    }
+    fn trap_fn(&self) -> u64 {
+        super::trap::MACHINE.trap_fn()
+    }
+    fn host_adapter(&self) -> u64 {
+        super::trap::MACHINE.host_adapter()
+    }
+    fn stack_limit(&self) -> u64 {
+        super::trap::MACHINE.stack_limit()
+    }
+}
+
+#[test]
+fn example_programs_print_what_their_out_files_say() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/wasm/programs");
+    let mut programs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wat"))
+        .collect();
+    programs.sort();
+    assert!(programs.len() >= 3, "programs in {dir}");
+    on_wasm_thread(move || {
+        for path in programs {
+            let wasm = super::cli::wat_to_wasm(std::fs::read(&path).unwrap()).unwrap();
+            let module =
+                Rc::new(kiln_wasm::compile(&wasm, kiln_wasm::supported_features()).unwrap());
+            let mut store = Store::new(&CAPTURE_MACHINE);
+            let wasi = Rc::new(kiln_wasm::wasi::Wasi {
+                args: vec![path.display().to_string()],
+            });
+            let memory: kiln_wasm::instance::wasi_link::MemoryCell = Rc::default();
+            let imports =
+                kiln_wasm::instance::wasi_link::imports(&mut store, &module, wasi, &memory)
+                    .unwrap();
+            let inst = instance::instantiate(&mut store, module, &imports)
+                .map_err(|e| format!("{e:?}"))
+                .unwrap();
+            if let Some(Extern::Memory(m)) = inst.export("memory") {
+                memory.set(m);
+            }
+            CAPTURE.0.lock().unwrap().clear();
+            call(&store, inst, "_start", &[], 0).unwrap();
+            let out = String::from_utf8(CAPTURE.0.lock().unwrap().clone()).unwrap();
+            let want = std::fs::read_to_string(path.with_extension("out")).unwrap();
+            assert_eq!(out, want, "{}", path.display());
+        }
+    });
+}
