@@ -1,0 +1,391 @@
+//! Inline compilation of control messages with literal blocks: conditionals, loops,
+//! counting loops, comparisons fused with jumps, and the fallback blocks used when the
+//! receiver is not a Boolean.
+
+use super::analysis::{creates_block, returns};
+use super::{CompileResult, Gen};
+use crate::ast::{Body, Expr, Literal, Stmt};
+use crate::code::{Routine, Word};
+use crate::interp as r;
+use crate::value::Value;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// The increment of an inlined counting loop.
+#[derive(Clone, Copy)]
+enum Step {
+    Const(i64),
+    Hidden(usize),
+}
+
+impl Gen<'_> {
+    /// Compiles a literal block's body in place (its variables join the current scope).
+    fn inline_block(&mut self, e: &Expr, param_vars: &[usize]) -> CompileResult<()> {
+        let Expr::Block(b) = e else {
+            return self.expr(e);
+        };
+        let mark = self.scope().visible.len();
+        let mut new_vars = Vec::new();
+        for (i, p) in b.params.iter().enumerate() {
+            let s = self.scopes.last_mut().expect("open scope");
+            s.visible.push((p.clone(), param_vars[i]));
+        }
+        for t in &b.temps {
+            let s = self.scopes.last_mut().expect("open scope");
+            let idx = s.vars.len();
+            s.vars.push(t.clone());
+            s.visible.push((t.clone(), idx));
+            new_vars.push(t.clone());
+        }
+        for t in &new_vars {
+            self.emit(r::push_nil, &[]);
+            self.adjust(1);
+            self.store_var(t)?;
+            self.emit(r::pop, &[]);
+            self.adjust(-1);
+        }
+        self.statements(&b.stmts, false)?;
+        self.scopes
+            .last_mut()
+            .expect("open scope")
+            .visible
+            .truncate(mark);
+        Ok(())
+    }
+
+    /// Real blocks for the literal block arguments of an inlined control message, used
+    /// only if its receiver turns out not to be a Boolean. A block that creates blocks
+    /// or returns non-locally (or one inside another fallback block) has none (0): it is
+    /// passed as `nil`.
+    fn fallback_blocks(&mut self, args: &[Expr]) -> CompileResult<[usize; 2]> {
+        let mut out = [0usize; 2];
+        if self.scope().frame_linked {
+            return Ok(out);
+        }
+        for (i, a) in args.iter().enumerate() {
+            if let Expr::Block(b) = a {
+                if !creates_block(b) && !returns(b) {
+                    out[i] = self.function_in(b, true, None, false, true)? as usize;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Emits the test of an inlined control message: consumes the condition and jumps to
+    /// a target patched later when it is `true` (`jump_if_true`) or `false`. A
+    /// comparison condition is fused with the jump. `fallback` holds the operands after
+    /// the target (selector, argument count, end, is-block, fallback blocks). Returns
+    /// the position of the target operand.
+    fn cond_jump(
+        &mut self,
+        cond: &Expr,
+        jump_if_true: bool,
+        fallback: [usize; 6],
+    ) -> CompileResult<usize> {
+        if let Expr::Send {
+            receiver,
+            selector,
+            args,
+        } = cond
+        {
+            let is_super = matches!(&**receiver, Expr::Var(n) if n == "super");
+            if !is_super && args.len() == 1 && fused_compare(selector, jump_if_true).is_some() {
+                self.expr(receiver)?;
+                self.expr(&args[0])?;
+                return Ok(self.emit_fused(selector, jump_if_true, fallback));
+            }
+        }
+        self.expr(cond)?;
+        let test: Routine = if jump_if_true {
+            r::jump_if_true
+        } else {
+            r::jump_if_false
+        };
+        let j = self.emit_jump(test, &fallback);
+        self.adjust(-1);
+        Ok(j)
+    }
+
+    /// Emits a comparison fused with a conditional jump (both operands pushed already).
+    fn emit_fused(&mut self, selector: &str, jump_if_true: bool, fallback: [usize; 6]) -> usize {
+        let routine = fused_compare(selector, jump_if_true).expect("checked by the caller");
+        let sel = self.vm.symbols.intern(selector) as usize;
+        self.emit(routine, &[sel, 1, u32::MAX as usize, 0, 0]);
+        let j = self.here() - 1;
+        for o in fallback {
+            self.f().code.push(Word { u: o });
+        }
+        self.adjust(-2);
+        j
+    }
+
+    fn push_const(&mut self, v: Value) {
+        self.emit(r::push_const, &[v.0 as usize]);
+        self.adjust(1);
+    }
+
+    /// `counter <cmp> limit` loop around the inlined block `b` (its parameter is
+    /// `counter`), adding `step` each round. Returns the loop test's jump operand (its
+    /// end label is patched by the caller).
+    fn counting_loop(
+        &mut self,
+        counter: usize,
+        limit: usize,
+        step: Step,
+        cmp: &str,
+        b: &Body,
+        fallback: [usize; 6],
+    ) -> CompileResult<usize> {
+        let top = self.here();
+        self.push_hidden(counter);
+        self.push_hidden(limit);
+        let j = self.emit_fused(cmp, false, fallback);
+        let params: Vec<usize> = if b.params.is_empty() {
+            Vec::new()
+        } else {
+            alloc::vec![counter]
+        };
+        self.inline_block(&Expr::Block(Box::new(b.clone())), &params)?;
+        self.pop();
+        self.push_hidden(counter);
+        match step {
+            Step::Const(i) => self.push_const(Value::int(i)),
+            Step::Hidden(h) => self.push_hidden(h),
+        }
+        let plus = self.vm.symbols.intern("+") as usize;
+        self.emit(r::send_add, &[plus, 1, u32::MAX as usize, 0]);
+        self.adjust(-1);
+        self.store_hidden(counter);
+        self.pop();
+        let back = self.emit_jump(r::jump, &[]);
+        self.patch(back, top);
+        let exit = self.here();
+        self.patch(j, exit);
+        Ok(j)
+    }
+
+    fn hidden_var(&mut self, name: &str) -> usize {
+        let s = self.scopes.last_mut().expect("open scope");
+        let idx = s.vars.len();
+        s.vars.push(String::from(name));
+        idx
+    }
+
+    fn store_hidden(&mut self, idx: usize) {
+        let s = self.scope();
+        if s.has_ctx {
+            self.emit(r::store_context, &[s.num_args + 1, 0, 2 + idx]);
+        } else {
+            self.emit(r::store_local, &[1 + idx]);
+        }
+    }
+
+    fn push_hidden(&mut self, idx: usize) {
+        let s = self.scope();
+        if s.has_ctx {
+            self.emit(r::push_context, &[s.num_args + 1, 0, 2 + idx]);
+        } else {
+            self.emit(r::push_local, &[1 + idx]);
+        }
+        self.adjust(1);
+    }
+
+    pub(super) fn pop(&mut self) {
+        self.emit(r::pop, &[]);
+        self.adjust(-1);
+    }
+
+    pub(super) fn inline_send(
+        &mut self,
+        receiver: &Expr,
+        selector: &str,
+        args: &[Expr],
+    ) -> CompileResult<()> {
+        let sel = self.vm.symbols.intern(selector) as usize;
+        let argc = args.len();
+        match selector {
+            "ifTrue:" | "ifFalse:" | "and:" | "or:" => {
+                let on_true = matches!(selector, "ifTrue:" | "and:");
+                let fallback = self.fallback_blocks(args)?;
+                let in_block = self.in_block() as usize;
+                let j = self.cond_jump(
+                    receiver,
+                    !on_true,
+                    [sel, argc, 0, in_block, fallback[0], fallback[1]],
+                )?;
+                self.inline_block(&args[0], &[])?;
+                let end = self.emit_jump(r::jump, &[]);
+                let other = self.here();
+                self.patch(j, other);
+                match selector {
+                    "and:" => self.emit(r::push_const, &[Value::FALSE.0 as usize]),
+                    "or:" => self.emit(r::push_const, &[Value::TRUE.0 as usize]),
+                    _ => self.emit(r::push_nil, &[]),
+                }
+                let done = self.here();
+                self.patch(end, done);
+                self.patch_end(j, done);
+            }
+            "ifTrue:ifFalse:" | "ifFalse:ifTrue:" => {
+                let fallback = self.fallback_blocks(args)?;
+                let in_block = self.in_block() as usize;
+                let jump_if_true = selector != "ifTrue:ifFalse:";
+                let j = self.cond_jump(
+                    receiver,
+                    jump_if_true,
+                    [sel, argc, 0, in_block, fallback[0], fallback[1]],
+                )?;
+                self.inline_block(&args[0], &[])?;
+                self.adjust(-1);
+                let end = self.emit_jump(r::jump, &[]);
+                let other = self.here();
+                self.patch(j, other);
+                self.inline_block(&args[1], &[])?;
+                let done = self.here();
+                self.patch(end, done);
+                self.patch_end(j, done);
+            }
+            "whileTrue:" | "whileFalse:" => {
+                let top = self.here();
+                let jump_if_true = selector == "whileFalse:";
+                let j = match receiver {
+                    Expr::Block(b)
+                        if b.temps.is_empty() && matches!(b.stmts.as_slice(), [Stmt::Expr(_)]) =>
+                    {
+                        let Stmt::Expr(cond) = &b.stmts[0] else {
+                            unreachable!("matched above")
+                        };
+                        self.cond_jump(cond, jump_if_true, [sel, argc, 0, 0, 0, 0])?
+                    }
+                    _ => {
+                        self.inline_block(receiver, &[])?;
+                        let test: Routine = if jump_if_true {
+                            r::jump_if_true
+                        } else {
+                            r::jump_if_false
+                        };
+                        let j = self.emit_jump(test, &[sel, argc, 0, 0, 0, 0]);
+                        self.adjust(-1);
+                        j
+                    }
+                };
+                self.inline_block(&args[0], &[])?;
+                self.pop();
+                let back = self.emit_jump(r::jump, &[]);
+                self.patch(back, top);
+                let exit = self.here();
+                self.patch(j, exit);
+                self.emit(r::push_nil, &[]);
+                self.adjust(1);
+                let done = self.here();
+                self.patch_end(j, done);
+            }
+            "to:do:" | "timesRepeat:" | "to:by:do:" => {
+                let block_arg = match selector {
+                    "to:do:" => &args[1],
+                    "to:by:do:" => &args[2],
+                    _ => &args[0],
+                };
+                let Expr::Block(b) = block_arg else {
+                    unreachable!("checked by `inlined`")
+                };
+                let start = self.hidden_var("(start)");
+                let limit = self.hidden_var("(limit)");
+                let counter = if selector == "timesRepeat:" {
+                    self.hidden_var("(counter)")
+                } else {
+                    let s = self.scopes.last_mut().expect("open scope");
+                    let idx = s.vars.len();
+                    s.vars.push(b.params[0].clone());
+                    idx
+                };
+                if selector == "timesRepeat:" {
+                    self.emit(r::push_const, &[Value::int(1).0 as usize]);
+                    self.adjust(1);
+                    self.store_hidden(counter);
+                    self.pop();
+                    self.expr(receiver)?;
+                    self.store_hidden(start);
+                } else {
+                    self.expr(receiver)?;
+                    self.store_hidden(start);
+                    self.store_hidden(counter);
+                    self.pop();
+                    self.expr(&args[0])?;
+                }
+                self.store_hidden(limit);
+                self.pop();
+                let fallback = [sel, argc, 0, 0, 0, 0];
+                let mut ends = Vec::new();
+                let literal_step = match args {
+                    [_, Expr::Lit(Literal::Int(i)), _] => Some(*i),
+                    [_, _, _] => None,
+                    _ => Some(1),
+                };
+                match literal_step {
+                    Some(i) => {
+                        let step = Step::Const(i);
+                        let cmp = if i >= 0 { "<=" } else { ">=" };
+                        ends.push(self.counting_loop(counter, limit, step, cmp, b, fallback)?);
+                    }
+                    None => {
+                        // The step's sign picks the comparison once, before looping.
+                        let step = self.hidden_var("(step)");
+                        self.expr(&args[1])?;
+                        self.store_hidden(step);
+                        self.push_const(Value::int(0));
+                        let negative = self.emit_fused(">", false, fallback);
+                        ends.push(negative);
+                        ends.push(self.counting_loop(
+                            counter,
+                            limit,
+                            Step::Hidden(step),
+                            "<=",
+                            b,
+                            fallback,
+                        )?);
+                        let skip = self.emit_jump(r::jump, &[]);
+                        let other = self.here();
+                        self.patch(negative, other);
+                        ends.push(self.counting_loop(
+                            counter,
+                            limit,
+                            Step::Hidden(step),
+                            ">=",
+                            b,
+                            fallback,
+                        )?);
+                        let after = self.here();
+                        self.patch(skip, after);
+                    }
+                }
+                self.push_hidden(start);
+                let done = self.here();
+                for j in ends {
+                    self.patch_end(j, done);
+                }
+            }
+            _ => unreachable!("`inlined` lists the selectors handled here"),
+        }
+        Ok(())
+    }
+}
+
+/// The comparison fused with a conditional jump for `selector`, if there is one.
+fn fused_compare(selector: &str, jump_if_true: bool) -> Option<Routine> {
+    Some(match (selector, jump_if_true) {
+        ("<", false) => r::lt_jump_if_false,
+        ("<", true) => r::lt_jump_if_true,
+        (">", false) => r::gt_jump_if_false,
+        (">", true) => r::gt_jump_if_true,
+        ("<=", false) => r::le_jump_if_false,
+        ("<=", true) => r::le_jump_if_true,
+        (">=", false) => r::ge_jump_if_false,
+        (">=", true) => r::ge_jump_if_true,
+        ("=", false) => r::eq_jump_if_false,
+        ("=", true) => r::eq_jump_if_true,
+        _ => return None,
+    })
+}
