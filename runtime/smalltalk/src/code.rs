@@ -87,6 +87,8 @@ pub struct Method {
     pub has_context: bool,
     /// The primitive, if one is attached.
     pub primitive: Option<PrimFn>,
+    /// Set for methods simple enough to run without a frame (accessors and the like).
+    pub trivial: Trivial,
     /// The reflective `Method`/`Primitive` object, once asked for (a root).
     pub object: Value,
     /// Source line of the definition.
@@ -100,6 +102,22 @@ impl Method {
     pub fn context_slot(&self) -> usize {
         self.num_args + 1
     }
+}
+
+/// What a trivial method does; sends run it in place, without a frame (counting the
+/// invocation as word 0 would).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Trivial {
+    /// Not trivial: run the code.
+    No,
+    /// `^self` (or an empty body).
+    ReturnSelf,
+    /// `^field`: the receiver's slot.
+    ReturnField(usize),
+    /// `^nil`, `^true`, `^false` or `^` a SmallInteger literal.
+    ReturnConst(Value),
+    /// `field := argument` (answers self).
+    SetField(usize),
 }
 
 /// An activation record, linked through the native stack; used for backtraces and for

@@ -290,3 +290,27 @@ fn hostile_programs_get_errors_not_crashes() {
         assert!(msg.starts_with(expected), "{src}: {msg}");
     }
 }
+
+#[test]
+fn trivial_methods_run_without_a_frame_but_behave_and_count() {
+    let src = "Main = ( | x | x = ( ^x ) x: v = ( x := v ) me = ( ^self ) seven = ( ^7 ) none = ( )
+        run = ( (self x: 4) == self ifFalse: [^nil]. self x println. (self me == self) println.
+                self seven println. (self none == self) println. self x: 5. self x println ) )";
+    let (mut vm, platform) = vm_with(&[("Main", src)], false);
+    assert_eq!(vm.run_main("Main", &[]), Outcome::Finished);
+    let _ = platform;
+    let c = vm
+        .load_class(vm.symbols.find("Main").unwrap())
+        .unwrap()
+        .unwrap();
+    let getter = vm.lookup(c, vm.symbols.find("x").unwrap()).unwrap();
+    let runner = vm.lookup(c, vm.symbols.find("run").unwrap()).unwrap();
+    // SAFETY: methods live as long as the VM.
+    unsafe {
+        assert_eq!((*getter).trivial, crate::code::Trivial::ReturnField(0));
+        assert_eq!((*getter).invocations, 2);
+        assert_eq!((*runner).trivial, crate::code::Trivial::No);
+    }
+    let (_, out) = run(src, false);
+    assert_eq!(out, "4\ntrue\n7\ntrue\n5\n");
+}

@@ -294,6 +294,7 @@ impl Vm {
             is_block: false,
             has_context: false,
             primitive: None,
+            trivial: crate::code::Trivial::No,
             object: Value::NIL,
             line: 0,
             file: String::new(),

@@ -8,7 +8,7 @@
 //! enclosing scope.
 
 use crate::ast::{Body, Expr, Literal, MethodDef, Stmt};
-use crate::code::{Method, PrimFn, Routine, Word};
+use crate::code::{Method, PrimFn, Routine, Trivial, Word};
 use crate::interp as r;
 use crate::value::Value;
 use crate::vm::{class_slot, Vm};
@@ -86,7 +86,46 @@ pub fn compile_method(
         stmts: Vec::new(),
     };
     let body = def.body.as_ref().unwrap_or(&empty);
-    g.function(body, false, prim, def.body.is_none())
+    let m = g.function(body, false, prim, def.body.is_none())?;
+    if prim.is_none() {
+        if let Some(body) = &def.body {
+            let base = if is_meta { class_slot::COUNT } else { 0 };
+            // SAFETY: `m` was just registered and nothing else refers to it yet.
+            unsafe { (*m).trivial = trivial(body, fields, base) };
+        }
+    }
+    Ok(m)
+}
+
+/// Recognises the method bodies that need no frame.
+fn trivial(body: &Body, fields: &[String], field_base: usize) -> Trivial {
+    let local = |n: &str| body.params.iter().chain(body.temps.iter()).any(|p| p == n);
+    let field = |n: &str| {
+        (!local(n))
+            .then(|| fields.iter().rposition(|f| f == n))
+            .flatten()
+            .map(|i| field_base + i)
+    };
+    match body.stmts.as_slice() {
+        [] => Trivial::ReturnSelf,
+        [Stmt::Return(Expr::Var(n))] => match n.as_str() {
+            "self" => Trivial::ReturnSelf,
+            "nil" => Trivial::ReturnConst(Value::NIL),
+            "true" => Trivial::ReturnConst(Value::TRUE),
+            "false" => Trivial::ReturnConst(Value::FALSE),
+            other => field(other).map_or(Trivial::No, Trivial::ReturnField),
+        },
+        [Stmt::Return(Expr::Lit(Literal::Int(i)))] => Trivial::ReturnConst(Value::int(*i)),
+        [Stmt::Expr(Expr::Assign(f, value))] if body.params.len() == 1 && body.temps.is_empty() => {
+            match &**value {
+                Expr::Var(a) if *a == body.params[0] => {
+                    field(f).map_or(Trivial::No, Trivial::SetField)
+                }
+                _ => Trivial::No,
+            }
+        }
+        _ => Trivial::No,
+    }
 }
 
 enum Var {
@@ -246,6 +285,7 @@ impl Gen<'_> {
             is_block,
             has_context: scope.has_ctx,
             primitive: prim,
+            trivial: Trivial::No,
             object: Value::NIL,
             line: self.line,
             file: String::from(self.file),

@@ -9,7 +9,7 @@
 //! Frame layout: `fp[0]` receiver (for blocks: the block), `fp[1..=n]` arguments, then
 //! the temporaries (or one slot holding the context object), then the operand stack.
 
-use crate::code::{Act, Method, Prim, Step, Word};
+use crate::code::{Act, Method, Prim, Step, Trivial, Word};
 use crate::heap::{self};
 use crate::value::Value;
 use crate::vm::{sel, Vm, UNWIND_NLR, UNWIND_NONE};
@@ -157,6 +157,18 @@ pub unsafe fn invoke(
         }
         vm.sends += 1;
         vm.sel = selector;
+        let trivial = (*m).trivial;
+        if trivial != Trivial::No {
+            // Accessors and constants: no frame. Counted as word 0 would count them.
+            (*(m as *mut Method)).invocations += 1;
+            match trivial {
+                Trivial::ReturnField(i) => *fp = heap::slot(*fp, i),
+                Trivial::ReturnConst(v) => *fp = v,
+                Trivial::SetField(i) => heap::set_slot(*fp, i, *fp.add(1)),
+                Trivial::ReturnSelf | Trivial::No => {}
+            }
+            return true;
+        }
         if let Some(p) = (*m).primitive {
             // Primitive fast path: no frame, no activation record. It checks and counts
             // exactly as word 0 would; a failure runs the body after the primitive word.
