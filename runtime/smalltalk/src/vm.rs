@@ -434,12 +434,6 @@ impl Vm {
         p
     }
 
-    /// Pops `n` values pushed with [`Vm::push`].
-    pub fn pop(&mut self, n: usize) {
-        // SAFETY: the caller pushed at least `n` values.
-        self.sp = unsafe { self.sp.sub(n) };
-    }
-
     /// The class index of any value.
     #[inline(always)]
     pub fn class_of(&self, v: Value) -> u32 {
@@ -727,14 +721,6 @@ impl Vm {
         Some(found)
     }
 
-    /// Empties every dispatch table (after a method is added to a class).
-    pub fn flush_tables(&mut self) {
-        let miss = &*self.miss as *const Method;
-        for c in self.classes.iter_mut() {
-            c.table.iter_mut().for_each(|e| *e = miss);
-        }
-    }
-
     /// Is class `c` the same as or a subclass of `ancestor`?
     pub fn inherits(&self, mut c: u32, ancestor: u32) -> bool {
         loop {
@@ -786,11 +772,6 @@ impl Vm {
             n += 1;
         }
         out
-    }
-
-    /// Writes text to the console.
-    pub fn print(&self, text: &str) {
-        self.platform.console_write(text.as_bytes());
     }
 
     /// Total sends so far.

@@ -138,6 +138,7 @@ pub unsafe fn send_message(vm: &mut Vm, selector: u32, argc: usize, fp: *mut Val
 ///
 /// # Safety
 /// As for [`send_message`].
+#[inline(always)]
 pub unsafe fn invoke(
     vm: &mut Vm,
     m: *const Method,
