@@ -288,6 +288,11 @@ fn division_by_constants_matches_rust() {
                 assert_eq!(got, Ok(vec![x64 / d64]), "i64.div_u {x64} {d64}");
                 let got = call(&store, inst, &format!("i64_rem_u_{k}"), &[x64], 1);
                 assert_eq!(got, Ok(vec![x64 % d64]), "i64.rem_u {x64} {d64}");
+                let (s64, sd) = (-(x64 as i64), d64 as i64);
+                let got = call(&store, inst, &format!("i64_div_s_{k}"), &[s64 as u64], 1);
+                assert_eq!(got, Ok(vec![(s64 / sd) as u64]), "i64.div_s {s64} {sd}");
+                let got = call(&store, inst, &format!("i64_rem_s_{k}"), &[s64 as u64], 1);
+                assert_eq!(got, Ok(vec![(s64 % sd) as u64]), "i64.rem_s {s64} {sd}");
             }
         }
     });
