@@ -291,6 +291,25 @@ impl Gen<'_> {
                 let Expr::Block(b) = block_arg else {
                     unreachable!("checked by `inlined`")
                 };
+                // Receiver and bounds go on the stack for the guard, which sends the
+                // message for real unless they are all SmallIntegers.
+                self.expr(receiver)?;
+                let mut values = 1;
+                if selector != "timesRepeat:" {
+                    self.expr(&args[0])?;
+                    values += 1;
+                }
+                if selector == "to:by:do:" {
+                    self.expr(&args[1])?;
+                    values += 1;
+                }
+                let fallback_block = self.fallback_blocks(core::slice::from_ref(block_arg))?[0];
+                let in_block = self.in_block() as usize;
+                self.emit(
+                    r::int_loop_guard,
+                    &[values, sel, 0, in_block, fallback_block],
+                );
+                let guard = self.here() - 6;
                 let start = self.hidden_var("(start)");
                 let limit = self.hidden_var("(limit)");
                 let counter = if selector == "timesRepeat:" {
@@ -301,22 +320,35 @@ impl Gen<'_> {
                     s.vars.push(b.params[0].clone());
                     idx
                 };
-                if selector == "timesRepeat:" {
-                    self.emit(r::push_const, &[Value::int(1).0 as usize]);
-                    self.adjust(1);
-                    self.store_hidden(counter);
-                    self.pop();
-                    self.expr(receiver)?;
-                    self.store_hidden(start);
+                let literal_step = match args {
+                    [_, Expr::Lit(Literal::Int(i)), _] => Some(*i),
+                    [_, _, _] => None,
+                    _ => Some(1),
+                };
+                let step_var = if selector == "to:by:do:" && literal_step.is_none() {
+                    let v = self.hidden_var("(step)");
+                    self.store_hidden(v);
+                    Some(v)
                 } else {
-                    self.expr(receiver)?;
+                    None
+                };
+                if selector == "to:by:do:" {
+                    self.pop();
+                }
+                if selector == "timesRepeat:" {
+                    self.store_hidden(limit);
+                    self.store_hidden(start);
+                    self.pop();
+                    self.push_const(Value::int(1));
+                    self.store_hidden(counter);
+                    self.pop();
+                } else {
+                    self.store_hidden(limit);
+                    self.pop();
                     self.store_hidden(start);
                     self.store_hidden(counter);
                     self.pop();
-                    self.expr(&args[0])?;
                 }
-                self.store_hidden(limit);
-                self.pop();
                 let fallback = [sel, argc, 0, 0, 0, 0];
                 let mut ends = Vec::new();
                 let literal_step = match args {
@@ -332,9 +364,8 @@ impl Gen<'_> {
                     }
                     None => {
                         // The step's sign picks the comparison once, before looping.
-                        let step = self.hidden_var("(step)");
-                        self.expr(&args[1])?;
-                        self.store_hidden(step);
+                        let step = step_var.expect("a variable step was stored above");
+                        self.push_hidden(step);
                         self.push_const(Value::int(0));
                         let negative = self.emit_fused(">", false, fallback);
                         ends.push(negative);
@@ -366,6 +397,7 @@ impl Gen<'_> {
                 for j in ends {
                     self.patch_end(j, done);
                 }
+                self.patch_from(guard + 3, guard, done);
             }
             _ => unreachable!("`inlined` lists the selectors handled here"),
         }

@@ -2,7 +2,7 @@
 //! non-Booleans) and comparisons fused with conditional jumps.
 use super::sends::send;
 use super::{leave, send_message, step};
-use crate::code::{Step, Word};
+use crate::code::{Method, Step, Word};
 use crate::heap::{self, Format};
 use crate::value::Value;
 use crate::vm::{cls, Vm};
@@ -89,10 +89,60 @@ pub unsafe fn jump(pc: *const Word, sp: *mut Value, _fp: *mut Value, _vm: &mut V
     unsafe { step(pc.offset((*pc.add(1)).i as isize), sp) }
 }
 
+/// Sends `selector` for real from an inlined control message. `base[1..=leading]`
+/// already hold the receiver and the leading arguments; one argument per entry of
+/// `blocks` follows: a fallback block for that literal block (linked to this frame
+/// through a handle kept in `base[0]` and cleared when the send returns), or `nil`
+/// where the block has no fallback (0). The result is left in `base[0]`.
+///
+/// # Safety
+/// `base` must be this frame's operand stack top, with room for the arguments (the
+/// compiler reserves it).
+unsafe fn send_with_blocks(
+    vm: &mut Vm,
+    fp: *mut Value,
+    base: *mut Value,
+    leading: usize,
+    selector: u32,
+    blocks: &[usize],
+    in_block: bool,
+) -> bool {
+    // SAFETY: as stated above; every allocation happens with `vm.sp` covering the values.
+    unsafe {
+        *base = Value::NIL;
+        let first_block = base.add(1 + leading);
+        for i in 0..blocks.len() {
+            *first_block.add(i) = Value::NIL;
+        }
+        vm.sp = first_block.add(blocks.len());
+        if blocks.iter().any(|&m| m != 0) {
+            let handle = vm.alloc(cls::CONTEXT, Format::Pointers, 1);
+            heap::set_slot(handle, 0, Value::int(fp as i64));
+            *base = handle;
+            for (i, &m) in blocks.iter().enumerate() {
+                if m == 0 {
+                    continue;
+                }
+                let class = cls::BLOCK1 + (*(m as *const Method)).num_args as u32;
+                let b = vm.alloc(class, Format::Pointers, 3);
+                heap::set_slot(b, 0, Value::int(m as i64));
+                heap::set_slot(b, 1, *base);
+                heap::set_slot(b, 2, if in_block { heap::slot(*fp, 2) } else { *fp });
+                *first_block.add(i) = b;
+            }
+        }
+        let ok = send_message(vm, selector, leading - 1 + blocks.len(), base.add(1));
+        if (*base).is_ptr() {
+            heap::set_slot(*base, 0, Value::NIL);
+        }
+        *base = *base.add(1);
+        ok
+    }
+}
+
 /// A non-Boolean reached an inlined control message: sends the message for real and
 /// continues at the end of the inlined code. Operands: target, selector, argument
 /// count, end, is-block, then one fallback block method per argument (0: pass `nil`).
-/// The fallback blocks reach this frame through a handle that is cleared afterwards.
 ///
 /// # Safety
 /// Called by the conditional jumps only, with the tested value popped off at `sp`.
@@ -102,38 +152,39 @@ unsafe fn not_boolean(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut 
         let selector = (*pc.add(2)).u as u32;
         let argc = (*pc.add(3)).u;
         let in_block = (*pc.add(5)).u != 0;
-        let value = *sp;
-        *sp = Value::NIL;
-        *sp.add(1) = value;
-        for i in 0..argc {
-            *sp.add(2 + i) = Value::NIL;
-        }
-        vm.sp = sp.add(2 + argc);
-        let blocks: [usize; 2] = [(*pc.add(6)).u, (*pc.add(7)).u];
-        if blocks.iter().any(|&m| m != 0) {
-            let handle = vm.alloc(cls::CONTEXT, Format::Pointers, 1);
-            heap::set_slot(handle, 0, Value::int(fp as i64));
-            *sp = handle;
-            for (i, &m) in blocks.iter().enumerate().take(argc) {
-                if m == 0 {
-                    continue;
-                }
-                let b = vm.alloc(cls::BLOCK1, Format::Pointers, 3);
-                heap::set_slot(b, 0, Value::int(m as i64));
-                heap::set_slot(b, 1, *sp);
-                heap::set_slot(b, 2, if in_block { heap::slot(*fp, 2) } else { *fp });
-                *sp.add(2 + i) = b;
-            }
-        }
-        let ok = send_message(vm, selector, argc, sp.add(1));
-        if (*sp).is_ptr() {
-            heap::set_slot(*sp, 0, Value::NIL);
-        }
-        if !ok {
+        *sp.add(1) = *sp;
+        let blocks = [(*pc.add(6)).u, (*pc.add(7)).u];
+        if !send_with_blocks(vm, fp, sp, 1, selector, &blocks[..argc], in_block) {
             return leave(sp);
         }
-        *sp = *sp.add(1);
         step(pc.offset((*pc.add(4)).i as isize), sp.add(1))
+    }
+}
+
+/// Entry of an inlined counting loop (`to:do:`, `to:by:do:`, `timesRepeat:`): continues
+/// if the receiver and the bounds on top of the stack are SmallIntegers; otherwise
+/// sends the message for real (with the loop body as a fallback block) and continues at
+/// the end. Operands: number of values, selector, end, is-block, fallback block.
+///
+/// # Safety
+/// Called by the dispatch loop only.
+pub unsafe fn int_loop_guard(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut Vm) -> Step {
+    // SAFETY: the compiler pushed the values and reserved room for the real send.
+    unsafe {
+        let n = (*pc.add(1)).u;
+        let base = sp.sub(n);
+        if (0..n).all(|i| (*base.add(i)).is_int()) {
+            return step(pc.add(6), sp);
+        }
+        for i in (0..n).rev() {
+            *base.add(i + 1) = *base.add(i);
+        }
+        let selector = (*pc.add(2)).u as u32;
+        let in_block = (*pc.add(4)).u != 0;
+        if !send_with_blocks(vm, fp, base, n, selector, &[(*pc.add(5)).u], in_block) {
+            return leave(sp);
+        }
+        step(pc.offset((*pc.add(3)).i as isize), base.add(1))
     }
 }
 
