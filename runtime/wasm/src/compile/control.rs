@@ -80,7 +80,11 @@ pub(crate) fn is_structural(op: &Operator<'_>) -> bool {
 pub(crate) fn uses_flags(op: &Operator<'_>) -> bool {
     matches!(
         op,
-        Operator::BrIf { .. } | Operator::If { .. } | Operator::I32Eqz
+        Operator::BrIf { .. }
+            | Operator::If { .. }
+            | Operator::I32Eqz
+            | Operator::Select
+            | Operator::TypedSelect { .. }
     )
 }
 

@@ -225,28 +225,26 @@ impl FuncCompiler<'_> {
         self.push_gpr(to, r);
     }
 
-    /// `select` and typed `select`.
+    /// `select` and typed `select`. The condition is tested first (or is a pending
+    /// comparison); loading the operands afterwards only moves data, so the flags hold.
     pub(crate) fn select(&mut self) {
-        let cond = self.pop_gpr();
+        let cond = self.pop_condition();
         let ty = self.peek(0).ty();
         if ty.is_float() {
-            let b = self.pop_xmm();
+            let b = self.pop_xmm_borrowed();
             let a = self.pop_xmm();
             let keep = self.asm.new_label();
-            self.asm.test(Size::S32, cond, cond);
-            self.asm.jcc(Cond::Ne, keep);
+            self.asm.jcc(cond, keep);
             self.asm.packed(PackedOp::Movaps, a, b);
             self.asm.bind(keep);
             self.free_xmm(b);
             self.push_xmm(ty, a);
         } else {
-            let b = self.pop_gpr();
+            let b = self.pop_gpr_borrowed();
             let a = self.pop_gpr();
-            self.asm.test(Size::S32, cond, cond);
-            self.asm.cmov(size(ty), Cond::E, a, b);
+            self.asm.cmov(size(ty), cond.invert(), a, b);
             self.free_gpr(b);
             self.push_gpr(ty, a);
         }
-        self.free_gpr(cond);
     }
 }

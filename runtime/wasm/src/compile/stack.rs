@@ -8,7 +8,7 @@
 use super::locals::Home;
 use super::FuncCompiler;
 use crate::module::Type;
-use kiln_x64::{AluOp, Cond, FSize, Mem, PackedOp, Reg, Size, Xmm};
+use kiln_x64::{Cond, FSize, Mem, PackedOp, Reg, Size, Xmm};
 
 /// A set of registers as a bit mask over their numbers.
 #[derive(Clone, Copy, Debug)]
@@ -300,12 +300,9 @@ impl FuncCompiler<'_> {
         }
     }
 
+    /// Loads a constant with `mov` (never `xor`, so pending flags survive).
     pub(crate) fn load_const_gpr(&mut self, r: Reg, bits: u64) {
-        if bits == 0 {
-            self.asm.alu(Size::S32, AluOp::Xor, r, r);
-        } else {
-            self.asm.mov_imm64(r, bits as i64);
-        }
+        self.asm.mov_imm64(r, bits as i64);
     }
 
     /// Pops the top value into an SSE register the caller now owns.
