@@ -75,3 +75,37 @@ pub fn test(args: Vec<String>) -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{run_class, test_classes};
+    use crate::som::repo_dir;
+
+    fn suite_dir() -> String {
+        repo_dir().join("tests/som").to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn the_som_suite_passes() {
+        let dir = suite_dir();
+        let classes = test_classes(&dir);
+        assert!(classes.len() >= 15, "test classes found: {classes:?}");
+        let (mut passed, mut failed) = (0, 0);
+        for class in &classes {
+            let (p, f) = run_class(&dir, class, false);
+            assert!(p > 0, "{class} ran no tests");
+            passed += p;
+            failed += f;
+        }
+        assert_eq!(failed, 0, "{passed} passed");
+    }
+
+    #[test]
+    fn closures_and_the_collector_pass_under_gc_stress() {
+        let dir = suite_dir();
+        for class in ["BlockTest", "GCTest", "ControlFlowTest"] {
+            let (p, f) = run_class(&dir, class, true);
+            assert!(p > 0 && f == 0, "{class}: {p} passed, {f} failed");
+        }
+    }
+}
