@@ -452,10 +452,17 @@ impl Runner {
                     Ok(_) => Err(format!("expected link error `{message}`, module linked")),
                 }
             }
-            other => Err(format!(
-                "unsupported directive {:?}",
-                std::mem::discriminant(&other)
-            )),
+            other => {
+                let name = match other {
+                    WastDirective::ModuleDefinition(_) => "module definition",
+                    WastDirective::ModuleInstance { .. } => "module instance",
+                    WastDirective::AssertException { .. } => "assert_exception",
+                    WastDirective::AssertSuspension { .. } => "assert_suspension",
+                    WastDirective::Thread(_) | WastDirective::Wait { .. } => "threads",
+                    _ => "custom-section assertion",
+                };
+                Err(format!("unsupported directive: {name}"))
+            }
         }
     }
 
