@@ -201,7 +201,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         }
         println!("spec {suite}: {passed} passed, {failed} failed");
         if known_files > 0 {
-            println!("spec {suite}: {known_failed} known failures in {known_files} listed files (not counted above)");
+            println!("known failures {suite}: {known_failed} in {known_files} listed files (not counted above)");
         }
         ok &= failed == 0;
     }
