@@ -779,6 +779,13 @@ impl Vm {
         self.sends
     }
 
+    /// Method and block activations so far: the sum of every method's invocation
+    /// counter. Unlike [`Vm::send_count`] it leaves out the sends answered by a
+    /// SmallInteger fast path (`+`, `<` ...).
+    pub fn invocation_count(&self) -> u64 {
+        self.methods.iter().map(|m| m.invocations).sum()
+    }
+
     /// Registers a compiled method so its literals are roots; returns its stable address.
     pub(crate) fn register_method(&mut self, m: Box<Method>) -> *mut Method {
         self.methods.push(m);

@@ -36,22 +36,30 @@ pub fn bench(args: Vec<String>) -> ExitCode {
             continue;
         }
         let dir = dir.clone();
-        let (outcome, secs, sends) = with_big_stack(move || {
+        let (outcome, secs, sends, calls) = with_big_stack(move || {
             let mut vm = match new_vm(&[dir], false) {
                 Ok(vm) => vm,
-                Err(e) => return (Outcome::Error(e), 0.0, 0),
+                Err(e) => return (Outcome::Error(e), 0.0, 0, 0),
             };
-            let before = vm.send_count();
+            let (before, calls_before) = (vm.send_count(), vm.invocation_count());
             let t = Instant::now();
             let o = vm.run_main(name, &[size]);
-            (o, t.elapsed().as_secs_f64(), vm.send_count() - before)
+            let secs = t.elapsed().as_secs_f64();
+            (
+                o,
+                secs,
+                vm.send_count() - before,
+                vm.invocation_count() - calls_before,
+            )
         });
         match outcome {
             Outcome::Finished | Outcome::Exit(0) => println!(
-                "{name:<10} {:>9.1} ms  {:>12} sends  {:>8.1} M sends/s",
+                "{name:<10} {:>9.1} ms  {:>12} sends  {:>8.1} M sends/s  ({:>11} activations, {:>6.1} M/s)",
                 secs * 1000.0,
                 sends,
-                sends as f64 / secs / 1e6
+                sends as f64 / secs / 1e6,
+                calls,
+                calls as f64 / secs / 1e6
             ),
             Outcome::Exit(code) => {
                 ok = false;
