@@ -2,9 +2,83 @@
 //! body creates real blocks (and so needs a context) or returns non-locally.
 
 use crate::ast::{Body, Expr, Stmt};
+use alloc::string::String;
+use alloc::vec::Vec;
 
+/// A literal block with `params` parameters that can be compiled inline: none of its
+/// parameters or temporaries is captured by a real block inside it (inlined, they
+/// would be one variable for every evaluation instead of a fresh one each time).
 pub(super) fn is_literal_block(e: &Expr, params: usize) -> bool {
-    matches!(e, Expr::Block(b) if b.params.len() == params)
+    matches!(e, Expr::Block(b) if b.params.len() == params && !captures_own_vars(b))
+}
+
+/// Does a real block inside `b` refer to one of `b`'s parameters or temporaries?
+fn captures_own_vars(b: &Body) -> bool {
+    if b.params.is_empty() && b.temps.is_empty() {
+        return false;
+    }
+    let own: Vec<&str> = b
+        .params
+        .iter()
+        .chain(b.temps.iter())
+        .map(String::as_str)
+        .collect();
+    let mut found = false;
+    for s in &b.stmts {
+        let (Stmt::Expr(e) | Stmt::Return(e)) = s;
+        visit_real_blocks(e, &mut |real| {
+            let mut free = Vec::new();
+            free_vars(real, &mut Vec::new(), &mut free);
+            found |= free.iter().any(|n| own.contains(&n.as_str()));
+        });
+    }
+    found
+}
+
+/// Calls `f` with every block in `e` (not looking inside the blocks themselves).
+fn visit_real_blocks(e: &Expr, f: &mut dyn FnMut(&Body)) {
+    match e {
+        Expr::Var(_) | Expr::Lit(_) => {}
+        Expr::Assign(_, v) => visit_real_blocks(v, f),
+        Expr::Block(b) => f(b),
+        Expr::Send { receiver, args, .. } => {
+            visit_real_blocks(receiver, f);
+            args.iter().for_each(|a| visit_real_blocks(a, f));
+        }
+    }
+}
+
+/// Collects the variable names `b` uses without declaring them (at any depth).
+fn free_vars(b: &Body, bound: &mut Vec<String>, out: &mut Vec<String>) {
+    let mark = bound.len();
+    bound.extend(b.params.iter().cloned());
+    bound.extend(b.temps.iter().cloned());
+    fn expr(e: &Expr, bound: &mut Vec<String>, out: &mut Vec<String>) {
+        match e {
+            Expr::Lit(_) => {}
+            Expr::Var(n) => {
+                if !bound.contains(n) {
+                    out.push(n.clone());
+                }
+            }
+            Expr::Assign(n, v) => {
+                if !bound.contains(n) {
+                    out.push(n.clone());
+                }
+                expr(v, bound, out);
+            }
+            Expr::Block(inner) => free_vars(inner, bound, out),
+            Expr::Send { receiver, args, .. } => {
+                expr(receiver, bound, out);
+                args.iter().for_each(|a| expr(a, bound, out));
+            }
+        }
+    }
+    for s in &b.stmts {
+        let (Stmt::Expr(e) | Stmt::Return(e)) = s;
+        expr(e, bound, out);
+    }
+    bound.truncate(mark);
 }
 
 /// Is this send compiled inline?
