@@ -1,6 +1,6 @@
-//! Entering generated code and getting out of it on a trap.
+//! Entering generated code and getting out of it on a trap: the [`HostedMachine`].
 //!
-//! [`enter`] calls a WASM function through an assembly trampoline that saves the
+//! `enter` calls a WASM function through an assembly trampoline that saves the
 //! callee-saved registers and the stack pointer. A trap — raised by generated code
 //! through `VMCTX_TRAP_FN`, or a fault (SIGSEGV/SIGBUS in the guard region, SIGFPE,
 //! SIGILL) caught by the signal handler and redirected — lands in an assembly routine
