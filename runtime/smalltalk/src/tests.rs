@@ -314,3 +314,36 @@ fn trivial_methods_run_without_a_frame_but_behave_and_count() {
     let (_, out) = run(src, false);
     assert_eq!(out, "4\ntrue\n7\ntrue\n5\n");
 }
+
+#[test]
+fn loops_are_inlined_unless_their_variables_are_captured() {
+    let code = code_of(
+        "Main = ( m: x = ( 1 to: x do: [:i | i > 2 ifTrue: [^i]]. ^0 ) )",
+        "m:",
+    );
+    assert!(
+        code.contains(&routine(interp::int_loop_guard)),
+        "to:do: is inlined"
+    );
+    assert!(
+        !code.contains(&routine(interp::push_block)),
+        "no block object is created"
+    );
+    let code = code_of(
+        "Main = ( m = ( | b | 1 to: 3 do: [:i | b := [i]]. ^b ) )",
+        "m",
+    );
+    assert!(
+        !code.contains(&routine(interp::int_loop_guard)),
+        "a captured loop variable is not inlined"
+    );
+    assert!(
+        code.contains(&routine(interp::send)),
+        "to:do: is a real send"
+    );
+    let (outcome, out) = run(
+        "Main = ( run = ( | b | 1 to: 3 do: [:i | i = 2 ifTrue: [b := [i]]]. b value println ) )",
+        false,
+    );
+    assert_eq!((outcome, out.as_str()), (Outcome::Finished, "2\n"));
+}

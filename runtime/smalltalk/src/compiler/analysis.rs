@@ -35,15 +35,30 @@ fn captures_own_vars(b: &Body) -> bool {
     found
 }
 
-/// Calls `f` with every block in `e` (not looking inside the blocks themselves).
+/// Calls `f` with every real (not inlined) block in `e`, looking through inlined
+/// blocks but not inside the real ones.
 fn visit_real_blocks(e: &Expr, f: &mut dyn FnMut(&Body)) {
     match e {
         Expr::Var(_) | Expr::Lit(_) => {}
         Expr::Assign(_, v) => visit_real_blocks(v, f),
         Expr::Block(b) => f(b),
-        Expr::Send { receiver, args, .. } => {
-            visit_real_blocks(receiver, f);
-            args.iter().for_each(|a| visit_real_blocks(a, f));
+        Expr::Send {
+            receiver,
+            selector,
+            args,
+        } => {
+            let inline = inlined(receiver, selector, args);
+            for part in core::iter::once(&**receiver).chain(args.iter()) {
+                match part {
+                    Expr::Block(b) if inline => {
+                        for s in &b.stmts {
+                            let (Stmt::Expr(e) | Stmt::Return(e)) = s;
+                            visit_real_blocks(e, f);
+                        }
+                    }
+                    other => visit_real_blocks(other, f),
+                }
+            }
         }
     }
 }
