@@ -17,6 +17,7 @@ pub mod lexer;
 pub mod parser;
 pub mod prims;
 pub mod runner;
+pub mod symbols;
 pub mod value;
 pub mod vm;
 

@@ -9,10 +9,12 @@ use crate::value::Value;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use kiln_abi::Platform;
+
+pub use crate::symbols::Symbols;
 
 /// Where class files and `loadFile:` contents come from (the file system when hosted).
 pub trait SourceFiles {
@@ -119,14 +121,6 @@ pub struct ClassInfo {
     pub format: Format,
     /// Lazily filled dispatch table, indexed by a hash of the selector.
     pub table: Vec<*const Method>,
-}
-
-/// The interned symbols.
-#[derive(Default)]
-pub struct Symbols {
-    names: Vec<String>,
-    map: BTreeMap<String, u32>,
-    objects: Vec<Value>,
 }
 
 /// Options of a VM.
@@ -243,30 +237,6 @@ pub mod sel {
         "new",
         "asString",
     ];
-}
-
-impl Symbols {
-    /// Interns `name`.
-    pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.map.get(name) {
-            return i;
-        }
-        let i = self.names.len() as u32;
-        self.names.push(name.to_string());
-        self.map.insert(name.to_string(), i);
-        self.objects.push(Value::NIL);
-        i
-    }
-
-    /// An interned symbol's text.
-    pub fn name(&self, i: u32) -> &str {
-        &self.names[i as usize]
-    }
-
-    /// The index of an already interned symbol.
-    pub fn find(&self, name: &str) -> Option<u32> {
-        self.map.get(name).copied()
-    }
 }
 
 impl Vm {
@@ -549,7 +519,7 @@ impl Vm {
         if v != Value::NIL {
             return v;
         }
-        let name = self.symbols.names[i as usize].clone();
+        let name = String::from(self.symbols.name(i));
         let s = self.alloc(cls::SYMBOL, Format::Bytes, name.len());
         // SAFETY: fresh byte object of the right size.
         unsafe { heap::bytes(s).copy_from_slice(name.as_bytes()) };
