@@ -133,6 +133,7 @@ impl FuncCompiler<'_> {
         if self.reachable {
             self.spill_all();
             self.asm.bind(label);
+            self.forget_saved_homes();
         }
         self.push_frame(Kind::Loop, ty, label)
     }
@@ -162,6 +163,7 @@ impl FuncCompiler<'_> {
         }
         if entered {
             self.asm.bind(else_label);
+            self.forget_saved_homes();
         }
         self.reset_stack(false);
         self.reachable = entered;
@@ -204,6 +206,7 @@ impl FuncCompiler<'_> {
             if let (true, Some(l)) = (frame.entered, frame.else_label) {
                 self.asm.bind(l);
             }
+            self.forget_saved_homes();
             self.reset_stack(true);
         } else if !self.reachable {
             self.reset_stack(true);

@@ -67,6 +67,10 @@ impl FuncCompiler<'_> {
     /// Takes the home registers out of the operand pool and gives every local its
     /// initial value: parameters from the caller's slots, the others zero.
     pub(crate) fn init_locals(&mut self) {
+        // Parameters start saved (their slot is the caller's argument), others not.
+        self.home_saved = (0..self.locals.len() as u32)
+            .map(|i| i < self.params)
+            .collect();
         let mut zeroed_rax = false;
         for i in 0..self.locals.len() as u32 {
             let ty = self.locals[i as usize];
@@ -101,28 +105,39 @@ impl FuncCompiler<'_> {
         }
     }
 
-    /// Saves register homes to their frame slots (before a call).
+    /// Saves register homes to their frame slots (before a call). A home whose slot
+    /// still holds its value (not written since the last save or reload on this path)
+    /// is skipped.
     pub(crate) fn save_homes(&mut self) {
-        self.move_homes(true);
+        for i in 0..self.homes.len() {
+            if self.home_saved[i] {
+                continue;
+            }
+            let (mem, ty) = (self.local_mem(i as u32), self.locals[i]);
+            match self.homes[i] {
+                Home::Frame => {}
+                Home::Gpr(r) => self.asm.mov(Size::S64, mem, r),
+                Home::Xmm(x) => self.asm.movs(fsize(ty), mem, x),
+            }
+            self.home_saved[i] = true;
+        }
     }
 
     /// Reloads register homes from their frame slots (after a call).
     pub(crate) fn reload_homes(&mut self) {
-        self.move_homes(false);
-    }
-
-    fn move_homes(&mut self, save: bool) {
         for i in 0..self.homes.len() {
-            let mem = self.local_mem(i as u32);
-            let ty = self.locals[i];
-            match (self.homes[i], save) {
-                (Home::Frame, _) => {}
-                (Home::Gpr(r), true) => self.asm.mov(Size::S64, mem, r),
-                (Home::Gpr(r), false) => self.asm.mov(size(ty), r, mem),
-                (Home::Xmm(x), true) => self.asm.movs(fsize(ty), mem, x),
-                (Home::Xmm(x), false) => self.asm.movs(fsize(ty), x, mem),
+            let (mem, ty) = (self.local_mem(i as u32), self.locals[i]);
+            match self.homes[i] {
+                Home::Frame => {}
+                Home::Gpr(r) => self.asm.mov(size(ty), r, mem),
+                Home::Xmm(x) => self.asm.movs(fsize(ty), x, mem),
             }
         }
+    }
+
+    /// At a label several paths reach, no home is known to be saved.
+    pub(crate) fn forget_saved_homes(&mut self) {
+        self.home_saved.fill(false);
     }
 
     pub(crate) fn local_get(&mut self, index: u32) {
@@ -146,6 +161,7 @@ impl FuncCompiler<'_> {
             return;
         }
         self.detach_local(index);
+        self.home_saved[index as usize] = false;
         match self.homes[index as usize] {
             Home::Frame => {
                 let mem = self.local_mem(index);

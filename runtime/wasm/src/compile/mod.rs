@@ -154,6 +154,8 @@ pub(crate) struct FuncCompiler<'m> {
     facts: &'m FuncFacts,
     /// Where each local lives.
     homes: Vec<locals::Home>,
+    /// Per local: whether its frame slot holds the value of its register home.
+    home_saved: Vec<bool>,
     /// Bytes the prologue reserves below `rbp`.
     frame_size: i32,
 }
@@ -188,6 +190,7 @@ impl<'m> FuncCompiler<'m> {
             offset: 0,
             facts,
             homes: Vec::new(),
+            home_saved: Vec::new(),
             frame_size: 0,
         }
     }
