@@ -416,6 +416,28 @@ mod tests {
     }
 
     #[test]
+    fn calls_do_not_resave_unchanged_register_locals() {
+        let wasm = wat::parse_str(
+            "(module
+                (func $g (param i32) (result i32) (local.get 0))
+                (func (param i32) (result i32)
+                    (i32.add (call $g (local.get 0)) (call $g (local.get 0)))))",
+        )
+        .unwrap();
+        let m = compile(&wasm, supported_features()).unwrap();
+        let f = m.funcs[1];
+        let body = &m.code[f.offset as usize..(f.offset + f.len) as usize];
+        // `mov [rbp+0x10], r` (REX, 0x89, ModRM mod=01 rm=101, disp8 0x10): the parameter
+        // lives in a register and its slot is never stale, so only the epilogue's result
+        // store writes there.
+        let stores = body
+            .windows(3)
+            .filter(|w| w[0] == 0x89 && w[1] & 0xc7 == 0x45 && w[2] == 0x10)
+            .count();
+        assert_eq!(stores, 1);
+    }
+
+    #[test]
     fn constant_operands_fold() {
         let folded =
             wat::parse_str("(module (func (result i32) (i32.add (i32.const 2) (i32.const 3))))")
