@@ -1,8 +1,8 @@
 //! Double arithmetic for the primitives.
 //!
 //! On bare metal (`x86_64-unknown-none`, a soft-float target) the runtime's own code never
-//! touches XMM registers, so `+ - * /` and `sqrt` on Doubles go through these tiny SSE2
-//! helpers instead of soft-float library calls; the kernel enables SSE at boot. The
+//! touches XMM registers, so `+ - * /`, `sqrt`, `<`, `=` and Integer-to-Double
+//! conversion go through these tiny SSE2 helpers instead of soft-float library calls; the kernel enables SSE at boot. The
 //! instructions are written as bytes because the assembler refuses SSE mnemonics on a
 //! target without the `sse2` feature. Hosted builds use the same helpers in tests (and
 //! native `f64` otherwise).
@@ -37,8 +37,54 @@ macro_rules! sse2_binary {
     };
 }
 
+/// One SSE2 scalar comparison (`cmpsd xmm0, xmm1, predicate`): true if the mask is set.
+#[cfg(any(target_os = "none", test))]
+macro_rules! sse2_compare {
+    ($name:ident, $op:literal) => {
+        /// An SSE2 scalar double comparison of `a` with `b` (false if either is NaN).
+        pub fn $name(a: f64, b: f64) -> bool {
+            let r: u64;
+            // SAFETY: as for `sse2_binary`: the bytes are `movq xmm0, rax; movq xmm1,
+            // rcx; cmpsd xmm0, xmm1, <predicate>; movq rax, xmm0`.
+            unsafe {
+                core::arch::asm!(
+                    ".byte 0x66, 0x48, 0x0f, 0x6e, 0xc0",
+                    ".byte 0x66, 0x48, 0x0f, 0x6e, 0xc9",
+                    $op,
+                    ".byte 0x66, 0x48, 0x0f, 0x7e, 0xc0",
+                    inout("rax") a.to_bits() => r,
+                    in("rcx") b.to_bits(),
+                    options(nomem, nostack, pure),
+                    #[cfg(not(target_os = "none"))] out("xmm0") _,
+                    #[cfg(not(target_os = "none"))] out("xmm1") _,
+                );
+            }
+            r != 0
+        }
+    };
+}
+
 #[cfg(any(target_os = "none", test))]
 mod sse2 {
+    sse2_compare!(lt, ".byte 0xf2, 0x0f, 0xc2, 0xc1, 0x01");
+    sse2_compare!(eq, ".byte 0xf2, 0x0f, 0xc2, 0xc1, 0x00");
+
+    /// `cvtsi2sd xmm0, rax`: the nearest double to `i`.
+    pub fn from_i64(i: i64) -> f64 {
+        let r: u64;
+        // SAFETY: as for `sse2_binary`: `cvtsi2sd xmm0, rax; movq rax, xmm0`.
+        unsafe {
+            core::arch::asm!(
+                ".byte 0xf2, 0x48, 0x0f, 0x2a, 0xc0",
+                ".byte 0x66, 0x48, 0x0f, 0x7e, 0xc0",
+                inout("rax") i => r,
+                options(nomem, nostack, pure),
+                #[cfg(not(target_os = "none"))] out("xmm0") _,
+            );
+        }
+        f64::from_bits(r)
+    }
+
     sse2_binary!(add, ".byte 0xf2, 0x0f, 0x58, 0xc1");
     sse2_binary!(sub, ".byte 0xf2, 0x0f, 0x5c, 0xc1");
     sse2_binary!(mul, ".byte 0xf2, 0x0f, 0x59, 0xc1");
@@ -48,7 +94,7 @@ mod sse2 {
 }
 
 #[cfg(target_os = "none")]
-pub use sse2::{add, div, mul, sub};
+pub use sse2::{add, div, eq, from_i64, lt, mul, sub};
 
 /// Square root.
 #[cfg(target_os = "none")]
@@ -86,9 +132,43 @@ pub fn sqrt(a: f64) -> f64 {
     libm::sqrt(a)
 }
 
+/// `a < b`.
+#[cfg(not(target_os = "none"))]
+pub fn lt(a: f64, b: f64) -> bool {
+    a < b
+}
+
+/// `a == b`.
+#[cfg(not(target_os = "none"))]
+pub fn eq(a: f64, b: f64) -> bool {
+    a == b
+}
+
+/// The nearest double to `i`.
+#[cfg(not(target_os = "none"))]
+pub fn from_i64(i: i64) -> f64 {
+    i as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::sse2;
+
+    #[test]
+    fn sse2_int_conversion_matches_native() {
+        for i in [
+            0i64,
+            1,
+            -1,
+            1 << 53,
+            (1 << 53) + 1,
+            i64::MAX,
+            i64::MIN,
+            123456789,
+        ] {
+            assert_eq!(sse2::from_i64(i).to_bits(), (i as f64).to_bits(), "{i}");
+        }
+    }
 
     #[test]
     fn sse2_helpers_match_native_arithmetic() {
@@ -116,6 +196,10 @@ mod tests {
                         "{a} {b}"
                     );
                 }
+            }
+            for &b in &values {
+                assert_eq!(sse2::lt(a, b), a < b, "{a} < {b}");
+                assert_eq!(sse2::eq(a, b), a == b, "{a} = {b}");
             }
             let (got, want) = (sse2::sqrt_of_second(0.0, a), libm::sqrt(a));
             assert!(

@@ -87,11 +87,11 @@ pub(super) fn find(class: &str, selector: &str) -> Option<PrimFn> {
         ("Double", "/") | ("Double", "//") => |vm, fp| float_arith(vm, fp, Op::Div),
         ("Double", "%") => |vm, fp| float_arith(vm, fp, Op::Mod),
         ("Double", "=") => |vm, fp| match (vm.double_of(arg(fp, 0)), as_f64(vm, arg(fp, 1))) {
-            (Some(a), Some(b)) => Prim::Ok(Value::bool(a == b)),
+            (Some(a), Some(b)) => Prim::Ok(Value::bool(float::eq(a, b))),
             _ => Prim::Ok(Value::FALSE),
         },
         ("Double", "<") => |vm, fp| match (vm.double_of(arg(fp, 0)), as_f64(vm, arg(fp, 1))) {
-            (Some(a), Some(b)) => Prim::Ok(Value::bool(a < b)),
+            (Some(a), Some(b)) => Prim::Ok(Value::bool(float::lt(a, b))),
             _ => Prim::Fail,
         },
         ("Double", "sqrt") => |vm, fp| unary_float(vm, fp, float::sqrt),
@@ -172,7 +172,7 @@ enum Op {
 /// A numeric operand as a double (Integer or Double).
 fn as_f64(vm: &Vm, v: Value) -> Option<f64> {
     if v.is_int() {
-        return Some(v.as_int() as f64);
+        return Some(float::from_i64(v.as_int()));
     }
     vm.double_of(v).or_else(|| vm.big_of(v).map(|b| b.to_f64()))
 }
@@ -240,7 +240,7 @@ fn float_arith(vm: &mut Vm, fp: *mut Value, op: Op) -> Prim {
 fn int_eq(vm: &mut Vm, fp: *mut Value) -> Prim {
     let (a, b) = (arg(fp, 0), arg(fp, 1));
     if let Some(d) = vm.double_of(b) {
-        return Prim::Ok(Value::bool(as_f64(vm, a) == Some(d)));
+        return Prim::Ok(Value::bool(as_f64(vm, a).is_some_and(|x| float::eq(x, d))));
     }
     match (vm.big_of(a), vm.big_of(b)) {
         (Some(x), Some(y)) => Prim::Ok(Value::bool(x == y)),
@@ -252,7 +252,7 @@ fn compare(vm: &mut Vm, fp: *mut Value) -> Prim {
     let (a, b) = (arg(fp, 0), arg(fp, 1));
     if let Some(d) = vm.double_of(b) {
         return match as_f64(vm, a) {
-            Some(x) => Prim::Ok(Value::bool(x < d)),
+            Some(x) => Prim::Ok(Value::bool(float::lt(x, d))),
             None => Prim::Fail,
         };
     }
