@@ -115,6 +115,9 @@ unsafe fn run_from(vm: &mut Vm, m: *const Method, fp: *mut Value, start: usize) 
     }
 }
 
+/// Word index after word 0 (`verify_selector`) and its operand.
+const AFTER_WORD_0: usize = 2;
+
 /// Word index of the body of a method with a primitive: after `verify_selector` and
 /// its operand, `primitive` and its operand.
 const PRIMITIVE_BODY: usize = 4;
@@ -158,10 +161,14 @@ pub unsafe fn invoke(
         }
         vm.sends += 1;
         vm.sel = selector;
+        // Word 0 runs for every invocation: it checks the selector and counts the call.
+        let code = (*m).code as *const Word;
+        if ((*code).f)(code, fp.add(argc + 1), fp, vm).pc.is_null() {
+            return false;
+        }
         let trivial = (*m).trivial;
         if trivial != Trivial::No {
-            // Accessors and constants: no frame. Counted as word 0 would count them.
-            (*(m as *mut Method)).invocations += 1;
+            // Accessors and constants run in place, without a frame.
             match trivial {
                 Trivial::ReturnField(i) => *fp = heap::slot(*fp, i),
                 Trivial::ReturnConst(v) => *fp = v,
@@ -171,9 +178,8 @@ pub unsafe fn invoke(
             return true;
         }
         if let Some(p) = (*m).primitive {
-            // Primitive fast path: no frame, no activation record. It checks and counts
-            // exactly as word 0 would; a failure runs the body after the primitive word.
-            (*(m as *mut Method)).invocations += 1;
+            // Primitives run without a frame; a failure runs the body after the
+            // primitive word in a frame.
             vm.sp = fp.add(argc + 1);
             return match p(vm, fp) {
                 Prim::Ok(v) => {
@@ -184,7 +190,7 @@ pub unsafe fn invoke(
                 Prim::Fail => run_from(vm, m, fp, PRIMITIVE_BODY),
             };
         }
-        execute(vm, m, fp)
+        run_from(vm, m, fp, AFTER_WORD_0)
     }
 }
 
