@@ -3,6 +3,7 @@
 //! Constant operands become immediates; operators whose operands are all constants are
 //! folded at compile time.
 
+use super::locals::Home;
 use super::stack::{size, Rhs, Val};
 use super::FuncCompiler;
 use crate::module::Type;
@@ -59,6 +60,23 @@ impl FuncCompiler<'_> {
             self.push(Val::Const(ty, fold(ty, a, b)));
             return;
         }
+        if let Some(home) = self.updates_local_in_place() {
+            // `local.set x (op (local.get x) y)`: operate on x's register; the
+            // `local.set` that follows finds the value already in place.
+            let rhs = self.pop_rhs();
+            let Val::Local(_, x) = self.pop() else {
+                unreachable!("checked by updates_local_in_place")
+            };
+            self.detach_local(x);
+            match rhs {
+                Rhs::Imm(i) => self.asm.alu(size(ty), op, home, i),
+                Rhs::Reg(r) => self.asm.alu(size(ty), op, home, r),
+            }
+            self.free_rhs(rhs);
+            self.home_saved[x as usize] = false;
+            self.push(Val::Local(ty, x));
+            return;
+        }
         let rhs = self.pop_rhs();
         let lhs = self.pop_gpr();
         match rhs {
@@ -67,6 +85,16 @@ impl FuncCompiler<'_> {
         }
         self.free_rhs(rhs);
         self.push_gpr(ty, lhs);
+    }
+
+    /// The home register of local x when the left operand is `local.get x` of a register
+    /// local and the next operator is `local.set x`.
+    fn updates_local_in_place(&self) -> Option<Reg> {
+        let x = self.next_local_set?;
+        match (self.peek(1), self.homes[x as usize]) {
+            (Val::Local(_, i), Home::Gpr(home)) if i == x => Some(home),
+            _ => None,
+        }
     }
 
     pub(crate) fn mul(&mut self, ty: Type) {

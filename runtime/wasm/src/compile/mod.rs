@@ -156,6 +156,8 @@ pub(crate) struct FuncCompiler<'m> {
     homes: Vec<locals::Home>,
     /// Per local: whether its frame slot holds the value of its register home.
     home_saved: Vec<bool>,
+    /// The local the next operator sets, if it is a `local.set`.
+    next_local_set: Option<u32>,
     /// Bytes the prologue reserves below `rbp`.
     frame_size: i32,
 }
@@ -191,6 +193,7 @@ impl<'m> FuncCompiler<'m> {
             facts,
             homes: Vec::new(),
             home_saved: Vec::new(),
+            next_local_set: None,
             frame_size: 0,
         }
     }
@@ -212,8 +215,15 @@ impl<'m> FuncCompiler<'m> {
         self.homes = locals::choose_homes(&self.locals, &self.facts.local_uses);
         self.prologue();
         let mut ops = wasmparser::OperatorsReader::new(reader);
-        while !ops.eof() {
-            let (op, offset) = ops.read_with_offset().map_err(err)?;
+        // One operator of lookahead: an operation whose result goes straight into a
+        // local (`local.set`) can write the local's register directly.
+        let mut next = read_op(&mut ops)?;
+        while let Some((op, offset)) = next.take() {
+            next = read_op(&mut ops)?;
+            self.next_local_set = match &next {
+                Some((wasmparser::Operator::LocalSet { local_index }, _)) => Some(*local_index),
+                _ => None,
+            };
             self.offset = offset as usize;
             if self.reachable && !control::uses_flags(&op) {
                 self.materialize_flags();
@@ -330,6 +340,19 @@ impl<'m> FuncCompiler<'m> {
     }
 }
 
+/// The next operator and its offset, `None` at the end of the body.
+#[allow(clippy::type_complexity, reason = "a plain reader result")]
+fn read_op<'a>(
+    ops: &mut wasmparser::OperatorsReader<'a>,
+) -> Result<Option<(wasmparser::Operator<'a>, u64)>, CompileError> {
+    if ops.eof() {
+        return Ok(None);
+    }
+    ops.read_with_offset()
+        .map(Some)
+        .map_err(|e| CompileError::new(e.message(), e.offset() as usize))
+}
+
 /// The register holding the VM context.
 const VMCTX: Reg = Reg::R15;
 /// The register holding linear memory 0's base.
@@ -413,6 +436,13 @@ mod tests {
             .filter(|w| w[0] == 0x8b && w[1] & 0xc7 == 0x45)
             .count();
         assert_eq!(frame_loads, 1);
+        // `local.set x (op (local.get x) y)` updates x's register in place: the only
+        // register-to-register moves are the frame's `mov rbp, rsp` and `mov rsp, rbp`.
+        let reg_moves = body
+            .windows(2)
+            .filter(|w| (w[0] == 0x89 || w[0] == 0x8b) && w[1] >= 0xc0)
+            .count();
+        assert_eq!(reg_moves, 2);
     }
 
     #[test]
