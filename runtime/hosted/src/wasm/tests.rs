@@ -404,3 +404,25 @@ fn example_programs_print_what_their_out_files_say() {
         }
     });
 }
+
+#[test]
+fn a_locals_old_value_survives_an_in_place_update() {
+    on_wasm_thread(|| {
+        let wat = r#"(module
+          (func (export "f") (param i32) (result i32) (local i32)
+            (local.set 1 (i32.const 10))
+            (local.get 1)
+            (local.set 1 (i32.add (local.get 1) (i32.const 5)))
+            (local.get 1)
+            (i32.mul (local.get 0))
+            (local.set 1 (i32.sub (local.get 0) (local.get 1)))
+            (i32.add (local.get 1))
+            (i32.add)))"#;
+        let mut store = Store::new(&super::trap::MACHINE);
+        let inst = instantiate(&mut store, wat, &[]);
+        for p in [0u64, 3, 1000] {
+            let want = (10 + 15 * p + p).wrapping_sub(15) as u32 as u64;
+            assert_eq!(call(&store, inst, "f", &[p], 1), Ok(vec![want]), "p = {p}");
+        }
+    });
+}

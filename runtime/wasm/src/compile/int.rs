@@ -60,14 +60,25 @@ impl FuncCompiler<'_> {
             self.push(Val::Const(ty, fold(ty, a, b)));
             return;
         }
-        if let Some(home) = self.updates_local_in_place() {
-            // `local.set x (op (local.get x) y)`: operate on x's register; the
-            // `local.set` that follows finds the value already in place.
+        if let Some((x, home)) = self.result_local() {
+            // `local.set x (op a b)`: compute in x's register; the `local.set` that
+            // follows finds the value already in place.
             let rhs = self.pop_rhs();
-            let Val::Local(_, x) = self.pop() else {
-                unreachable!("checked by updates_local_in_place")
-            };
+            let lhs = self.pop_unspilled();
+            // Other operands still reading x's old value get copies first.
             self.detach_local(x);
+            if lhs != Val::Local(ty, x) {
+                match lhs {
+                    Val::Const(_, bits) => self.asm.mov_imm64(home, bits as i64),
+                    Val::Gpr(_, r) => self.asm.mov(Size::S64, home, r),
+                    Val::Local(_, y) => {
+                        let from = self.home_gpr(y);
+                        self.asm.mov(size(ty), home, from);
+                    }
+                    _ => unreachable!("pop_unspilled returns registers, constants and locals"),
+                }
+                self.free(lhs);
+            }
             match rhs {
                 Rhs::Imm(i) => self.asm.alu(size(ty), op, home, i),
                 Rhs::Reg(r) => self.asm.alu(size(ty), op, home, r),
@@ -87,12 +98,13 @@ impl FuncCompiler<'_> {
         self.push_gpr(ty, lhs);
     }
 
-    /// The home register of local x when the left operand is `local.get x` of a register
-    /// local and the next operator is `local.set x`.
-    fn updates_local_in_place(&self) -> Option<Reg> {
+    /// `(x, home)` when the next operator is `local.set x` of a register local that the
+    /// right operand does not read (the left one may: it is then updated in place).
+    fn result_local(&self) -> Option<(u32, Reg)> {
         let x = self.next_local_set?;
-        match (self.peek(1), self.homes[x as usize]) {
-            (Val::Local(_, i), Home::Gpr(home)) if i == x => Some(home),
+        match (self.peek(0), self.homes[x as usize]) {
+            (Val::Local(_, i), _) if i == x => None,
+            (_, Home::Gpr(home)) => Some((x, home)),
             _ => None,
         }
     }

@@ -384,7 +384,7 @@ impl FuncCompiler<'_> {
     }
 
     /// The home register of an integer local kept in a register.
-    fn home_gpr(&self, index: u32) -> Reg {
+    pub(crate) fn home_gpr(&self, index: u32) -> Reg {
         match self.homes[index as usize] {
             Home::Gpr(r) => r,
             _ => unreachable!("only register homes are referenced lazily"),
