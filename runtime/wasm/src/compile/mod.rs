@@ -3,7 +3,8 @@
 //! Each function is lowered by a `FuncCompiler` that implements
 //! `wasmparser::VisitOperator` with one small method per operator (see `visit`). The
 //! operand stack is a stack of abstract values (`stack`): constants, values in
-//! registers, and values spilled to their fixed frame slot. Operators pop operands into
+//! registers, lazy reads of locals kept in registers (`locals`), pending comparisons in
+//! the flags, and values spilled to their fixed frame slot. Operators pop operands into
 //! registers (or keep constants as immediates), emit a few instructions through the
 //! `kiln_x64` assembler and push a register result. At control-flow joins every value is
 //! spilled to its slot, so all paths agree on where values live. A stronger tier can
@@ -16,9 +17,12 @@
 //! [rbp + 8]          return address
 //! [rbp]              caller's rbp
 //! [rbp - 8]          the VM context (r15) of this function
-//! [rbp - 16 - 8*j]   non-parameter local j
+//! [rbp - 16 - 8*j]   non-parameter local j (for register locals: their save slot)
 //! below              one 8-byte slot per operand stack position
+//! [rsp + 8*k]        outgoing call area: argument / result k of a call
 //! ```
+//!
+//! After the code of each function come its trap stubs and its float constants.
 
 mod call;
 mod control;
