@@ -417,12 +417,21 @@ fn a_locals_old_value_survives_an_in_place_update() {
             (i32.mul (local.get 0))
             (local.set 1 (i32.sub (local.get 0) (local.get 1)))
             (i32.add (local.get 1))
-            (i32.add)))"#;
+            (i32.add))
+          (memory 1)
+          (data (i32.const 8) "\2a\00\00\00")
+          ;; Follows a pointer into the same local: 8 -> 42; the old 8 stays readable.
+          (func (export "g") (result i32) (local i32)
+            (local.set 0 (i32.const 8))
+            (local.get 0)
+            (local.set 0 (i32.load (local.get 0)))
+            (i32.mul (local.get 0))))"#;
         let mut store = Store::new(&super::trap::MACHINE);
         let inst = instantiate(&mut store, wat, &[]);
         for p in [0u64, 3, 1000] {
             let want = (10 + 15 * p + p).wrapping_sub(15) as u32 as u64;
             assert_eq!(call(&store, inst, "f", &[p], 1), Ok(vec![want]), "p = {p}");
         }
+        assert_eq!(call(&store, inst, "g", &[], 1), Ok(vec![8 * 42]));
     });
 }

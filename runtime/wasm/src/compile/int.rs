@@ -3,7 +3,6 @@
 //! Constant operands become immediates; operators whose operands are all constants are
 //! folded at compile time.
 
-use super::locals::Home;
 use super::stack::{size, Rhs, Val};
 use super::FuncCompiler;
 use crate::module::Type;
@@ -101,11 +100,10 @@ impl FuncCompiler<'_> {
     /// `(x, home)` when the next operator is `local.set x` of a register local that the
     /// right operand does not read (the left one may: it is then updated in place).
     fn result_local(&self) -> Option<(u32, Reg)> {
-        let x = self.next_local_set?;
-        match (self.peek(0), self.homes[x as usize]) {
-            (Val::Local(_, i), _) if i == x => None,
-            (_, Home::Gpr(home)) => Some((x, home)),
-            _ => None,
+        let (x, home) = self.set_target()?;
+        match self.peek(0) {
+            Val::Local(_, i) if i == x => None,
+            _ => Some((x, home)),
         }
     }
 

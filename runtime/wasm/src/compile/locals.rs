@@ -140,6 +140,17 @@ impl FuncCompiler<'_> {
         self.home_saved.fill(false);
     }
 
+    /// `(x, home)` when the next operator is `local.set x` of an integer local kept in
+    /// a register: the current operator may compute straight into `home` (after
+    /// `detach_local(x)`) and push `Val::Local(_, x)`, which makes that `local.set` free.
+    pub(crate) fn set_target(&self) -> Option<(u32, Reg)> {
+        let x = self.next_local_set?;
+        match self.homes[x as usize] {
+            Home::Gpr(home) => Some((x, home)),
+            _ => None,
+        }
+    }
+
     pub(crate) fn local_get(&mut self, index: u32) {
         let ty = self.locals[index as usize];
         match self.homes[index as usize] {

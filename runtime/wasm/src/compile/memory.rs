@@ -64,8 +64,13 @@ impl FuncCompiler<'_> {
             self.push_xmm(ty, x);
             return;
         }
-        let r = match index {
-            Some(r) if !self.is_home(r) => r,
+        let target = self.set_target();
+        if let Some((x, _)) = target {
+            self.detach_local(x);
+        }
+        let r = match (target, index) {
+            (Some((_, home)), _) => home,
+            (None, Some(r)) if !self.is_home(r) => r,
             _ => self.alloc_gpr(),
         };
         let s = super::stack::size(ty);
@@ -78,7 +83,13 @@ impl FuncCompiler<'_> {
             Extend::Zero(from) => self.asm.movzx(Size::S32, r, from, mem),
             Extend::Sign(from) => self.asm.movsx(s, r, from, mem),
         }
-        self.push_gpr(ty, r);
+        match target {
+            Some((x, _)) => {
+                self.home_saved[x as usize] = false;
+                self.push(Val::Local(ty, x));
+            }
+            None => self.push_gpr(ty, r),
+        }
     }
 
     /// Stores the low `width` bytes of the top value (`None`: the whole type).
