@@ -3,7 +3,7 @@
 //! Times inside QEMU/TCG are only compared with other times inside QEMU/TCG; the
 //! language benchmarks run on the hosted platform, beside their peers.
 
-use crate::build::build_image;
+use crate::build::{build_image, Contents};
 use crate::{hosted, profile, qemu, ImageOpts};
 use anyhow::{bail, Result};
 use clap::Subcommand;
@@ -55,7 +55,7 @@ fn boot(runs: usize, only: Option<String>) -> Result<i32> {
                 profile: name.clone(),
                 release: true,
             },
-            &[],
+            &Contents::default(),
         )?;
         let size = image.size()?;
         let mut exits = Vec::with_capacity(runs);

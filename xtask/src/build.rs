@@ -4,6 +4,7 @@
 //! and frame pointers (for backtraces), then copies the ELF to a name that says which
 //! profile and build it is, and reports its size.
 
+use crate::bundle::BundleWriter;
 use crate::profile::{self, Profile};
 use crate::{cmd, prereq, ImageOpts};
 use anyhow::{Context, Result};
@@ -68,14 +69,46 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| profile::root().join("target"))
 }
 
-/// Builds the kernel image for `opts` with extra cargo `features`.
-pub fn build_image(opts: &ImageOpts, features: &[String]) -> Result<BuiltImage> {
+/// What goes into an image besides the runtime itself.
+#[derive(Default)]
+pub struct Contents {
+    /// Cargo features of the kernel (e.g. `selftest`).
+    pub features: Vec<String>,
+    /// The programs to embed, if any.
+    pub bundle: Option<BundleWriter>,
+    /// ELF objects (code compiled ahead of time) to link in.
+    pub objects: Vec<PathBuf>,
+    /// A word naming these contents in the image's file name (`som`, `hello`...).
+    pub tag: Option<String>,
+}
+
+/// Builds the kernel image for `opts` with `contents`.
+pub fn build_image(opts: &ImageOpts, contents: &Contents) -> Result<BuiltImage> {
+    let features = &contents.features;
     let profile = profile::load(&opts.profile)?;
     prereq::ensure_rust_target(KERNEL_TARGET)?;
     let root = profile::root();
     let script = root.join(&profile.linker_script);
 
+    let mode = if opts.release { "release" } else { "debug" };
+    let mut name = format!("{}-{mode}", profile.name);
+    for word in features.iter().chain(&contents.tag) {
+        name.push('-');
+        name.push_str(word);
+    }
+    let out_dir = target_dir().join("kiln");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    if let Some(bundle) = &contents.bundle {
+        let path = out_dir.join(format!("{name}.bundle"));
+        std::fs::write(&path, bundle.to_bytes()?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        cargo.env("KILN_BUNDLE", path);
+    }
+    if !contents.objects.is_empty() {
+        cargo.env("KILN_OBJECTS", std::env::join_paths(&contents.objects)?);
+    }
     cargo
         .current_dir(&root)
         .args([
@@ -98,7 +131,6 @@ pub fn build_image(opts: &ImageOpts, features: &[String]) -> Result<BuiltImage> 
     }
     cmd::run(&mut cargo, "building the kernel")?;
 
-    let mode = if opts.release { "release" } else { "debug" };
     let built = target_dir()
         .join(KERNEL_TARGET)
         .join(mode)

@@ -7,10 +7,12 @@
 
 mod bench;
 mod build;
+mod bundle;
 mod cmd;
 mod hosted;
 mod prereq;
 mod profile;
+mod programs;
 mod qemu;
 mod symbols;
 mod test;
@@ -47,11 +49,15 @@ enum Command {
     Build {
         #[command(flatten)]
         image: ImageOpts,
+        #[command(flatten)]
+        programs: programs::ProgramOpts,
     },
     /// Build the image, boot it under QEMU and stream its serial console.
     Run {
         #[command(flatten)]
         image: ImageOpts,
+        #[command(flatten)]
+        programs: programs::ProgramOpts,
         /// QEMU accelerator: tcg (default, always works) or kvm (needs /dev/kvm).
         #[arg(long, default_value = "tcg", value_parser = ["tcg", "kvm"])]
         accel: String,
@@ -92,18 +98,19 @@ enum Command {
 
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Build { image } => {
-            let built = build::build_image(&image, &[])?;
+        Command::Build { image, programs } => {
+            let built = build::build_image(&image, &programs::contents(&programs)?)?;
             built.print_summary();
             Ok(0)
         }
         Command::Run {
             image,
+            programs,
             accel,
             gdb,
             args,
         } => {
-            let built = build::build_image(&image, &[])?;
+            let built = build::build_image(&image, &programs::contents(&programs)?)?;
             built.print_summary();
             let opts = qemu::RunOpts {
                 accel,
@@ -121,7 +128,7 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(programs::normalize_args(std::env::args()));
     match run(cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(err) => {

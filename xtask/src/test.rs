@@ -7,7 +7,8 @@
 //!    serial output it must produce. They run in parallel, one per core, each with a
 //!    timeout; a failure prints the tail of its serial log.
 
-use crate::build::{build_image, BuiltImage};
+use crate::build::{build_image, BuiltImage, Contents};
+use crate::programs::ProgramOpts;
 use crate::qemu::{self, Ending};
 use crate::symbols::Symbols;
 use crate::{cmd, hosted, profile, ImageOpts};
@@ -16,6 +17,7 @@ use kiln_abi::ExitStatus;
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -79,7 +81,11 @@ fn host_unit_tests(tally: &mut Tally) -> Result<()> {
 
 /// The hosted suites: the argument list of `kiln-hosted` and the label of the closing
 /// lines it prints (`<label>: N passed, N failed`).
-const HOSTED_SUITES: &[(&[&str], &str)] = &[];
+const HOSTED_SUITES: &[(&[&str], &str)] = &[
+    (&["spec"], "spec wasm-"),
+    (&["som-test"], "som:"),
+    (&["som-test", "--gc-stress"], "som (gc stress):"),
+];
 
 fn hosted_suites(tally: &mut Tally, filter: Option<&str>) -> Result<()> {
     let suites: Vec<_> = HOSTED_SUITES
@@ -166,6 +172,8 @@ struct QemuTest {
     expect: Vec<String>,
     #[serde(default = "default_timeout")]
     timeout: u64,
+    /// The programs the image carries; without this table, no programs.
+    programs: Option<ProgramOpts>,
 }
 
 /// One boot to perform: a test on one profile.
@@ -247,12 +255,13 @@ fn qemu_tests(tally: &mut Tally, filter: Option<&str>) -> Result<()> {
     eprintln!("== QEMU integration tests");
     // Build every distinct image first (cargo serializes builds anyway), then boot in parallel.
     let mut images: Vec<(BuiltImage, Symbols)> = Vec::new();
-    let mut image_index: BTreeMap<(String, Vec<String>), usize> = BTreeMap::new();
+    let mut image_index: BTreeMap<(String, Vec<String>, Option<String>), usize> = BTreeMap::new();
     let mut jobs = Vec::new();
     for (name, test) in &tests {
         let exit = test.exit.code().with_context(|| format!("test {name}"))?;
         for profile in &test.profiles {
-            let key = (profile.clone(), test.features.clone());
+            let programs = test.programs.as_ref().map(|p| format!("{p:?}"));
+            let key = (profile.clone(), test.features.clone(), programs.clone());
             let image = match image_index.get(&key) {
                 Some(&i) => i,
                 None => {
@@ -260,7 +269,21 @@ fn qemu_tests(tally: &mut Tally, filter: Option<&str>) -> Result<()> {
                         profile: profile.clone(),
                         release: false,
                     };
-                    let built = build_image(&opts, &test.features)?;
+                    let mut contents = match (&test.programs, &programs) {
+                        (Some(opts), Some(described)) => {
+                            let mut c = crate::programs::contents(opts)
+                                .with_context(|| format!("test {name}"))?;
+                            // Tests with different programs must not share an image file.
+                            let mut hasher = std::hash::DefaultHasher::new();
+                            described.hash(&mut hasher);
+                            let tag = c.tag.take().unwrap_or_default();
+                            c.tag = Some(format!("{tag}-{:08x}", hasher.finish() as u32));
+                            c
+                        }
+                        _ => Contents::default(),
+                    };
+                    contents.features = test.features.clone();
+                    let built = build_image(&opts, &contents)?;
                     let symbols = Symbols::load(&built.path)?;
                     images.push((built, symbols));
                     image_index.insert(key, images.len() - 1);
@@ -321,6 +344,8 @@ fn qemu_tests(tally: &mut Tally, filter: Option<&str>) -> Result<()> {
 
 /// Runs everything and prints the closing line; the exit code is 1 on any failure.
 pub fn run_all(filter: Option<&str>) -> Result<i32> {
+    // Paths in test files are relative to the repository.
+    std::env::set_current_dir(profile::root())?;
     let mut tally = Tally::default();
     if filter.is_none() {
         host_unit_tests(&mut tally)?;

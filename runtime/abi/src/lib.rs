@@ -8,6 +8,7 @@
 //! The crate is `no_std` and has no dependencies, so every other crate can use it.
 #![no_std]
 
+pub mod bundle;
 pub mod exit;
 pub mod platform;
 pub mod wasm;

@@ -1,5 +1,8 @@
 //! The kernel command line: `key=value` options, then optionally `--` and program arguments.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// A parsed view of the command line the VMM passed (`-append` under QEMU).
 #[derive(Clone, Copy)]
 pub struct CmdLine<'a> {
@@ -44,11 +47,51 @@ impl<'a> CmdLine<'a> {
     pub fn program_args(&self) -> &'a str {
         self.args
     }
+
+    /// The program arguments as words. Words are separated by whitespace; a word in
+    /// double quotes may hold whitespace, with `\"` and `\\` for a quote and a backslash
+    /// (the quoting `cargo xtask run -- ARGS` applies).
+    pub fn program_words(&self) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut chars = self.args.chars().peekable();
+        loop {
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            let Some(&first) = chars.peek() else {
+                return words;
+            };
+            let mut word = String::new();
+            if first == '"' {
+                chars.next();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => word.extend(chars.next()),
+                        c => word.push(c),
+                    }
+                }
+            } else {
+                while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                    word.push(c);
+                }
+            }
+            words.push(word);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::CmdLine;
+
+    #[test]
+    fn program_words_undo_xtask_quoting() {
+        let line = CmdLine::parse(r#"log=info -- a "b c" "q\"x" "back\\slash" "" z"#);
+        assert_eq!(
+            line.program_words(),
+            ["a", "b c", "q\"x", "back\\slash", "", "z"]
+        );
+        assert!(CmdLine::parse("log=info").program_words().is_empty());
+    }
 
     fn options<'a>(line: &CmdLine<'a>) -> Vec<(&'a str, &'a str)> {
         line.options().collect()

@@ -10,7 +10,6 @@
 //! its hardware-independent modules and their unit tests (`cargo test -p kiln-kernel`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
-#[cfg(target_os = "none")]
 extern crate alloc;
 
 #[cfg(any(target_os = "none", test))]
@@ -44,6 +43,8 @@ mod paging;
 mod platform;
 #[cfg(target_os = "none")]
 mod port;
+#[cfg(target_os = "none")]
+mod programs;
 #[cfg(target_os = "none")]
 mod rtc;
 #[cfg(all(target_os = "none", feature = "selftest"))]

@@ -114,9 +114,8 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
         kernel_ns / 1_000_000,
         kernel_ns / 100_000 % 10,
     );
-    let platform = KernelPlatform;
-    platform.console_write(b"no programs in this image\n");
-    platform.exit(ExitStatus::Success as i32)
+    let status = crate::programs::run_all(&cmdline.program_words());
+    KernelPlatform.exit(status as i32)
 }
 
 #[cfg(feature = "selftest")]

@@ -1,0 +1,254 @@
+//! The program bundle: what an image carries besides its code.
+//!
+//! xtask writes a bundle at build time (the Smalltalk class sources of a program, the
+//! files of an embedded directory tree, the list of programs to run in order) and the
+//! kernel embeds it as bytes; [`Bundle::parse`] reads it without allocating. The
+//! format is little-endian and unaligned:
+//!
+//! ```text
+//! magic "KILNBNDL"  version: u32  count: u32
+//! count × { kind: u8  name_len: u32  name: [u8]  data_len: u32  data: [u8] }
+//! ```
+//!
+//! Entries keep their order: the kernel runs the [`EntryKind::SomRun`] and
+//! [`EntryKind::WasmRun`] entries one after another, in bundle order.
+
+/// First bytes of every bundle.
+pub const MAGIC: &[u8; 8] = b"KILNBNDL";
+/// Format version this crate reads and writes.
+pub const VERSION: u32 = 1;
+
+/// What an entry holds.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A Smalltalk class file: `name` is its file name (`Hello.som`), `data` its source.
+    SomClass = 1,
+    /// Run a Smalltalk program: `name` is the main class, `data` its default arguments
+    /// (NUL-separated; the kernel command line's arguments replace them).
+    SomRun = 2,
+    /// Run a WASM module compiled into the image: `name` is the module's name, `data`
+    /// its default arguments (NUL-separated, as for `SomRun`).
+    WasmRun = 3,
+    /// A file of the embedded read-only tree: `name` is its guest path, `data` its bytes.
+    File = 4,
+}
+
+impl EntryKind {
+    fn from_u8(kind: u8) -> Option<Self> {
+        Some(match kind {
+            1 => Self::SomClass,
+            2 => Self::SomRun,
+            3 => Self::WasmRun,
+            4 => Self::File,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of a bundle, borrowed from the bundle's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry<'a> {
+    pub kind: EntryKind,
+    pub name: &'a str,
+    pub data: &'a [u8],
+}
+
+impl<'a> Entry<'a> {
+    /// The NUL-separated words of `data` (the default arguments of a run entry).
+    pub fn words(&self) -> impl Iterator<Item = &'a str> {
+        let data = self.data;
+        data.split(|&b| b == 0)
+            .filter(|w| !w.is_empty())
+            .map(|w| core::str::from_utf8(w).unwrap_or(""))
+    }
+}
+
+/// Why a bundle could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BundleError {
+    BadMagic,
+    UnsupportedVersion(u32),
+    /// The bundle ends inside the entry with this index.
+    Truncated(u32),
+    /// Entry `index` has an unknown kind byte.
+    UnknownKind {
+        index: u32,
+        kind: u8,
+    },
+    /// Entry `index` has a name that is not UTF-8.
+    BadName(u32),
+}
+
+impl core::fmt::Display for BundleError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BadMagic => write!(f, "not a kiln bundle (bad magic)"),
+            Self::UnsupportedVersion(v) => {
+                write!(
+                    f,
+                    "bundle version {v} is not supported (this runtime reads {VERSION})"
+                )
+            }
+            Self::Truncated(i) => write!(f, "bundle is truncated in entry {i}"),
+            Self::UnknownKind { index, kind } => {
+                write!(f, "bundle entry {index} has unknown kind {kind}")
+            }
+            Self::BadName(i) => write!(f, "bundle entry {i} has a name that is not UTF-8"),
+        }
+    }
+}
+
+/// A validated bundle.
+#[derive(Clone, Copy, Debug)]
+pub struct Bundle<'a> {
+    count: u32,
+    entries: &'a [u8],
+}
+
+fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    if bytes.len() < n {
+        return None;
+    }
+    let (head, tail) = bytes.split_at(n);
+    *bytes = tail;
+    Some(head)
+}
+
+fn take_u32(bytes: &mut &[u8]) -> Option<u32> {
+    take(bytes, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn next_entry<'a>(bytes: &mut &'a [u8], index: u32) -> Result<Entry<'a>, BundleError> {
+    let truncated = BundleError::Truncated(index);
+    let kind_byte = take(bytes, 1).ok_or(truncated)?[0];
+    let kind = EntryKind::from_u8(kind_byte).ok_or(BundleError::UnknownKind {
+        index,
+        kind: kind_byte,
+    })?;
+    let name_len = take_u32(bytes).ok_or(truncated)? as usize;
+    let name = take(bytes, name_len).ok_or(truncated)?;
+    let name = core::str::from_utf8(name).map_err(|_| BundleError::BadName(index))?;
+    let data_len = take_u32(bytes).ok_or(truncated)? as usize;
+    let data = take(bytes, data_len).ok_or(truncated)?;
+    Ok(Entry { kind, name, data })
+}
+
+impl<'a> Bundle<'a> {
+    /// Reads and checks a whole bundle.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, BundleError> {
+        let mut rest = bytes;
+        if take(&mut rest, MAGIC.len()) != Some(&MAGIC[..]) {
+            return Err(BundleError::BadMagic);
+        }
+        let version = take_u32(&mut rest).ok_or(BundleError::BadMagic)?;
+        if version != VERSION {
+            return Err(BundleError::UnsupportedVersion(version));
+        }
+        let count = take_u32(&mut rest).ok_or(BundleError::BadMagic)?;
+        let entries = rest;
+        for index in 0..count {
+            next_entry(&mut rest, index)?;
+        }
+        Ok(Bundle { count, entries })
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether the bundle has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The entries, in order.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'a>> {
+        let mut rest = self.entries;
+        (0..self.count).map(move |i| next_entry(&mut rest, i).expect("checked by parse"))
+    }
+
+    /// The entries of one kind, in order.
+    pub fn of_kind(&self, kind: EntryKind) -> impl Iterator<Item = Entry<'a>> {
+        self.entries().filter(move |e| e.kind == kind)
+    }
+}
+
+/// Header of a bundle with `count` entries; the entries follow it as the module docs show.
+pub fn header(count: u32) -> [u8; 16] {
+    let mut h = [0u8; 16];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    h[12..].copy_from_slice(&count.to_le_bytes());
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(buf: &mut [u8], at: &mut usize, bytes: &[u8]) {
+        buf[*at..*at + bytes.len()].copy_from_slice(bytes);
+        *at += bytes.len();
+    }
+
+    fn entry(buf: &mut [u8], at: &mut usize, kind: u8, name: &str, data: &[u8]) {
+        push(buf, at, &[kind]);
+        push(buf, at, &(name.len() as u32).to_le_bytes());
+        push(buf, at, name.as_bytes());
+        push(buf, at, &(data.len() as u32).to_le_bytes());
+        push(buf, at, data);
+    }
+
+    #[test]
+    fn reads_entries_in_order() {
+        let mut buf = [0u8; 128];
+        let mut at = 0;
+        push(&mut buf, &mut at, &header(2));
+        entry(&mut buf, &mut at, 1, "Hello.som", b"Hello = ()");
+        entry(&mut buf, &mut at, 2, "Hello", b"a\0b c\0");
+        let bundle = Bundle::parse(&buf[..at]).unwrap();
+        assert_eq!(bundle.len(), 2);
+        let all: [Entry; 2] = {
+            let mut it = bundle.entries();
+            [it.next().unwrap(), it.next().unwrap()]
+        };
+        assert_eq!(all[0].kind, EntryKind::SomClass);
+        assert_eq!(all[0].data, b"Hello = ()");
+        assert_eq!(all[1].name, "Hello");
+        let mut words = all[1].words();
+        assert_eq!(words.next(), Some("a"));
+        assert_eq!(words.next(), Some("b c"));
+        assert_eq!(words.next(), None);
+        assert_eq!(bundle.of_kind(EntryKind::SomRun).count(), 1);
+    }
+
+    #[test]
+    fn rejects_damaged_bundles() {
+        let mut buf = [0u8; 64];
+        let mut at = 0;
+        push(&mut buf, &mut at, &header(1));
+        entry(&mut buf, &mut at, 1, "A.som", b"xyz");
+        assert_eq!(
+            Bundle::parse(&buf[..at - 1]).unwrap_err(),
+            BundleError::Truncated(0)
+        );
+        assert_eq!(
+            Bundle::parse(b"NOTABNDL").unwrap_err(),
+            BundleError::BadMagic
+        );
+        buf[16] = 9;
+        assert_eq!(
+            Bundle::parse(&buf[..at]).unwrap_err(),
+            BundleError::UnknownKind { index: 0, kind: 9 }
+        );
+        let mut v2 = header(0);
+        v2[8] = 2;
+        assert_eq!(
+            Bundle::parse(&v2).unwrap_err(),
+            BundleError::UnsupportedVersion(2)
+        );
+        assert!(Bundle::parse(&header(0)).unwrap().is_empty());
+    }
+}

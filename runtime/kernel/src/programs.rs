@@ -1,0 +1,87 @@
+//! The programs an image carries, run one after another.
+//!
+//! xtask embeds a program bundle (`kiln_abi::bundle`) in the image; this module reads
+//! it, runs each run entry in order with a one-line header and a one-line summary
+//! (what ran, on which tier, how long it took, how it ended), and keeps going after a
+//! program fails: output already written stays, and the next program still runs. The
+//! image exits with the status of the first program that did not succeed.
+
+use crate::clock;
+use crate::platform::KernelPlatform;
+use crate::println;
+use alloc::string::String;
+use alloc::vec::Vec;
+use kiln_abi::bundle::{Bundle, Entry, EntryKind};
+use kiln_abi::{ExitStatus, Platform};
+
+/// The bundle xtask built for this image (an empty one when it built none).
+static BUNDLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bundle.bin"));
+
+/// How one program ended: its exit status for the image, and a word for the summary.
+pub struct Outcome {
+    pub status: ExitStatus,
+    pub tier: &'static str,
+}
+
+/// Runs one program entry with its arguments (the program's name first, as a
+/// command line would have it).
+fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: &[String]) -> Outcome {
+    match entry.kind {
+        EntryKind::SomRun | EntryKind::WasmRun => {
+            println!(
+                "kiln: this image has no runtime for {:?} programs yet; `{}` was not run",
+                entry.kind, entry.name
+            );
+            let _ = (bundle, args);
+            Outcome {
+                status: ExitStatus::BootError,
+                tier: "none",
+            }
+        }
+        EntryKind::SomClass | EntryKind::File => unreachable!("not a run entry"),
+    }
+}
+
+/// Runs every program of the image and returns the image's exit status.
+pub fn run_all(program_args: &[String]) -> ExitStatus {
+    let bundle = match Bundle::parse(BUNDLE) {
+        Ok(bundle) => bundle,
+        Err(e) => {
+            println!("boot error: the image's program bundle is damaged: {e}");
+            return ExitStatus::BootError;
+        }
+    };
+    let runs: Vec<Entry> = bundle
+        .entries()
+        .filter(|e| matches!(e.kind, EntryKind::SomRun | EntryKind::WasmRun))
+        .collect();
+    if runs.is_empty() {
+        KernelPlatform.console_write(b"no programs in this image\n");
+        return ExitStatus::Success;
+    }
+    let mut image_status = ExitStatus::Success;
+    for entry in &runs {
+        // Arguments from the command line replace the ones the image was built with.
+        let mut args = Vec::from([String::from(entry.name)]);
+        if program_args.is_empty() {
+            args.extend(entry.words().map(String::from));
+        } else {
+            args.extend(program_args.iter().cloned());
+        }
+        let start = clock::monotonic_ns();
+        let outcome = run_entry(&bundle, entry, &args);
+        let micros = (clock::monotonic_ns() - start) / 1000;
+        println!(
+            "kiln: {} ({}) {} in {}.{:03} ms",
+            entry.name,
+            outcome.tier,
+            outcome.status.describe(),
+            micros / 1000,
+            micros % 1000
+        );
+        if image_status == ExitStatus::Success && outcome.status != ExitStatus::Success {
+            image_status = outcome.status;
+        }
+    }
+    image_status
+}

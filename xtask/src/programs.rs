@@ -1,0 +1,123 @@
+//! Which programs an image carries: from the command line, or the default image's
+//! examples when none are named.
+
+use crate::build::Contents;
+use crate::bundle::BundleWriter;
+use crate::profile;
+use anyhow::{bail, Result};
+use clap::Args;
+use kiln_abi::bundle::EntryKind;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The programs named on the command line of `build` and `run`, or in the
+/// `[programs]` table of a QEMU test (same names, paths relative to the repository).
+#[derive(Args, Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProgramOpts {
+    /// Run a Smalltalk program: INPUTS is the main class (`Main` or `Main.som`).
+    #[arg(long)]
+    pub som: bool,
+    /// Smalltalk class path: directories separated by `:` (also spelled `-cp`).
+    #[arg(long = "classpath", value_name = "DIRS")]
+    pub classpath: Option<String>,
+    /// The programs of the image (with `--som`, the main class). None: the default
+    /// image, the programs under `examples/`.
+    pub inputs: Vec<String>,
+}
+
+/// SOM programs accept `-cp`, a two-letter single-dash option clap cannot declare:
+/// rewrite it to `--classpath` before parsing.
+pub fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen_separator = false;
+    args.map(|a| {
+        seen_separator |= a == "--";
+        if a == "-cp" && !seen_separator {
+            "--classpath".to_string()
+        } else {
+            a
+        }
+    })
+    .collect()
+}
+
+fn som_contents(opts: &ProgramOpts) -> Result<Contents> {
+    let [main] = opts.inputs.as_slice() else {
+        bail!("--som takes exactly one main class (e.g. `--som -cp examples/som Hello`)");
+    };
+    let main = main.strip_suffix(".som").unwrap_or(main);
+    let mut bundle = BundleWriter::default();
+    let classpath = opts.classpath.as_deref().unwrap_or(".");
+    for dir in classpath.split(':').filter(|d| !d.is_empty()) {
+        bundle.add_som_dir(&PathBuf::from(dir))?;
+    }
+    bundle.add_run(EntryKind::SomRun, main, &[]);
+    Ok(Contents {
+        bundle: Some(bundle),
+        tag: Some(main.to_lowercase()),
+        ..Contents::default()
+    })
+}
+
+/// The default image: the example programs, one after another.
+fn default_contents() -> Result<Contents> {
+    let mut bundle = BundleWriter::default();
+    bundle.add_som_dir(&profile::root().join("examples/som"))?;
+    bundle.add_run(EntryKind::SomRun, "Hello", &[]);
+    Ok(Contents {
+        bundle: Some(bundle),
+        tag: Some("examples".into()),
+        ..Contents::default()
+    })
+}
+
+/// The contents of the image the command line asks for.
+pub fn contents(opts: &ProgramOpts) -> Result<Contents> {
+    if opts.som {
+        return som_contents(opts);
+    }
+    if opts.classpath.is_some() {
+        bail!("-cp/--classpath is for Smalltalk programs; add --som");
+    }
+    if let Some(first) = opts.inputs.first() {
+        bail!("`{first}`: building WASM programs into an image is not supported yet; kiln runs them hosted with `cargo xtask exec {first}`");
+    }
+    default_contents()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dash_cp_becomes_classpath_only_before_the_separator() {
+        let args = ["run", "--som", "-cp", "x", "Main", "--", "-cp"].map(String::from);
+        assert_eq!(
+            normalize_args(args.into_iter()),
+            ["run", "--som", "--classpath", "x", "Main", "--", "-cp"]
+        );
+    }
+
+    #[test]
+    fn som_needs_one_main_class() {
+        let opts = ProgramOpts {
+            som: true,
+            classpath: Some(profile::root().join("examples/som").display().to_string()),
+            inputs: vec![],
+        };
+        assert!(contents(&opts).is_err());
+        let opts = ProgramOpts {
+            inputs: vec!["Hello.som".into()],
+            ..opts
+        };
+        let c = contents(&opts).unwrap();
+        assert_eq!(c.tag.as_deref(), Some("hello"));
+        let bytes = c.bundle.unwrap().to_bytes().unwrap();
+        let bundle = kiln_abi::bundle::Bundle::parse(&bytes).unwrap();
+        let runs: Vec<_> = bundle.of_kind(EntryKind::SomRun).map(|e| e.name).collect();
+        assert_eq!(runs, ["Hello"]);
+        assert!(bundle
+            .of_kind(EntryKind::SomClass)
+            .any(|e| e.name == "Hello.som"));
+    }
+}
