@@ -148,7 +148,7 @@ pub fn instantiate(
         }
     }
     let code_base = store
-        .map_code(module.clone())
+        .code_for(&module)
         .map_err(InstantiateError::Resource)?;
     let mut data = Box::new(InstanceData {
         vmctx: vec![0u64; abi::VMCTX_SIZE as usize / 8].into_boxed_slice(),

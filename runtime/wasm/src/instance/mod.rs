@@ -8,6 +8,7 @@
 //! trampolines; the kernel will with its exception handlers).
 
 pub mod builtins;
+pub mod descriptor;
 pub mod instantiate;
 pub mod store;
 pub mod value;

@@ -176,9 +176,12 @@ pub enum Extern {
     Global(*mut Global),
 }
 
-/// Machine code of one module, mapped read+execute.
+/// Machine code of one module, mapped read+execute: mapped by the store (released with
+/// it), or placed in the image by the linker (never released).
 pub struct CodeRegion {
     platform: &'static dyn Platform,
+    /// Whether the store mapped the region (and so releases it).
+    owned: bool,
     /// Start address.
     pub base: u64,
     /// Length in bytes (page-rounded).
@@ -189,7 +192,9 @@ pub struct CodeRegion {
 
 impl Drop for CodeRegion {
     fn drop(&mut self) {
-        self.platform.release(self.base as *mut u8, self.len);
+        if self.owned {
+            self.platform.release(self.base as *mut u8, self.len);
+        }
     }
 }
 
@@ -259,11 +264,33 @@ impl Store {
         let base = base as u64;
         self.code.push(CodeRegion {
             platform: p,
+            owned: true,
             base,
             len,
             module,
         });
         Ok(base)
+    }
+
+    /// Registers code compiled ahead of time and already mapped read+execute at `base`
+    /// (by the image's linker): instantiating `module` then uses it instead of mapping a
+    /// copy, and traps in it are located like in mapped code.
+    pub fn add_image_code(&mut self, module: Rc<CompiledModule>, base: u64, len: usize) {
+        self.code.push(CodeRegion {
+            platform: self.platform(),
+            owned: false,
+            base,
+            len,
+            module,
+        });
+    }
+
+    /// Where `module`'s code is: its image code if registered, else a new mapped copy.
+    pub(crate) fn code_for(&mut self, module: &Rc<CompiledModule>) -> Result<u64, String> {
+        match self.code.iter().find(|c| Rc::ptr_eq(&c.module, module)) {
+            Some(c) if !c.owned => Ok(c.base),
+            _ => self.map_code(module.clone()),
+        }
     }
 
     /// The function name and offset of a code address, for trap reports.
