@@ -52,6 +52,10 @@ mod selftest;
 #[cfg(target_os = "none")]
 mod serial;
 #[cfg(target_os = "none")]
+mod som;
+#[cfg(target_os = "none")]
+mod stack;
+#[cfg(target_os = "none")]
 mod start;
 #[cfg(target_os = "none")]
 mod start_info;

@@ -27,7 +27,11 @@ pub struct Outcome {
 /// command line would have it).
 fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: &[String]) -> Outcome {
     match entry.kind {
-        EntryKind::SomRun | EntryKind::WasmRun => {
+        EntryKind::SomRun => Outcome {
+            status: crate::som::run(bundle, entry.name, args),
+            tier: "threaded",
+        },
+        EntryKind::WasmRun => {
             println!(
                 "kiln: this image has no runtime for {:?} programs yet; `{}` was not run",
                 entry.kind, entry.name

@@ -1,0 +1,104 @@
+//! Extra native stacks: a region of mapped pages with an unmapped guard page below, and
+//! a call that runs a closure on it.
+//!
+//! The boot stack is small; runtimes that recurse deeply (the Smalltalk interpreter
+//! makes a native call per send) get a stack of their own. Running off its bottom hits
+//! the guard page and is reported as a page fault (the fault handlers run on IST stacks,
+//! so they still have a stack to run on).
+
+use crate::paging::PAGE_SIZE;
+use crate::platform::KernelPlatform;
+use kiln_abi::{MemoryError, Platform, Protection};
+
+/// Unmapped pages below the stack.
+const GUARD: usize = PAGE_SIZE as usize;
+
+/// A mapped stack; its memory goes back to the kernel when dropped.
+pub struct Stack {
+    region: *mut u8,
+    len: usize,
+}
+
+impl Stack {
+    /// Maps a stack of `size` bytes (rounded up to pages) above a guard page.
+    pub fn new(size: usize) -> Result<Stack, MemoryError> {
+        let size = size.next_multiple_of(PAGE_SIZE as usize);
+        let len = size + GUARD;
+        let region = KernelPlatform.reserve(len)?;
+        // SAFETY: `GUARD` is inside the region just reserved.
+        let base = unsafe { region.add(GUARD) };
+        if let Err(e) = KernelPlatform.protect(base, size, Protection::ReadWrite) {
+            KernelPlatform.release(region, len);
+            return Err(e);
+        }
+        Ok(Stack { region, len })
+    }
+
+    /// One past the highest byte of the stack (16-byte aligned, as the ABI wants
+    /// before a call).
+    fn top(&self) -> *mut u8 {
+        // SAFETY: one past the end of the region is a valid pointer to form.
+        unsafe { self.region.add(self.len) }
+    }
+
+    /// Bytes of the stack that were ever written (the stack starts zeroed; scans
+    /// from the bottom for the first non-zero word).
+    pub fn high_water(&self) -> usize {
+        let base = self.region.wrapping_add(GUARD) as *const u64;
+        let words = (self.len - GUARD) / 8;
+        // SAFETY: `[base, base + words)` is the mapped part of the region.
+        let untouched = (0..words)
+            .find(|&i| unsafe { base.add(i).read_volatile() } != 0)
+            .unwrap_or(words);
+        (words - untouched) * 8
+    }
+
+    /// Runs `f` on this stack and returns its result.
+    pub fn run<F: FnOnce() -> R, R>(&self, f: F) -> R {
+        let mut call = Call {
+            f: Some(f),
+            result: None,
+        };
+        let arg = &mut call as *mut Call<F, R> as *mut u8;
+        let entry = trampoline::<F, R> as extern "C" fn(*mut u8);
+        // SAFETY: switches `rsp` to the top of this mapped stack, calls the trampoline
+        // (System V: argument in rdi, rsp 16-aligned before the call) and switches back.
+        // `r12` is callee-saved, so it still holds the old `rsp` when the call returns;
+        // everything else the call may clobber is declared by `clobber_abi`.
+        unsafe {
+            core::arch::asm!(
+                "mov r12, rsp",
+                "mov rsp, {top}",
+                "call {entry}",
+                "mov rsp, r12",
+                top = in(reg) self.top(),
+                entry = in(reg) entry,
+                in("rdi") arg,
+                out("r12") _,
+                clobber_abi("C"),
+            );
+        }
+        call.result.expect("the closure ran on the stack")
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        KernelPlatform.release(self.region, self.len);
+    }
+}
+
+/// The closure to run and the slot for its result, passed to the trampoline by address.
+struct Call<F, R> {
+    f: Option<F>,
+    result: Option<R>,
+}
+
+/// Entered on the new stack: runs the closure and stores its result.
+extern "C" fn trampoline<F: FnOnce() -> R, R>(arg: *mut u8) {
+    // SAFETY: `Stack::run` passes a pointer to its live `Call<F, R>`.
+    let call = unsafe { &mut *(arg as *mut Call<F, R>) };
+    if let Some(f) = call.f.take() {
+        call.result = Some(f());
+    }
+}
