@@ -190,6 +190,7 @@ pub fn run_interactive(image: &BuiltImage, opts: &RunOpts) -> Result<i32> {
         );
     }
     eprintln!("(Ctrl-C stops QEMU)");
+    interrupt::catch();
     let mut child = spawn(qemu, Stdio::inherit())?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut out = std::io::stdout();
@@ -218,12 +219,41 @@ pub fn run_interactive(image: &BuiltImage, opts: &RunOpts) -> Result<i32> {
             eprintln!("kiln exited: {}", Ending::Guest(code).describe());
             Ok(code as i32)
         }
-        // QEMU exits with 0 when Ctrl-C reaches it, and when `-no-reboot` turns a reset into an exit.
+        _ if interrupt::happened() => {
+            eprintln!("stopped by Ctrl-C");
+            Ok(130)
+        }
+        // QEMU exits with 0 when `-no-reboot` turns a reset into an exit.
         Ending::Qemu(Some(0)) => {
             eprintln!("QEMU stopped before the guest exited (Ctrl-C, or a triple fault reset the machine)");
             Ok(1)
         }
         other => bail!("{}", other.describe()),
+    }
+}
+
+/// Ctrl-C while QEMU runs: the terminal sends SIGINT to QEMU and xtask alike. QEMU
+/// shuts down cleanly on it; xtask notes it and reports once QEMU has gone, instead of
+/// dying first and leaving QEMU's last words unread.
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static HAPPENED: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn note(_: libc::c_int) {
+        HAPPENED.store(true, Ordering::SeqCst);
+    }
+
+    /// From now on SIGINT only sets a flag. A handler (not SIG_IGN) resets to the
+    /// default in the QEMU child at exec, so QEMU still sees Ctrl-C.
+    pub fn catch() {
+        let handler: extern "C" fn(libc::c_int) = note;
+        // SAFETY: `note` only stores to an atomic, which is async-signal-safe.
+        unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
+    }
+
+    pub fn happened() -> bool {
+        HAPPENED.load(Ordering::SeqCst)
     }
 }
 
