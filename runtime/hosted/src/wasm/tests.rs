@@ -152,9 +152,7 @@ fn wasi_imports_link_and_see_the_instance_memory() {
         let wasm = wat::parse_str(wat).unwrap();
         let module = Rc::new(kiln_wasm::compile(&wasm, kiln_wasm::supported_features()).unwrap());
         let mut store = Store::new(&super::trap::MACHINE);
-        let wasi = Rc::new(kiln_wasm::wasi::Wasi {
-            args: vec!["p".into(), "abc".into()],
-        });
+        let wasi = Rc::new(kiln_wasm::wasi::Wasi::new(vec!["p".into(), "abc".into()]));
         let memory: kiln_wasm::instance::wasi_link::MemoryCell = Rc::default();
         let imports =
             kiln_wasm::instance::wasi_link::imports(&mut store, &module, wasi, &memory).unwrap();
@@ -383,9 +381,7 @@ fn example_programs_print_what_their_out_files_say() {
             let module =
                 Rc::new(kiln_wasm::compile(&wasm, kiln_wasm::supported_features()).unwrap());
             let mut store = Store::new(&CAPTURE_MACHINE);
-            let wasi = Rc::new(kiln_wasm::wasi::Wasi {
-                args: vec![path.display().to_string()],
-            });
+            let wasi = Rc::new(kiln_wasm::wasi::Wasi::new(vec![path.display().to_string()]));
             let memory: kiln_wasm::instance::wasi_link::MemoryCell = Rc::default();
             let imports =
                 kiln_wasm::instance::wasi_link::imports(&mut store, &module, wasi, &memory)
