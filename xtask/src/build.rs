@@ -135,13 +135,6 @@ pub fn build_image(opts: &ImageOpts, contents: &Contents) -> Result<BuiltImage> 
         .join(KERNEL_TARGET)
         .join(mode)
         .join("kiln-kernel");
-    let mut name = format!("{}-{mode}", profile.name);
-    for feature in features {
-        name.push('-');
-        name.push_str(feature);
-    }
-    let out_dir = target_dir().join("kiln");
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let path = out_dir.join(format!("{name}.elf"));
     std::fs::copy(&built, &path)
         .with_context(|| format!("copying {} to {}", built.display(), path.display()))?;

@@ -5,6 +5,7 @@
 //! runs so it can be reproduced by hand; every error is one sentence saying what
 //! failed and what to do next, followed by the context that explains it.
 
+mod aot;
 mod bench;
 mod build;
 mod bundle;
@@ -99,7 +100,8 @@ enum Command {
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Build { image, programs } => {
-            let built = build::build_image(&image, &programs::contents(&programs)?)?;
+            let built =
+                build::build_image(&image, &programs::contents(&programs, &image.profile)?)?;
             built.print_summary();
             Ok(0)
         }
@@ -110,7 +112,8 @@ fn run(cli: Cli) -> Result<i32> {
             gdb,
             args,
         } => {
-            let built = build::build_image(&image, &programs::contents(&programs)?)?;
+            let built =
+                build::build_image(&image, &programs::contents(&programs, &image.profile)?)?;
             built.print_summary();
             let opts = qemu::RunOpts {
                 accel,

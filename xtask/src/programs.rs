@@ -1,7 +1,8 @@
 //! Which programs an image carries: from the command line, or the default image's
 //! examples when none are named.
 
-use crate::build::Contents;
+use crate::aot;
+use crate::build::{target_dir, Contents};
 use crate::bundle::BundleWriter;
 use crate::profile;
 use anyhow::{bail, Result};
@@ -59,30 +60,70 @@ fn som_contents(opts: &ProgramOpts) -> Result<Contents> {
     })
 }
 
+/// WASM modules compiled ahead of time into objects, each run in order with `args`.
+fn add_wasm(
+    bundle: &mut BundleWriter,
+    contents: &mut Contents,
+    inputs: &[PathBuf],
+    profile: &str,
+) -> Result<()> {
+    let profile = profile::load(profile)?;
+    let out_dir = target_dir()
+        .join("kiln")
+        .join(format!("aot-{}", profile.name));
+    for module in aot::compile_all(inputs, &profile, &out_dir)? {
+        bundle.add_run(EntryKind::WasmRun, &module.name, &[]);
+        contents.objects.push(module.object);
+    }
+    Ok(())
+}
+
+/// `input` as given when it exists, else relative to the repository (as the
+/// `[programs]` tables of QEMU tests name their inputs).
+fn input_path(input: &str) -> PathBuf {
+    let path = PathBuf::from(input);
+    if path.is_relative() && !path.exists() {
+        profile::root().join(path)
+    } else {
+        path
+    }
+}
+
 /// The default image: the example programs, one after another.
-fn default_contents() -> Result<Contents> {
+fn default_contents(profile: &str) -> Result<Contents> {
     let mut bundle = BundleWriter::default();
     bundle.add_som_dir(&profile::root().join("examples/som"))?;
     bundle.add_run(EntryKind::SomRun, "Hello", &[]);
-    Ok(Contents {
-        bundle: Some(bundle),
+    let mut contents = Contents {
         tag: Some("examples".into()),
         ..Contents::default()
-    })
+    };
+    let wasm = [profile::root().join("examples/wasm/hello.wat")];
+    add_wasm(&mut bundle, &mut contents, &wasm, profile)?;
+    contents.bundle = Some(bundle);
+    Ok(contents)
 }
 
-/// The contents of the image the command line asks for.
-pub fn contents(opts: &ProgramOpts) -> Result<Contents> {
+/// The contents of the image the command line asks for, compiled for `profile`.
+pub fn contents(opts: &ProgramOpts, profile: &str) -> Result<Contents> {
     if opts.som {
         return som_contents(opts);
     }
     if opts.classpath.is_some() {
         bail!("-cp/--classpath is for Smalltalk programs; add --som");
     }
-    if let Some(first) = opts.inputs.first() {
-        bail!("`{first}`: building WASM programs into an image is not supported yet; kiln runs them hosted with `cargo xtask exec {first}`");
+    if opts.inputs.is_empty() {
+        return default_contents(profile);
     }
-    default_contents()
+    let inputs: Vec<PathBuf> = opts.inputs.iter().map(|i| input_path(i)).collect();
+    let mut bundle = BundleWriter::default();
+    let mut contents = Contents {
+        tag: Some(aot::module_name(&inputs[0]).to_lowercase()),
+        ..Contents::default()
+    };
+    add_wasm(&mut bundle, &mut contents, &inputs, profile)?;
+    contents.bundle = Some(bundle);
+    Ok(contents)
 }
 
 #[cfg(test)]
@@ -105,12 +146,12 @@ mod tests {
             classpath: Some(profile::root().join("examples/som").display().to_string()),
             inputs: vec![],
         };
-        assert!(contents(&opts).is_err());
+        assert!(contents(&opts, "qemu-microvm").is_err());
         let opts = ProgramOpts {
             inputs: vec!["Hello.som".into()],
             ..opts
         };
-        let c = contents(&opts).unwrap();
+        let c = contents(&opts, "qemu-microvm").unwrap();
         assert_eq!(c.tag.as_deref(), Some("hello"));
         let bytes = c.bundle.unwrap().to_bytes().unwrap();
         let bundle = kiln_abi::bundle::Bundle::parse(&bytes).unwrap();

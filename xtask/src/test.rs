@@ -271,7 +271,7 @@ fn qemu_tests(tally: &mut Tally, filter: Option<&str>) -> Result<()> {
                     };
                     let mut contents = match (&test.programs, &programs) {
                         (Some(opts), Some(described)) => {
-                            let mut c = crate::programs::contents(opts)
+                            let mut c = crate::programs::contents(opts, profile)
                                 .with_context(|| format!("test {name}"))?;
                             // Tests with different programs must not share an image file.
                             let mut hasher = std::hash::DefaultHasher::new();

@@ -44,6 +44,12 @@ use kiln_x64::{AluOp, Assembler, Cond, Label, Mem, Reg, Reloc, Size};
 use stack::{RegSet, Val};
 use wasmparser::{BinaryReader, WasmFeatures};
 
+/// The x86-64 extensions generated code uses beyond the x86-64 baseline (SSE2), as
+/// the machine profiles (`targets/*.toml`, `cpu-features`) spell them: `roundss`/
+/// `roundsd` (SSE4.1), `popcnt`, `lzcnt` and `tzcnt` (BMI1). An image may only carry
+/// compiled code for a profile that provides all of them.
+pub const CPU_FEATURES: &[&str] = &["sse4.1", "popcnt", "lzcnt", "bmi1"];
+
 /// One compiled function in the module's code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FuncCode {

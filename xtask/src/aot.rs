@@ -1,0 +1,292 @@
+//! Ahead-of-time compilation of WASM modules into ELF objects the image links in.
+//!
+//! Each module is validated and compiled on the host by `kiln-wasm` (the same compiler
+//! the runtime uses), then written as one relocatable object with the `object` crate:
+//!
+//! | section | holds |
+//! |---|---|
+//! | `.text.wasm.<module>` | the machine code, one local symbol `wasm_<module>_<function>` per function (named from the name section when there is one) |
+//! | `.rodata.wasm.<module>` | the module descriptor (`kiln_wasm::instance::descriptor`: types, imports, exports, globals' initial values, element and data segments, names, function offsets) and the module's name |
+//! | `.kiln_wasm_modules` | one [`RECORD_SIZE`]-byte record: pointers to (and lengths of) the name, the code and the descriptor, filled in by `R_X86_64_64` relocations |
+//!
+//! The linker script collects every object's `.kiln_wasm_modules` record between
+//! `__kiln_wasm_modules_start` and `__kiln_wasm_modules_end`, and the kernel instantiates
+//! each module from its record: nothing is compiled at boot. Bad input never reaches an
+//! image: an invalid module stops the build with its file, byte offset and wasmparser's
+//! message, and so does an import the runtime does not provide.
+
+use crate::profile::Profile;
+use anyhow::{bail, Context, Result};
+use kiln_wasm::module::ImportKind;
+use kiln_wasm::CompiledModule;
+use object::write::{Object, Relocation, StandardSegment, Symbol, SymbolSection};
+use object::{
+    elf, Architecture, BinaryFormat, Endianness, RelocationFlags, SectionKind, SymbolFlags,
+    SymbolKind, SymbolScope,
+};
+use std::path::{Path, PathBuf};
+
+/// Section collecting one record per module (see the linker script).
+pub const TABLE_SECTION: &str = ".kiln_wasm_modules";
+/// Bytes per record: name pointer, name length, code pointer, code length, descriptor
+/// pointer, descriptor length (eight bytes each, little-endian).
+pub const RECORD_SIZE: usize = 48;
+
+/// A module compiled into an object file.
+pub struct AotModule {
+    /// The module's name in the image: its file name without extension.
+    pub name: String,
+    /// The ELF object.
+    pub object: PathBuf,
+}
+
+/// The module's name in the image: the file stem, as a C identifier.
+pub fn module_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    identifier(&stem)
+}
+
+/// `text` with every character outside `[A-Za-z0-9_]` replaced by `_`.
+fn identifier(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Binary modules pass through; `.wat` text is assembled with the `wat` crate.
+fn module_bytes(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes);
+    }
+    wat::parse_bytes(&bytes)
+        .map(|b| b.into_owned())
+        .map_err(|e| anyhow::anyhow!("{}: not a valid WASM text module: {e}", path.display()))
+}
+
+/// Validates and compiles the module at `path` for `profile`.
+pub fn compile(path: &Path, profile: &Profile) -> Result<CompiledModule> {
+    let missing: Vec<&str> = kiln_wasm::compile::CPU_FEATURES
+        .iter()
+        .copied()
+        .filter(|f| !profile.cpu_features.iter().any(|p| p == f))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "profile {} lacks CPU features kiln's WASM compiler needs ({}); add them to its `cpu-features` or choose another --target",
+            profile.name,
+            missing.join(", ")
+        );
+    }
+    let bytes = module_bytes(path)?;
+    let module = kiln_wasm::compile(&bytes, kiln_wasm::supported_features()).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: invalid module at byte offset {:#x}: {}",
+            path.display(),
+            e.offset,
+            e.message
+        )
+    })?;
+    for import in &module.info.imports {
+        let is_func = matches!(import.kind, ImportKind::Func(_));
+        if !is_func || import.module != kiln_wasm::wasi::MODULE {
+            bail!(
+                "{}: imports {}::{}, which kiln does not provide (only functions of {} are)",
+                path.display(),
+                import.module,
+                import.name,
+                kiln_wasm::wasi::MODULE
+            );
+        }
+    }
+    if let Some(r) = module.relocs.first() {
+        bail!(
+            "{}: the compiler left a relocation at code offset {:#x} that AOT objects cannot express yet",
+            path.display(),
+            r.offset
+        );
+    }
+    Ok(module)
+}
+
+/// The ELF object of `module`, named `name` in the image.
+pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
+    let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+    let seg = |obj: &Object, kind| obj.segment_name(kind).to_vec();
+    let text = obj.add_section(
+        seg(&obj, StandardSegment::Text),
+        format!(".text.wasm.{name}").into_bytes(),
+        SectionKind::Text,
+    );
+    obj.append_section_data(text, &module.code, 16);
+    for (func, offset, len) in module.symbols() {
+        obj.add_symbol(Symbol {
+            name: format!("wasm_{name}_{}", identifier(&func)).into_bytes(),
+            value: offset as u64,
+            size: len as u64,
+            kind: SymbolKind::Text,
+            scope: SymbolScope::Compilation,
+            weak: false,
+            section: SymbolSection::Section(text),
+            flags: SymbolFlags::None,
+        });
+    }
+    let rodata = obj.add_section(
+        seg(&obj, StandardSegment::Data),
+        format!(".rodata.wasm.{name}").into_bytes(),
+        SectionKind::ReadOnlyData,
+    );
+    let descriptor = kiln_wasm::instance::descriptor::encode(module);
+    let descriptor_at = obj.append_section_data(rodata, &descriptor, 8);
+    let name_at = obj.append_section_data(rodata, name.as_bytes(), 1);
+    let table = obj.add_section(
+        seg(&obj, StandardSegment::Data),
+        TABLE_SECTION.as_bytes().to_vec(),
+        SectionKind::ReadOnlyData,
+    );
+    let mut record = [0u8; RECORD_SIZE];
+    record[8..16].copy_from_slice(&(name.len() as u64).to_le_bytes());
+    record[24..32].copy_from_slice(&(module.code.len() as u64).to_le_bytes());
+    record[40..48].copy_from_slice(&(descriptor.len() as u64).to_le_bytes());
+    let record_at = obj.append_section_data(table, &record, 8);
+    let (text_sym, rodata_sym) = (obj.section_symbol(text), obj.section_symbol(rodata));
+    for (field, symbol, addend) in [
+        (0, rodata_sym, name_at),
+        (16, text_sym, 0),
+        (32, rodata_sym, descriptor_at),
+    ] {
+        obj.add_relocation(
+            table,
+            Relocation {
+                offset: record_at + field,
+                symbol,
+                addend: addend as i64,
+                flags: RelocationFlags::Elf {
+                    r_type: elf::R_X86_64_64,
+                },
+            },
+        )?;
+    }
+    Ok(obj.write()?)
+}
+
+/// Compiles every module of `inputs` into an object under `out_dir`.
+pub fn compile_all(
+    inputs: &[PathBuf],
+    profile: &Profile,
+    out_dir: &Path,
+) -> Result<Vec<AotModule>> {
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let mut modules: Vec<AotModule> = Vec::new();
+    for path in inputs {
+        let name = module_name(path);
+        if name.is_empty() {
+            bail!("{}: cannot name a module after this path", path.display());
+        }
+        if modules.iter().any(|m| m.name == name) {
+            bail!(
+                "two modules are called `{name}` (the image names modules after their file); rename one of them"
+            );
+        }
+        let module = compile(path, profile)?;
+        let object = out_dir.join(format!("{name}.o"));
+        std::fs::write(&object, object_bytes(&name, &module)?)
+            .with_context(|| format!("writing {}", object.display()))?;
+        modules.push(AotModule { name, object });
+    }
+    Ok(modules)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object::{Object as _, ObjectSection, ObjectSymbol};
+
+    fn profile() -> Profile {
+        crate::profile::load("qemu-microvm").unwrap()
+    }
+
+    fn write_temp(name: &str, bytes: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kiln-aot-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn an_object_has_named_functions_a_descriptor_and_a_relocated_record() {
+        let path = write_temp(
+            "named.wat",
+            br#"(module (func $add (export "add") (param i32 i32) (result i32)
+                local.get 0 local.get 1 i32.add) (func $other))"#,
+        );
+        let module = compile(&path, &profile()).unwrap();
+        let bytes = object_bytes("named", &module).unwrap();
+        let file = object::File::parse(&*bytes).unwrap();
+        let names: Vec<String> = file
+            .symbols()
+            .filter(|s| s.kind() == SymbolKind::Text)
+            .map(|s| s.name().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["wasm_named_add", "wasm_named_other"]);
+        let text = file.section_by_name(".text.wasm.named").unwrap();
+        assert_eq!(text.data().unwrap(), &module.code[..]);
+        let rodata = file.section_by_name(".rodata.wasm.named").unwrap();
+        let descriptor = kiln_wasm::instance::descriptor::encode(&module);
+        assert!(rodata.data().unwrap().starts_with(&descriptor));
+        let table = file.section_by_name(TABLE_SECTION).unwrap();
+        assert_eq!(table.size(), RECORD_SIZE as u64);
+        assert_eq!(table.relocations().count(), 3);
+    }
+
+    #[test]
+    fn an_invalid_module_names_its_file_offset_and_message() {
+        // A function declared to return an i32 whose body returns an i64.
+        let path = write_temp(
+            "bad.wasm",
+            &wat::parse_str(r#"(module (func (result i32) i32.const 1))"#).unwrap(),
+        );
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.len() - 3;
+        assert_eq!(bytes[at], 0x41);
+        bytes[at] = 0x42; // `i32.const` becomes `i64.const`
+        std::fs::write(&path, &bytes).unwrap();
+        let err = compile(&path, &profile()).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.wasm: invalid module at byte offset 0x"),
+            "{err}"
+        );
+        assert!(err.contains("type mismatch"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_import_stops_the_build() {
+        let path = write_temp(
+            "imports.wat",
+            br#"(module (import "env" "missing" (func)))"#,
+        );
+        let err = compile(&path, &profile()).unwrap_err().to_string();
+        assert!(err.contains("imports env::missing"), "{err}");
+    }
+
+    #[test]
+    fn a_profile_without_the_compilers_cpu_features_is_refused() {
+        let path = write_temp("plain.wat", b"(module)");
+        let mut p = profile();
+        p.cpu_features.retain(|f| f != "lzcnt");
+        let err = compile(&path, &p).unwrap_err().to_string();
+        assert!(
+            err.contains("lacks CPU features") && err.contains("lzcnt"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn module_names_are_identifiers() {
+        assert_eq!(module_name(Path::new("dir/my-app.v2.wasm")), "my_app_v2");
+    }
+}
