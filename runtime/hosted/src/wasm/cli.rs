@@ -7,7 +7,9 @@ use kiln_wasm::instance::Trap;
 use kiln_wasm::instance::Value;
 use kiln_wasm::instance::{Extern, Store};
 use kiln_wasm::module::ExportKind;
+use kiln_wasm::wasi::tree::Tree;
 use kiln_wasm::wasi::Wasi;
+use std::path::Path;
 use std::process::ExitCode;
 use std::rc::Rc;
 
@@ -37,27 +39,100 @@ fn fail(status: ExitStatus, msg: String) -> ExitCode {
     ExitCode::from(status as u8)
 }
 
-/// `kiln-hosted wasm app.wasm [--invoke NAME] [ARGS...]`.
-pub fn run(args: Vec<String>) -> ExitCode {
-    let mut path = None;
-    let mut invoke = None;
-    let mut rest = Vec::new();
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--invoke" => invoke = it.next(),
-            _ if path.is_none() => path = Some(a),
-            _ => rest.push(a),
-        }
-    }
-    let Some(path) = path else {
-        eprintln!("usage: kiln-hosted wasm FILE.wasm [--invoke NAME] [ARGS...]");
-        return ExitCode::from(2);
-    };
-    on_wasm_thread(move || run_file(&path, invoke, &rest))
+/// What `kiln-hosted wasm` runs: the module, its entry point and its WASI world.
+struct RunOpts {
+    path: String,
+    invoke: Option<String>,
+    args: Vec<String>,
+    env: Vec<String>,
+    /// `(host directory, guest directory)` pairs for the read-only tree.
+    dirs: Vec<(String, String)>,
 }
 
-fn run_file(path: &str, invoke: Option<String>, args: &[String]) -> ExitCode {
+const USAGE: &str = "usage: kiln-hosted wasm [--dir HOST[::GUEST]]... [--env KEY=VALUE]... FILE.wasm [--invoke NAME] [ARGS...]";
+
+/// Reads the options: `--dir` and `--env` before the file, `--invoke` before the first
+/// program argument; everything after that goes to the program untouched.
+fn parse_opts(args: Vec<String>) -> Result<RunOpts, String> {
+    let mut opts = RunOpts {
+        path: String::new(),
+        invoke: None,
+        args: Vec::new(),
+        env: Vec::new(),
+        dirs: Vec::new(),
+    };
+    let mut path = None;
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let mut value = |what: &str| it.next().ok_or(format!("{a} needs {what}"));
+        match a.as_str() {
+            _ if !opts.args.is_empty() => opts.args.push(a),
+            "--invoke" => opts.invoke = Some(value("a function name")?),
+            "--env" if path.is_none() => {
+                let kv = value("KEY=VALUE")?;
+                if !kv.contains('=') {
+                    return Err(format!("--env {kv}: expected KEY=VALUE"));
+                }
+                opts.env.push(kv);
+            }
+            "--dir" if path.is_none() => {
+                let d = value("HOST[::GUEST]")?;
+                let (host, guest) = d.split_once("::").unwrap_or((&d, &d));
+                opts.dirs.push((host.to_string(), guest.to_string()));
+            }
+            _ if path.is_none() => path = Some(a),
+            _ => opts.args.push(a),
+        }
+    }
+    opts.path = path.ok_or(USAGE)?;
+    Ok(opts)
+}
+
+/// Adds the files under host directory `host` to `tree` under `guest`, recursively.
+fn add_host_dir(tree: &mut Tree, host: &Path, guest: &str) -> Result<(), String> {
+    tree.add_dir(guest).map_err(|e| e.to_string())?;
+    let listing =
+        std::fs::read_dir(host).map_err(|e| format!("cannot read {}: {e}", host.display()))?;
+    for entry in listing {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", host.display()))?;
+        let host_path = entry.path();
+        let guest_path = format!("{guest}/{}", entry.file_name().to_string_lossy());
+        if host_path.is_dir() {
+            add_host_dir(tree, &host_path, &guest_path)?;
+        } else {
+            let bytes = std::fs::read(&host_path)
+                .map_err(|e| format!("cannot read {}: {e}", host_path.display()))?;
+            tree.add_file(&guest_path, bytes)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// `kiln-hosted wasm [--dir HOST[::GUEST]] [--env K=V] app.wasm [--invoke NAME] [ARGS...]`.
+///
+/// The program sees the `--dir` trees read-only under the preopened `/` (a guest
+/// directory `data` or `/data` is `/data`; without `::GUEST` the host path is used), and
+/// only the `--env` variables.
+pub fn run(args: Vec<String>) -> ExitCode {
+    let opts = match parse_opts(args) {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut tree = Tree::default();
+    for (host, guest) in &opts.dirs {
+        if let Err(e) = add_host_dir(&mut tree, Path::new(host), guest) {
+            return fail(ExitStatus::BootError, format!("--dir {host}::{guest}: {e}"));
+        }
+    }
+    on_wasm_thread(move || run_file(opts, tree))
+}
+
+fn run_file(opts: RunOpts, tree: Tree) -> ExitCode {
+    let (path, invoke, args) = (opts.path.as_str(), opts.invoke, &opts.args[..]);
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => return fail(ExitStatus::BootError, format!("cannot read {path}: {e}")),
@@ -112,11 +187,10 @@ fn run_file(path: &str, invoke: Option<String>, args: &[String]) -> ExitCode {
         }
     }
     let mut store = Store::new(&super::trap::MACHINE);
-    let wasi = Rc::new(Wasi {
-        args: std::iter::once(path.to_string())
-            .chain(program_args.iter().cloned())
-            .collect(),
-    });
+    let program_args = std::iter::once(path.to_string())
+        .chain(program_args.iter().cloned())
+        .collect();
+    let wasi = Rc::new(Wasi::new(program_args).with_env(opts.env).with_tree(tree));
     let memory: MemoryCell = Rc::default();
     let imports = match wasi_link::imports(&mut store, &module, wasi, &memory) {
         Ok(i) => i,
