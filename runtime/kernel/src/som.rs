@@ -72,6 +72,17 @@ fn new_vm(bundle: &Bundle<'static>) -> Result<Vm, String> {
     Ok(vm)
 }
 
+/// Milliseconds since `start_ns`, with three decimals.
+fn ms_since(start_ns: u64) -> impl core::fmt::Display {
+    struct Ms(u64);
+    impl core::fmt::Display for Ms {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            write!(f, "{}.{:03} ms", self.0 / 1000, self.0 % 1000)
+        }
+    }
+    Ms((clock::monotonic_ns() - start_ns) / 1000)
+}
+
 /// Parses and defines every class of the bundle; prints what it cost.
 fn load_all(vm: &mut Vm, bundle: &Bundle<'static>) -> Result<(), String> {
     let start = clock::monotonic_ns();
@@ -81,12 +92,7 @@ fn load_all(vm: &mut Vm, bundle: &Bundle<'static>) -> Result<(), String> {
         vm.load_class(sym)?;
         count += 1;
     }
-    let micros = (clock::monotonic_ns() - start) / 1000;
-    println!(
-        "som: loaded {count} classes in {}.{:03} ms",
-        micros / 1000,
-        micros % 1000
-    );
+    println!("som: loaded {count} classes in {}", ms_since(start));
     Ok(())
 }
 
@@ -104,8 +110,12 @@ fn status_of(outcome: &Outcome) -> ExitStatus {
 
 /// Runs `main` with `args` (the class name first, as SOM passes it).
 fn run_program(bundle: &Bundle<'static>, main: &str, args: &[String]) -> ExitStatus {
+    let start = clock::monotonic_ns();
     let mut vm = match new_vm(bundle) {
-        Ok(vm) => vm,
+        Ok(vm) => {
+            println!("som: VM with core library up in {}", ms_since(start));
+            vm
+        }
         Err(e) => {
             println!("som: cannot start the VM: {e}");
             return ExitStatus::BootError;
@@ -168,8 +178,10 @@ pub fn run(bundle: &Bundle<'static>, main: &'static str, args: &[String]) -> Exi
             run_program(bundle, main, args)
         }
     };
+    let start = clock::monotonic_ns();
     match stack::Stack::new(NATIVE_STACK) {
         Ok(stack) => {
+            crate::debug!("som: native stack mapped in {}", ms_since(start));
             let status = stack.run(run);
             if log::enabled(log::Level::Debug) {
                 crate::debug!(
