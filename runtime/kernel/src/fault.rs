@@ -1,6 +1,7 @@
 //! What happens when the CPU raises an exception: a report on the console, then exit.
 //!
-//! kiln expects no CPU exceptions from its own code, so every one is fatal: the report
+//! kiln expects no CPU exceptions from its own code, so every one is fatal (except a
+//! fault of compiled WASM code, which is a WASM trap: see `wasm_machine`): the report
 //! names the vector, shows the error code, RIP, CR2 (page faults), all general registers
 //! and a frame-pointer backtrace, and the machine exits with `ExitStatus::Fault`.
 //! Addresses are printed as `0x` + 16 hex digits so the host (xtask) can symbolize them.
@@ -79,9 +80,22 @@ const MAX_FRAMES: usize = 24;
 
 static REPORTING: AtomicBool = AtomicBool::new(false);
 
-/// Called by the exception stubs with the saved state; never returns.
+/// Called by the exception stubs with the saved state. Returns only for a fault of
+/// compiled WASM code, which becomes a WASM trap: the stub then resumes at the trap
+/// landing (`wasm_machine`) with the trap code in `rdi` and the faulting address in `rsi`.
 #[no_mangle]
-extern "C" fn kiln_exception(frame: &ExceptionFrame) -> ! {
+extern "C" fn kiln_exception(frame: &mut ExceptionFrame) {
+    if let Some(code) = crate::wasm_machine::fault_to_trap(frame.vector, frame.rip) {
+        frame.rdi = code as u64;
+        frame.rsi = frame.rip;
+        frame.rip = crate::wasm_machine::trap_landing();
+        return;
+    }
+    report(frame)
+}
+
+/// The fatal report, then exit.
+fn report(frame: &ExceptionFrame) -> ! {
     let vector = frame.vector as usize % 32;
     let (name, mnemonic) = VECTORS[vector];
     if REPORTING.swap(true, Ordering::Relaxed) {

@@ -2,7 +2,9 @@
 //!
 //! Each stub pushes a dummy error code when the CPU pushes none (so every frame has the
 //! same layout), then the vector number, then all general registers, and calls
-//! `fault::kiln_exception` with a pointer to the resulting [`fault::ExceptionFrame`].
+//! `fault::kiln_exception` with a pointer to the resulting [`fault::ExceptionFrame`]; if
+//! that returns (a fault of WASM code turned into a trap), the stub restores the frame it
+//! may have changed and returns from the exception.
 //! Every gate uses an IST stack from the TSS, so even a kernel stack overflow is reported.
 //! Hardware interrupts stay disabled: kiln polls its devices.
 
@@ -74,7 +76,24 @@ global_asm!(
     "mov rdi, rsp",
     "cld",
     "call kiln_exception",
-    "ud2",
+    // It returns only to resume (a WASM trap): restore the (redirected) state.
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rdi",
+    "pop rsi",
+    "pop rbp",
+    "pop rbx",
+    "pop rdx",
+    "pop rcx",
+    "pop rax",
+    "add rsp, 16",
+    "iretq",
     ".popsection",
     ".pushsection .rodata.kiln_exception_stubs, \"a\"",
     ".p2align 3",

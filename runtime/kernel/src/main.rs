@@ -59,6 +59,10 @@ mod stack;
 mod start;
 #[cfg(target_os = "none")]
 mod start_info;
+#[cfg(target_os = "none")]
+mod wasm;
+#[cfg(target_os = "none")]
+mod wasm_machine;
 
 /// On the host there is no kernel to run: say how to build and boot it.
 #[cfg(not(target_os = "none"))]

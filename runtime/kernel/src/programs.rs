@@ -31,17 +31,10 @@ fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: &[String]) 
             status: crate::som::run(bundle, entry.name, args),
             tier: "threaded",
         },
-        EntryKind::WasmRun => {
-            println!(
-                "kiln: this image has no runtime for {:?} programs yet; `{}` was not run",
-                entry.kind, entry.name
-            );
-            let _ = (bundle, args);
-            Outcome {
-                status: ExitStatus::BootError,
-                tier: "none",
-            }
-        }
+        EntryKind::WasmRun => Outcome {
+            status: crate::wasm::run(entry.name, args),
+            tier: "aot",
+        },
         EntryKind::SomClass | EntryKind::File => unreachable!("not a run entry"),
     }
 }

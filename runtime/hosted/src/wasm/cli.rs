@@ -28,10 +28,7 @@ pub fn on_wasm_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
 
 /// `trap: <kind> in <function> (+0xOFF)`.
 pub fn describe_trap(store: &Store, trap: &Trap) -> String {
-    match store.locate(trap.pc) {
-        Some((func, off)) => format!("trap: {} in {func} (+{off:#x})", trap.code.message()),
-        None => format!("trap: {}", trap.code.message()),
-    }
+    store.describe_trap(trap)
 }
 
 fn fail(status: ExitStatus, msg: String) -> ExitCode {

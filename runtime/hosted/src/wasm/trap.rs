@@ -1,7 +1,8 @@
 //! Entering generated code and getting out of it on a trap: the [`HostedMachine`].
 //!
-//! `enter` calls a WASM function through an assembly trampoline that saves the
-//! callee-saved registers and the stack pointer. A trap — raised by generated code
+//! `enter` calls a WASM function through the shared assembly trampoline
+//! (`kiln_wasm::instance::trampoline`) that saves the callee-saved registers and the
+//! stack pointer. A trap — raised by generated code
 //! through `VMCTX_TRAP_FN`, or a fault (SIGSEGV/SIGBUS in the guard region, SIGFPE,
 //! SIGILL) caught by the signal handler and redirected — lands in an assembly routine
 //! that records the trap code and the faulting address, restores the saved stack
@@ -12,100 +13,9 @@
 use crate::platform::LinuxPlatform;
 use kiln_abi::wasm::TrapCode;
 use kiln_abi::Platform;
+use kiln_wasm::instance::trampoline::{self, kiln_wasm_enter};
 use kiln_wasm::instance::{Machine, Trap};
 use std::cell::Cell;
-
-core::arch::global_asm!(
-    ".globl kiln_wasm_enter",
-    "kiln_wasm_enter:",
-    "push rbp",
-    "mov rbp, rsp",
-    "push rbx",
-    "push r12",
-    "push r13",
-    "push r14",
-    "push r15",
-    // Generated code clobbers every register but rbp/rsp/r14/r15: keep the slot
-    // pointer and count in the frame.
-    "sub rsp, 24",
-    "mov [rbp - 48], rdx",
-    "mov [rbp - 56], rcx",
-    "mov [r8], rsp",
-    "mov r15, rdi",
-    "mov r14, [r15]",
-    "mov rbx, rdx",
-    "mov r12, rcx",
-    "lea rax, [rcx * 8 + 15]",
-    "and rax, -16",
-    "sub rsp, rax",
-    "xor ecx, ecx",
-    "2:",
-    "cmp rcx, r12",
-    "jae 3f",
-    "mov rax, [rbx + rcx * 8]",
-    "mov [rsp + rcx * 8], rax",
-    "inc rcx",
-    "jmp 2b",
-    "3:",
-    "call rsi",
-    "mov rbx, [rbp - 48]",
-    "mov r12, [rbp - 56]",
-    "xor ecx, ecx",
-    "4:",
-    "cmp rcx, r12",
-    "jae 5f",
-    "mov rax, [rsp + rcx * 8]",
-    "mov [rbx + rcx * 8], rax",
-    "inc rcx",
-    "jmp 4b",
-    "5:",
-    "xor eax, eax",
-    "lea rsp, [rbp - 40]",
-    "pop r15",
-    "pop r14",
-    "pop r13",
-    "pop r12",
-    "pop rbx",
-    "pop rbp",
-    "ret",
-    // Called by generated code: edi = trap code, [rsp] = return address.
-    ".globl kiln_wasm_trap",
-    "kiln_wasm_trap:",
-    "pop rsi",
-    // Reached from the signal handler: edi = trap code, rsi = faulting address.
-    ".globl kiln_wasm_trap_landing",
-    "kiln_wasm_trap_landing:",
-    "and rsp, -16",
-    "call {record}",
-    "mov rsp, rax",
-    "mov eax, 1",
-    "add rsp, 24",
-    "pop r15",
-    "pop r14",
-    "pop r13",
-    "pop r12",
-    "pop rbx",
-    "pop rbp",
-    "ret",
-    // Host functions: r15 = HostFunc, arguments and results at [rsp + 8].
-    ".globl kiln_wasm_host_adapter",
-    "kiln_wasm_host_adapter:",
-    "push rbp",
-    "mov rbp, rsp",
-    "mov rdi, r15",
-    "lea rsi, [rbp + 16]",
-    "call [r15 + 8]",
-    "pop rbp",
-    "ret",
-    record = sym record_trap,
-);
-
-unsafe extern "sysv64" {
-    fn kiln_wasm_enter(vmctx: u64, code: u64, slots: *mut u64, n: usize, jmp: *mut u64) -> u64;
-    fn kiln_wasm_trap();
-    fn kiln_wasm_trap_landing();
-    fn kiln_wasm_host_adapter();
-}
 
 /// Generated code on Linux: assembly trampolines and signal handlers.
 pub struct HostedMachine;
@@ -124,11 +34,11 @@ impl Machine for HostedMachine {
     }
 
     fn trap_fn(&self) -> u64 {
-        kiln_wasm_trap as *const () as u64
+        trampoline::trap_fn()
     }
 
     fn host_adapter(&self) -> u64 {
-        kiln_wasm_host_adapter as *const () as u64
+        trampoline::host_adapter()
     }
 
     fn stack_limit(&self) -> u64 {
@@ -143,7 +53,7 @@ thread_local! {
     static LAST: Cell<(u32, u64)> = const { Cell::new((0, 0)) };
 }
 
-extern "sysv64" fn record_trap(code: u32, pc: u64) -> u64 {
+extern "sysv64" fn record_trap(code: u32, pc: u64, _frame: u64) -> u64 {
     LAST.with(|l| l.set((code, pc)));
     let slot = JMP.with(|j| j.get()) as *const u64;
     // SAFETY: a trap only happens inside `enter`, which set JMP to its live `jmp` slot.
@@ -202,6 +112,7 @@ fn install_handlers() {
     use std::sync::Once;
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        trampoline::set_trap_recorder(record_trap);
         for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
             // SAFETY: installs a handler with a zeroed, then filled, sigaction.
             unsafe {
@@ -273,6 +184,6 @@ extern "C" fn handler(sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mut l
         let regs = &mut uc.uc_mcontext.gregs;
         regs[libc::REG_RSI as usize] = regs[libc::REG_RIP as usize];
         regs[libc::REG_RDI as usize] = code as i64;
-        regs[libc::REG_RIP as usize] = kiln_wasm_trap_landing as *const () as i64;
+        regs[libc::REG_RIP as usize] = trampoline::trap_landing() as i64;
     }
 }

@@ -11,6 +11,7 @@ pub mod builtins;
 pub mod descriptor;
 pub mod instantiate;
 pub mod store;
+pub mod trampoline;
 pub mod value;
 pub mod wasi_link;
 

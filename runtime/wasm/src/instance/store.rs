@@ -304,6 +304,17 @@ impl Store {
         })
     }
 
+    /// A trap as kiln reports it: `trap: <kind> in <function> (+0xOFF)`, or
+    /// `trap: <kind>` when it did not happen in code of this store.
+    pub fn describe_trap(&self, trap: &super::Trap) -> String {
+        match self.locate(trap.pc) {
+            Some((func, off)) => {
+                alloc::format!("trap: {} in {func} (+{off:#x})", trap.code.message())
+            }
+            None => alloc::format!("trap: {}", trap.code.message()),
+        }
+    }
+
     /// A host function of type `ty` implemented by `func`.
     pub fn host_func(&mut self, ty: &FuncType, func: HostFn) -> Extern {
         let slots = ty.params.len().max(ty.results.len());

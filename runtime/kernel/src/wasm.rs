@@ -1,0 +1,198 @@
+//! WebAssembly programs on bare metal, compiled ahead of time into the image.
+//!
+//! xtask compiled each module on the host and linked it in as an ELF object (see
+//! `xtask/src/aot.rs`): its code sits in `.text`, and one record per module between
+//! `__kiln_wasm_modules_start` and `__kiln_wasm_modules_end` (collected by the linker
+//! script) points to its name, code and descriptor. A `WasmRun` entry of the bundle names
+//! a module; running it decodes the descriptor (nothing is compiled at boot), links the
+//! WASI imports, instantiates the module with the code where the linker put it — linear
+//! memory in a reserved region with guard pages, mapped on `memory.grow`; globals;
+//! tables; active data and element segments; the start function — and calls its
+//! `_start` export, all on a native stack of its own above a guard page.
+//!
+//! A trap prints `trap: <kind> in <function> (+0xOFFSET)` and a backtrace of WASM function
+//! names, and ends the program with [`ExitStatus::Trap`]; the kernel goes on with the next
+//! program. `proc_exit` ends the program with its status.
+
+use crate::wasm_machine::{self, MACHINE};
+use crate::{println, stack};
+use alloc::rc::Rc;
+use alloc::string::String;
+use kiln_abi::ExitStatus;
+use kiln_wasm::instance::descriptor;
+use kiln_wasm::instance::instantiate::{self, InstantiateError};
+use kiln_wasm::instance::wasi_link::{self, MemoryCell};
+use kiln_wasm::instance::{Extern, Store, Trap};
+use kiln_wasm::module::ExportKind;
+use kiln_wasm::wasi::Wasi;
+
+/// Native stack of a WASM program.
+const WASM_STACK: usize = 1 << 20;
+/// Part of the stack kept free below the limit generated code checks: host functions,
+/// builtins and the trap path run there. It also covers the few hundred bytes the stack
+/// switch uses above the point where the limit is computed.
+const STACK_RESERVE: usize = 128 << 10;
+/// Frames printed in a trap's backtrace before it is cut.
+const MAX_FRAMES: usize = 16;
+
+/// One module of the image, as xtask's object wrote it (`xtask/src/aot.rs`).
+#[repr(C)]
+struct Record {
+    name: *const u8,
+    name_len: usize,
+    code: *const u8,
+    code_len: usize,
+    descriptor: *const u8,
+    descriptor_len: usize,
+}
+
+extern "C" {
+    static __kiln_wasm_modules_start: [Record; 0];
+    static __kiln_wasm_modules_end: [Record; 0];
+}
+
+impl Record {
+    fn name(&self) -> &'static str {
+        // SAFETY: xtask wrote the name as UTF-8 bytes (an identifier) in read-only data.
+        unsafe {
+            core::str::from_utf8_unchecked(core::slice::from_raw_parts(self.name, self.name_len))
+        }
+    }
+
+    fn descriptor(&self) -> &'static [u8] {
+        // SAFETY: the linker filled in the descriptor's address; it is read-only data.
+        unsafe { core::slice::from_raw_parts(self.descriptor, self.descriptor_len) }
+    }
+
+    fn code_range(&self) -> (u64, u64) {
+        let start = self.code as u64;
+        (start, start + self.code_len as u64)
+    }
+}
+
+/// Every module record of the image.
+fn records() -> &'static [Record] {
+    // SAFETY: the linker script places whole records between the two symbols.
+    unsafe {
+        let start = __kiln_wasm_modules_start.as_ptr();
+        let end = __kiln_wasm_modules_end.as_ptr();
+        core::slice::from_raw_parts(start, end.offset_from(start) as usize)
+    }
+}
+
+/// Runs the image's module `name` with `args` (its name first).
+pub fn run(name: &str, args: &[String]) -> ExitStatus {
+    let Some(record) = records().iter().find(|r| r.name() == name) else {
+        println!("kiln: the image has no compiled WASM module `{name}`");
+        return ExitStatus::BootError;
+    };
+    let module = match descriptor::decode(record.descriptor()) {
+        Ok(m) => Rc::new(m),
+        Err(e) => {
+            println!("kiln: module `{name}`: {e}");
+            return ExitStatus::BootError;
+        }
+    };
+    let stack = match stack::Stack::new(WASM_STACK) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("kiln: no memory for the WASM stack of `{name}`: {e:?}");
+            return ExitStatus::BootError;
+        }
+    };
+    stack.run(|| {
+        let here = current_sp();
+        let limit = here - (WASM_STACK - STACK_RESERVE) as u64;
+        wasm_machine::prepare(record.code_range(), limit);
+        run_module(record, module, args, (limit, here))
+    })
+}
+
+/// The stack pointer of the caller.
+fn current_sp() -> u64 {
+    let sp: u64;
+    // SAFETY: reads rsp only.
+    unsafe { core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack)) };
+    sp
+}
+
+/// Instantiates the module and calls its entry point, on the program's stack.
+fn run_module(
+    record: &Record,
+    module: Rc<kiln_wasm::CompiledModule>,
+    args: &[String],
+    stack: (u64, u64),
+) -> ExitStatus {
+    let mut store = Store::new(&MACHINE);
+    store.add_image_code(module.clone(), record.code as u64, record.code_len);
+    let memory: MemoryCell = Rc::default();
+    let wasi = Rc::new(Wasi::new(args.to_vec()));
+    let imports = match wasi_link::imports(&mut store, &module, wasi, &memory) {
+        Ok(i) => i,
+        Err(e) => {
+            println!("kiln: {}: {e}", record.name());
+            return ExitStatus::Failure;
+        }
+    };
+    let inst = match instantiate::instantiate(&mut store, module.clone(), &imports) {
+        Ok(i) => i,
+        Err(InstantiateError::Trap(t)) => return ended(&store, &t, stack),
+        Err(e) => {
+            println!("kiln: {}: cannot instantiate: {e:?}", record.name());
+            return ExitStatus::Failure;
+        }
+    };
+    if let Some(Extern::Memory(m)) = inst.export("memory") {
+        memory.set(m);
+    }
+    let entry = module
+        .info
+        .export("_start")
+        .filter(|e| e.kind == ExportKind::Func);
+    let Some(entry) = entry else {
+        println!("kiln: {} exports no `_start` function", record.name());
+        return ExitStatus::Failure;
+    };
+    let ty = module.info.func_type(entry.index);
+    if !ty.params.is_empty() || !ty.results.is_empty() {
+        println!(
+            "kiln: {}: `_start` must take and return nothing",
+            record.name()
+        );
+        return ExitStatus::Failure;
+    }
+    match instantiate::call(&store, inst, entry.index, &mut []) {
+        Ok(()) => ExitStatus::Success,
+        Err(t) => ended(&store, &t, stack),
+    }
+}
+
+/// How a program that left through the trap path ended: `proc_exit`, or a trap (reported
+/// with a backtrace).
+fn ended(store: &Store, trap: &Trap, stack: (u64, u64)) -> ExitStatus {
+    if let Some(status) = wasm_machine::exit_status() {
+        return if status == 0 {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Failure
+        };
+    }
+    println!("{}", store.describe_trap(trap));
+    println!("wasm backtrace:");
+    let mut pc = trap.pc;
+    let mut frame = wasm_machine::last_trap_frame();
+    for i in 0..MAX_FRAMES {
+        let Some((func, off)) = store.locate(pc) else {
+            return ExitStatus::Trap;
+        };
+        println!("  #{i} {func} (+{off:#x})");
+        // Every WASM function keeps an rbp frame: [rbp] = caller's rbp, [rbp + 8] = return.
+        if !frame.is_multiple_of(8) || frame < stack.0 || frame + 16 > stack.1 {
+            return ExitStatus::Trap;
+        }
+        // SAFETY: the frame lies inside the program's mapped stack (checked above).
+        (frame, pc) = unsafe { (*(frame as *const u64), *((frame + 8) as *const u64)) };
+    }
+    println!("  ... (more frames)");
+    ExitStatus::Trap
+}
