@@ -17,6 +17,7 @@ mod programs;
 mod qemu;
 mod symbols;
 mod test;
+mod wasm_programs;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: everything, ending with one line `N passed, N failed`.
 //!
 //! 1. host unit tests of the host-testable crates (`cargo test`);
-//! 2. the hosted suites (WASM spec suite, SOM test suite), read from their closing lines;
+//! 2. the hosted suites (WASM spec suite, SOM test suite), read from their closing lines,
+//!    and the WASI programs of `tests/programs` (`wasm_programs`);
 //! 3. the QEMU integration tests: one TOML file per test under `tests/<group>/`, each
 //!    naming the image to build, the kernel command line, the exit status and the
 //!    serial output it must produce. They run in parallel, one per core, each with a
@@ -351,6 +352,8 @@ pub fn run_all(filter: Option<&str>) -> Result<i32> {
         host_unit_tests(&mut tally)?;
     }
     hosted_suites(&mut tally, filter)?;
+    let (passed, failed) = crate::wasm_programs::run_all(filter)?;
+    tally.add(passed, failed);
     qemu_tests(&mut tally, filter)?;
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(if tally.failed == 0 && tally.passed > 0 {
