@@ -32,8 +32,8 @@ const WASM_STACK: usize = 1 << 20;
 /// builtins and the trap path run there. It also covers the few hundred bytes the stack
 /// switch uses above the point where the limit is computed.
 const STACK_RESERVE: usize = 128 << 10;
-/// Frames printed in a trap's backtrace before it is cut.
-const MAX_FRAMES: usize = 16;
+/// Slack for what the stack switch pushed above the point where the bounds are taken.
+const PAGE: usize = 4096;
 
 /// One module of the image, as xtask's object wrote it (`xtask/src/aot.rs`).
 #[repr(C)]
@@ -103,8 +103,9 @@ pub fn run(name: &str, args: &[String]) -> ExitStatus {
     stack.run(|| {
         let here = current_sp();
         let limit = here - (WASM_STACK - STACK_RESERVE) as u64;
-        wasm_machine::prepare(record.code_range(), limit);
-        run_module(record, module, args, (limit, here))
+        let low = here - (WASM_STACK - PAGE) as u64;
+        wasm_machine::prepare(record.code_range(), (low, here), limit);
+        run_module(record, module, args)
     })
 }
 
@@ -121,7 +122,6 @@ fn run_module(
     record: &Record,
     module: Rc<kiln_wasm::CompiledModule>,
     args: &[String],
-    stack: (u64, u64),
 ) -> ExitStatus {
     let mut store = Store::new(&MACHINE);
     store.add_image_code(module.clone(), record.code as u64, record.code_len);
@@ -136,7 +136,7 @@ fn run_module(
     };
     let inst = match instantiate::instantiate(&mut store, module.clone(), &imports) {
         Ok(i) => i,
-        Err(InstantiateError::Trap(t)) => return ended(&store, &t, stack),
+        Err(InstantiateError::Trap(t)) => return ended(&store, &t),
         Err(e) => {
             println!("kiln: {}: cannot instantiate: {e:?}", record.name());
             return ExitStatus::Failure;
@@ -163,13 +163,13 @@ fn run_module(
     }
     match instantiate::call(&store, inst, entry.index, &mut []) {
         Ok(()) => ExitStatus::Success,
-        Err(t) => ended(&store, &t, stack),
+        Err(t) => ended(&store, &t),
     }
 }
 
 /// How a program that left through the trap path ended: `proc_exit`, or a trap (reported
 /// with a backtrace).
-fn ended(store: &Store, trap: &Trap, stack: (u64, u64)) -> ExitStatus {
+fn ended(store: &Store, trap: &Trap) -> ExitStatus {
     if let Some(status) = wasm_machine::exit_status() {
         return if status == 0 {
             ExitStatus::Success
@@ -179,20 +179,15 @@ fn ended(store: &Store, trap: &Trap, stack: (u64, u64)) -> ExitStatus {
     }
     println!("{}", store.describe_trap(trap));
     println!("wasm backtrace:");
-    let mut pc = trap.pc;
-    let mut frame = wasm_machine::last_trap_frame();
-    for i in 0..MAX_FRAMES {
-        let Some((func, off)) = store.locate(pc) else {
-            return ExitStatus::Trap;
-        };
-        println!("  #{i} {func} (+{off:#x})");
-        // Every WASM function keeps an rbp frame: [rbp] = caller's rbp, [rbp + 8] = return.
-        if !frame.is_multiple_of(8) || frame < stack.0 || frame + 16 > stack.1 {
-            return ExitStatus::Trap;
+    let (frames, cut) = wasm_machine::last_backtrace();
+    for (i, pc) in core::iter::once(trap.pc).chain(frames).enumerate() {
+        match store.locate(pc) {
+            Some((func, off)) => println!("  #{i} {func} (+{off:#x})"),
+            None => println!("  #{i} {pc:#018x}"),
         }
-        // SAFETY: the frame lies inside the program's mapped stack (checked above).
-        (frame, pc) = unsafe { (*(frame as *const u64), *((frame + 8) as *const u64)) };
     }
-    println!("  ... (more frames)");
+    if cut {
+        println!("  ... (more frames)");
+    }
     ExitStatus::Trap
 }

@@ -15,7 +15,7 @@
 //!   own nothing but heap memory of the program's store, freed with it).
 
 use crate::platform::KernelPlatform;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kiln_abi::wasm::TrapCode;
 use kiln_abi::{MemoryError, Platform, Protection};
 use kiln_wasm::instance::trampoline::{self, kiln_wasm_enter};
@@ -26,10 +26,20 @@ const EXIT_CODE: u32 = 0;
 
 /// Address of the innermost active call's jump slot (0 outside generated code).
 static JMP: AtomicU64 = AtomicU64::new(0);
-/// The last trap: code, address, frame pointer of the trapping function.
+/// The last trap: code, address, and the return addresses of the WASM frames above the
+/// trapping function (innermost first), read when it happened: the runtime code that
+/// reports the trap reuses the stack.
 static LAST_CODE: AtomicU32 = AtomicU32::new(0);
 static LAST_PC: AtomicU64 = AtomicU64::new(0);
-static LAST_FRAME: AtomicU64 = AtomicU64::new(0);
+/// Return addresses kept per trap.
+pub const MAX_FRAMES: usize = 16;
+static BACKTRACE: [AtomicU64; MAX_FRAMES] = [const { AtomicU64::new(0) }; MAX_FRAMES];
+static BACKTRACE_LEN: AtomicUsize = AtomicUsize::new(0);
+/// Whether more frames were above the ones kept.
+static BACKTRACE_CUT: AtomicBool = AtomicBool::new(false);
+/// The program's stack: `[STACK_LOW, STACK_HIGH)`, mapped.
+static STACK_LOW: AtomicU64 = AtomicU64::new(0);
+static STACK_HIGH: AtomicU64 = AtomicU64::new(0);
 /// The status `proc_exit` asked for, if the program exited that way.
 static EXITED: AtomicBool = AtomicBool::new(false);
 static EXIT_STATUS: AtomicI32 = AtomicI32::new(0);
@@ -49,24 +59,61 @@ pub static MACHINE: KernelMachine = KernelMachine;
 extern "sysv64" fn record_trap(code: u32, pc: u64, frame: u64) -> u64 {
     LAST_CODE.store(code, Ordering::Relaxed);
     LAST_PC.store(pc, Ordering::Relaxed);
-    LAST_FRAME.store(frame, Ordering::Relaxed);
+    record_backtrace(frame);
     // SAFETY: traps only happen inside `enter`, which set JMP to its live jump slot.
     unsafe { *(JMP.load(Ordering::Relaxed) as *const u64) }
 }
 
-/// Prepares the machine for one program: the code range traps may come from, and the
-/// lowest stack address its code may use.
-pub fn prepare(code: (u64, u64), stack_limit: u64) {
+/// Keeps the return addresses of the WASM frames from `frame` up. Every WASM function
+/// keeps an rbp frame (`[rbp]` = caller's rbp, `[rbp + 8]` = return address); the walk
+/// stops at the first return address outside WASM code (the entry trampoline).
+fn record_backtrace(mut frame: u64) {
+    let (low, high) = (
+        STACK_LOW.load(Ordering::Relaxed),
+        STACK_HIGH.load(Ordering::Relaxed),
+    );
+    let mut n = 0;
+    let mut cut = false;
+    while frame.is_multiple_of(8) && frame >= low && frame + 16 <= high {
+        // SAFETY: the frame lies inside the program's mapped stack (checked above).
+        let (caller, ret) = unsafe { (*(frame as *const u64), *((frame + 8) as *const u64)) };
+        if !in_code(ret) {
+            break;
+        }
+        if n == MAX_FRAMES {
+            cut = true;
+            break;
+        }
+        BACKTRACE[n].store(ret, Ordering::Relaxed);
+        n += 1;
+        frame = caller;
+    }
+    BACKTRACE_LEN.store(n, Ordering::Relaxed);
+    BACKTRACE_CUT.store(cut, Ordering::Relaxed);
+}
+
+fn in_code(addr: u64) -> bool {
+    (CODE_START.load(Ordering::Relaxed)..CODE_END.load(Ordering::Relaxed)).contains(&addr)
+}
+
+/// Prepares the machine for one program: the code range traps may come from, the
+/// program's stack and the lowest stack address its code may use.
+pub fn prepare(code: (u64, u64), stack: (u64, u64), stack_limit: u64) {
     trampoline::set_trap_recorder(record_trap);
     CODE_START.store(code.0, Ordering::Relaxed);
     CODE_END.store(code.1, Ordering::Relaxed);
+    STACK_LOW.store(stack.0, Ordering::Relaxed);
+    STACK_HIGH.store(stack.1, Ordering::Relaxed);
     STACK_LIMIT.store(stack_limit, Ordering::Relaxed);
     EXITED.store(false, Ordering::Relaxed);
 }
 
-/// The frame pointer of the function that trapped last (for backtraces).
-pub fn last_trap_frame() -> u64 {
-    LAST_FRAME.load(Ordering::Relaxed)
+/// The return addresses above the last trap (innermost first), and whether more frames
+/// were left out.
+pub fn last_backtrace() -> (impl Iterator<Item = u64>, bool) {
+    let n = BACKTRACE_LEN.load(Ordering::Relaxed);
+    let frames = BACKTRACE[..n].iter().map(|a| a.load(Ordering::Relaxed));
+    (frames, BACKTRACE_CUT.load(Ordering::Relaxed))
 }
 
 /// The status the program passed to `proc_exit`, if it ended that way.
