@@ -101,6 +101,9 @@ enum Command {
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Build { image, programs } => {
+            if let Some(kv) = programs.env.first() {
+                anyhow::bail!("--env {kv}: the environment is given at boot, on the kernel command line: use `cargo xtask run --env {kv} ...`, or boot the image with `-append \"env={kv}\"`");
+            }
             let built =
                 build::build_image(&image, &programs::contents(&programs, &image.profile)?)?;
             built.print_summary();
@@ -119,7 +122,7 @@ fn run(cli: Cli) -> Result<i32> {
             let opts = qemu::RunOpts {
                 accel,
                 gdb,
-                cmdline: qemu::guest_cmdline(&[], &args),
+                cmdline: qemu::guest_cmdline(&programs.env_options()?, &args),
             };
             qemu::run_interactive(&built, &opts)
         }

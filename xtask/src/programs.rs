@@ -4,12 +4,12 @@
 use crate::aot;
 use crate::build::{target_dir, Contents};
 use crate::bundle::BundleWriter;
-use crate::profile;
-use anyhow::{bail, Result};
+use crate::{profile, wasm_programs};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use kiln_abi::bundle::EntryKind;
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The programs named on the command line of `build` and `run`, or in the
 /// `[programs]` table of a QEMU test (same names, paths relative to the repository).
@@ -25,6 +25,66 @@ pub struct ProgramOpts {
     /// The programs of the image (with `--som`, the main class). None: the default
     /// image, the programs under `examples/`.
     pub inputs: Vec<String>,
+    /// Embed the host directory HOST read-only for WASM programs, at guest path GUEST
+    /// (`HOST::GUEST`; `HOST` alone keeps its path). Repeatable.
+    #[arg(long = "dir", value_name = "HOST::GUEST")]
+    pub dir: Vec<String>,
+    /// An environment variable of the WASM programs (repeatable). It travels on the
+    /// kernel command line as `env=KEY=VALUE`, so it is given at boot (`run`, a test),
+    /// not built into the image.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+}
+
+impl ProgramOpts {
+    /// The kernel command-line options that carry `--env`: `env=KEY=VALUE` words.
+    pub fn env_options(&self) -> Result<Vec<String>> {
+        self.env
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if !k.is_empty() && !kv.contains(char::is_whitespace) => {
+                    Ok(format!("env={kv}"))
+                }
+                _ => bail!("--env {kv:?}: expected KEY=VALUE without spaces (the kernel command line splits words at spaces)"),
+            })
+            .collect()
+    }
+}
+
+/// Adds every file under host directory `host` to `bundle` as a `File` entry named by
+/// its guest path under `guest` (made absolute), in sorted order.
+fn add_dir_tree(bundle: &mut BundleWriter, host: &Path, guest: &str) -> Result<()> {
+    let listing =
+        std::fs::read_dir(host).with_context(|| format!("reading --dir {}", host.display()))?;
+    let mut paths: Vec<PathBuf> = listing
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    paths.sort();
+    for path in paths {
+        let name = path
+            .file_name()
+            .expect("a directory entry")
+            .to_string_lossy();
+        let guest_path = format!("{}/{name}", guest.trim_end_matches('/'));
+        if path.is_dir() {
+            add_dir_tree(bundle, &path, &guest_path)?;
+        } else {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            bundle.add(EntryKind::File, &guest_path, bytes);
+        }
+    }
+    Ok(())
+}
+
+/// Adds the `--dir` trees to `bundle`.
+fn add_dirs(bundle: &mut BundleWriter, opts: &ProgramOpts) -> Result<()> {
+    for spec in &opts.dir {
+        let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
+        let guest = format!("/{}", guest.trim_start_matches('/'));
+        add_dir_tree(bundle, &input_path(host), &guest)?;
+    }
+    Ok(())
 }
 
 /// SOM programs accept `-cp`, a two-letter single-dash option clap cannot declare:
@@ -107,16 +167,24 @@ fn default_contents(profile: &str) -> Result<Contents> {
 /// The contents of the image the command line asks for, compiled for `profile`.
 pub fn contents(opts: &ProgramOpts, profile: &str) -> Result<Contents> {
     if opts.som {
+        if !opts.dir.is_empty() {
+            bail!("--dir embeds files for WASM programs; Smalltalk programs do not read files");
+        }
         return som_contents(opts);
     }
     if opts.classpath.is_some() {
         bail!("-cp/--classpath is for Smalltalk programs; add --som");
     }
     if opts.inputs.is_empty() {
+        if !opts.dir.is_empty() {
+            bail!("--dir needs WASM programs to read the files (name them after the options)");
+        }
         return default_contents(profile);
     }
-    let inputs: Vec<PathBuf> = opts.inputs.iter().map(|i| input_path(i)).collect();
+    let inputs = wasm_programs::resolve_inputs(&opts.inputs)?;
+    let inputs: Vec<PathBuf> = inputs.iter().map(|i| input_path(i)).collect();
     let mut bundle = BundleWriter::default();
+    add_dirs(&mut bundle, opts)?;
     let mut contents = Contents {
         tag: Some(aot::module_name(&inputs[0]).to_lowercase()),
         ..Contents::default()
@@ -144,7 +212,7 @@ mod tests {
         let opts = ProgramOpts {
             som: true,
             classpath: Some(profile::root().join("examples/som").display().to_string()),
-            inputs: vec![],
+            ..ProgramOpts::default()
         };
         assert!(contents(&opts, "qemu-microvm").is_err());
         let opts = ProgramOpts {
@@ -160,5 +228,36 @@ mod tests {
         assert!(bundle
             .of_kind(EntryKind::SomClass)
             .any(|e| e.name == "Hello.som"));
+    }
+
+    #[test]
+    fn dirs_become_file_entries_under_their_guest_path() {
+        let opts = ProgramOpts {
+            dir: vec!["tests/programs/data::data".into()],
+            ..ProgramOpts::default()
+        };
+        let mut bundle = BundleWriter::default();
+        add_dirs(&mut bundle, &opts).unwrap();
+        let bytes = bundle.to_bytes().unwrap();
+        let bundle = kiln_abi::bundle::Bundle::parse(&bytes).unwrap();
+        let names: Vec<_> = bundle.of_kind(EntryKind::File).map(|e| e.name).collect();
+        assert!(names.contains(&"/data/docs/kiln.txt"), "{names:?}");
+        assert!(names.contains(&"/data/numbers/bytes.bin"), "{names:?}");
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn env_goes_to_kernel_options_without_spaces() {
+        let mut opts = ProgramOpts {
+            env: vec!["A=1".into(), "B=".into()],
+            ..ProgramOpts::default()
+        };
+        assert_eq!(opts.env_options().unwrap(), ["env=A=1", "env=B="]);
+        opts.env = vec!["A=two words".into()];
+        assert!(opts.env_options().is_err());
+        opts.env = vec!["novalue".into()];
+        assert!(opts.env_options().is_err());
     }
 }

@@ -225,6 +225,17 @@ fn test_name(tests_dir: &Path, file: &Path) -> String {
         .into_owned()
 }
 
+/// The test's kernel command line, after the `env=KEY=VALUE` options of its
+/// `[programs] env` list (options come before the program arguments' `--`).
+fn with_env(test: &QemuTest, name: &str) -> Result<String> {
+    let mut words = match &test.programs {
+        Some(p) => p.env_options().with_context(|| format!("test {name}"))?,
+        None => Vec::new(),
+    };
+    words.push(test.cmdline.clone());
+    Ok(words.join(" ").trim().to_string())
+}
+
 /// Checks a captured run against what the test expects; `Err` says what went wrong.
 fn check(job: &Job, run: &qemu::Captured) -> Result<(), String> {
     if run.ending != Ending::Guest(job.exit) {
@@ -294,7 +305,7 @@ fn qemu_tests(tally: &mut Tally, filter: Option<&str>) -> Result<()> {
             jobs.push(Job {
                 name: format!("{name} [{profile}]"),
                 image,
-                cmdline: test.cmdline.clone(),
+                cmdline: with_env(test, name)?,
                 exit,
                 expect: test.expect.clone(),
                 timeout: Duration::from_secs(test.timeout),

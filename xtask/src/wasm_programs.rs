@@ -226,6 +226,23 @@ pub fn build(native: bool) -> Result<()> {
     Ok(())
 }
 
+/// Program inputs of an image: `tests/programs:NAME` names a program of the test
+/// workspace, built for `wasm32-wasip1` first; other inputs pass through.
+pub fn resolve_inputs(inputs: &[String]) -> Result<Vec<String>> {
+    let prefix = format!("{PROGRAMS_DIR}:");
+    if !inputs.iter().any(|i| i.starts_with(&prefix)) {
+        return Ok(inputs.to_vec());
+    }
+    build(false)?;
+    Ok(inputs
+        .iter()
+        .map(|i| match i.strip_prefix(&prefix) {
+            Some(name) => wasm_path(name).display().to_string(),
+            None => i.clone(),
+        })
+        .collect())
+}
+
 /// What one run printed and how it ended.
 struct Run {
     stdout: String,
