@@ -154,6 +154,7 @@ fn default_contents(profile: &str) -> Result<Contents> {
     let mut bundle = BundleWriter::default();
     bundle.add_som_dir(&profile::root().join("examples/som"))?;
     bundle.add_run(EntryKind::SomRun, "Hello", &[]);
+    bundle.add_run(EntryKind::SomRun, "Bench", &[]);
     let mut contents = Contents {
         tag: Some("examples".into()),
         ..Contents::default()
