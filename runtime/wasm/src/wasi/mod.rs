@@ -27,9 +27,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use files::Files;
+use kiln_abi::bundle::Bundle;
 use kiln_abi::Platform;
 use mem::{Mem, Res};
-use tree::Tree;
+use tree::{Tree, TreeError};
 
 /// The import module name.
 pub const MODULE: &str = "wasi_snapshot_preview1";
@@ -99,6 +100,24 @@ impl Wasi {
     pub fn with_tree(mut self, tree: Tree) -> Self {
         self.files = RefCell::new(Files::new(tree));
         self
+    }
+
+    /// The WASI world of a program in a kiln image: its arguments `args` (name first),
+    /// the environment from the kernel command line's `env=KEY=VALUE` options
+    /// (`cmdline_options` as `(key, value)` pairs: `("env", "KEY=VALUE")`; other keys are
+    /// not the program's), and the bundle's `File` entries as its read-only tree.
+    pub fn for_image<'a>(
+        args: Vec<String>,
+        cmdline_options: impl Iterator<Item = (&'a str, &'a str)>,
+        bundle: &Bundle<'static>,
+    ) -> Result<Self, TreeError> {
+        let env = cmdline_options
+            .filter(|(key, value)| *key == "env" && value.contains('='))
+            .map(|(_, value)| String::from(value))
+            .collect();
+        Ok(Self::new(args)
+            .with_env(env)
+            .with_tree(Tree::from_bundle(bundle)?))
     }
 
     /// Runs WASI function `name` with `args` (the WASM arguments, zero-extended) on

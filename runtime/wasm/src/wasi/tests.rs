@@ -233,12 +233,12 @@ fn tree_rejects_bad_and_conflicting_paths() {
     assert_eq!(t.resolve(tree::ROOT, "empty/dir"), Ok(empty));
 }
 
-#[test]
-fn tree_from_bundle_takes_the_file_entries() {
+/// A bundle with a file `/etc/motd` and a run entry `app`.
+fn bundle() -> kiln_abi::bundle::Bundle<'static> {
     use kiln_abi::bundle::{header, Bundle, EntryKind};
     let mut bytes = header(2).to_vec();
     for (kind, name, data) in [
-        (EntryKind::File, "etc/motd", &b"hi"[..]),
+        (EntryKind::File, "/etc/motd", &b"hi"[..]),
         (EntryKind::WasmRun, "app", &b""[..]),
     ] {
         bytes.push(kind as u8);
@@ -248,10 +248,31 @@ fn tree_from_bundle_takes_the_file_entries() {
         bytes.extend(data);
     }
     let bytes: &'static [u8] = alloc::boxed::Box::leak(bytes.into_boxed_slice());
-    let t = Tree::from_bundle(&Bundle::parse(bytes).unwrap()).unwrap();
+    Bundle::parse(bytes).unwrap()
+}
+
+#[test]
+fn tree_from_bundle_takes_the_file_entries() {
+    let t = Tree::from_bundle(&bundle()).unwrap();
     let motd = t.resolve(tree::ROOT, "etc/motd").unwrap();
     assert!(matches!(t.node(motd), tree::Node::File(b) if **b == *b"hi"));
     assert_eq!(t.resolve(tree::ROOT, "app"), Err(errno::NOENT));
+}
+
+#[test]
+fn image_programs_take_env_options_and_bundle_files() {
+    let options = [
+        ("log", "info"),
+        ("env", "A=1"),
+        ("env", "bad"),
+        ("env", "B=x=y"),
+    ];
+    let wasi = Wasi::for_image(vec!["app".into()], options.into_iter(), &bundle()).unwrap();
+    let mut f = Fixture::new(wasi);
+    assert_eq!(f.call("environ_sizes_get", &[0, 4]), 0);
+    assert_eq!((f.u32(0), f.u32(4)), (2, 10));
+    assert_eq!(f.open("etc/motd", 0, 0), (0, 4));
+    assert_eq!(f.read(4, 10), b"hi");
 }
 
 #[test]
