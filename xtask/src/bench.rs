@@ -3,7 +3,8 @@
 //! Times inside QEMU/TCG are only compared with other times inside QEMU/TCG; the
 //! language benchmarks run on the hosted platform, beside their peers.
 
-use crate::build::{build_image, Contents};
+use crate::build::{build_image, BuiltImage, Contents};
+use crate::programs::{self, ProgramOpts};
 use crate::{hosted, profile, qemu, ImageOpts};
 use anyhow::{bail, Result};
 use clap::Subcommand;
@@ -11,7 +12,8 @@ use std::time::Duration;
 
 #[derive(Subcommand)]
 pub enum Which {
-    /// Boot the base image repeatedly on each profile: spawn → exit, min/median/max.
+    /// Boot the base image and the WASM hello-world image repeatedly on each profile:
+    /// spawn → exit, spawn → first output / first program line, min/median/max.
     Boot {
         /// Boots per profile.
         #[arg(long, default_value_t = 20)]
@@ -40,6 +42,58 @@ fn spread(times: &mut [Duration]) -> (f64, f64, f64) {
     )
 }
 
+/// The line the WASM hello-world example prints first.
+const HELLO_LINE: &str = "Hello from WebAssembly on kiln!";
+
+/// Times of `runs` boots of `image`: spawn→exit, spawn→first output, and spawn→arrival
+/// of `line` when given.
+struct Boots {
+    exits: Vec<Duration>,
+    firsts: Vec<Duration>,
+    lines: Vec<Duration>,
+}
+
+fn boot_image(image: &BuiltImage, runs: usize, line: Option<&str>) -> Result<Boots> {
+    let mut boots = Boots {
+        exits: Vec::with_capacity(runs),
+        firsts: Vec::with_capacity(runs),
+        lines: Vec::with_capacity(runs),
+    };
+    for _ in 0..runs {
+        let run = qemu::run_captured(image, "", Duration::from_secs(30), None)?;
+        if run.ending != qemu::Ending::Guest(0) {
+            bail!(
+                "{} did not boot and exit cleanly: {}\n{}",
+                image.path.display(),
+                run.ending.describe(),
+                run.output
+            );
+        }
+        boots.exits.push(run.elapsed);
+        boots.firsts.extend(run.first_output);
+        if let Some(line) = line {
+            let Some(t) = run.time_of(line) else {
+                bail!(
+                    "{} never printed {line:?}\n{}",
+                    image.path.display(),
+                    run.output
+                );
+            };
+            boots.lines.push(t);
+        }
+    }
+    Ok(boots)
+}
+
+/// `min / median / max` of `times`, or `-` when there are none.
+fn spread_text(times: &mut [Duration]) -> String {
+    if times.is_empty() {
+        return "-".to_string();
+    }
+    let (min, med, max) = spread(times);
+    format!("{min:.1} / {med:.1} / {max:.1}")
+}
+
 fn boot(runs: usize, only: Option<String>) -> Result<i32> {
     if runs == 0 {
         bail!("--runs must be at least 1");
@@ -50,41 +104,36 @@ fn boot(runs: usize, only: Option<String>) -> Result<i32> {
     };
     let mut report = Vec::new();
     for name in profiles {
-        let image = build_image(
-            &ImageOpts {
-                profile: name.clone(),
-                release: true,
-            },
-            &Contents::default(),
-        )?;
-        let size = image.size()?;
-        let mut exits = Vec::with_capacity(runs);
-        let mut firsts = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            let run = qemu::run_captured(&image, "", Duration::from_secs(30), None)?;
-            if run.ending != qemu::Ending::Guest(0) {
-                bail!(
-                    "the base image did not boot cleanly on {name}: {}\n{}",
-                    run.ending.describe(),
-                    run.output
-                );
-            }
-            exits.push(run.elapsed);
-            firsts.extend(run.first_output);
-        }
-        let (emin, emed, emax) = spread(&mut exits);
-        let first = if firsts.is_empty() {
-            "-".to_string()
-        } else {
-            let (fmin, fmed, fmax) = spread(&mut firsts);
-            format!("{fmin:.1} / {fmed:.1} / {fmax:.1}")
+        let opts = ImageOpts {
+            profile: name.clone(),
+            release: true,
         };
+        let base = build_image(&opts, &Contents::default())?;
+        let hello_programs = ProgramOpts {
+            inputs: vec![profile::root()
+                .join("examples/wasm/hello.wat")
+                .display()
+                .to_string()],
+            ..ProgramOpts::default()
+        };
+        let hello = build_image(&opts, &programs::contents(&hello_programs, &name)?)?;
+        let mut b = boot_image(&base, runs, None)?;
         report.push(format!(
-            "{name:<14} {:>6} KiB   spawn→exit {emin:.1} / {emed:.1} / {emax:.1}   spawn→first output {first}",
-            size.loaded.div_ceil(1024)
+            "{name:<14} base        {:>5} KiB   spawn→exit {}   spawn→first output {}",
+            base.size()?.loaded.div_ceil(1024),
+            spread_text(&mut b.exits),
+            spread_text(&mut b.firsts),
+        ));
+        let mut h = boot_image(&hello, runs, Some(HELLO_LINE))?;
+        report.push(format!(
+            "{name:<14} wasm hello  {:>5} KiB   spawn→exit {}   spawn→first program line {}",
+            hello.size()?.loaded.div_ceil(1024),
+            spread_text(&mut h.exits),
+            spread_text(&mut h.lines),
         ));
     }
-    println!("boot benchmark: {runs} runs per profile, release image, TCG; times in ms as min / median / max");
+    println!("boot benchmark: {runs} runs per image, release images, TCG; times in ms as min / median / max");
+    println!("(base: no programs; wasm hello: examples/wasm/hello.wat compiled ahead of time)");
     for line in report {
         println!("{line}");
     }

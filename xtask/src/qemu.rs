@@ -104,6 +104,20 @@ pub struct Captured {
     pub first_output: Option<Duration>,
     /// From spawning QEMU to its exit.
     pub elapsed: Duration,
+    /// When the serial output reached each length: `(bytes so far, since spawn)`.
+    pub arrivals: Vec<(usize, Duration)>,
+}
+
+impl Captured {
+    /// From spawning QEMU to the arrival of the end of the first `text` in the output
+    /// (of a run captured without symbols, whose output is the raw serial bytes).
+    pub fn time_of(&self, text: &str) -> Option<Duration> {
+        let end = self.output.find(text)? + text.len();
+        self.arrivals
+            .iter()
+            .find(|(len, _)| *len >= end)
+            .map(|(_, t)| *t)
+    }
 }
 
 fn spawn(mut qemu: Command, stdin: Stdio) -> Result<Child> {
@@ -131,6 +145,7 @@ pub fn run_captured(
     let reader = std::thread::spawn(move || {
         let mut bytes = Vec::new();
         let mut first = None;
+        let mut arrivals = Vec::new();
         let mut buf = [0u8; 4096];
         while let Ok(n) = stdout.read(&mut buf) {
             if n == 0 {
@@ -138,8 +153,9 @@ pub fn run_captured(
             }
             first.get_or_insert_with(|| start.elapsed());
             bytes.extend_from_slice(&buf[..n]);
+            arrivals.push((bytes.len(), start.elapsed()));
         }
-        (bytes, first)
+        (bytes, first, arrivals)
     });
     let err_reader = std::thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -158,7 +174,7 @@ pub fn run_captured(
         std::thread::sleep(Duration::from_micros(500));
     };
     let elapsed = start.elapsed();
-    let (bytes, first_output) = reader.join().expect("reader thread");
+    let (bytes, first_output, arrivals) = reader.join().expect("reader thread");
     let stderr = String::from_utf8_lossy(&err_reader.join().expect("stderr thread")).into_owned();
     let text = String::from_utf8_lossy(&bytes);
     let output = match symbols {
@@ -171,6 +187,7 @@ pub fn run_captured(
         ending,
         first_output,
         elapsed,
+        arrivals,
     })
 }
 
@@ -260,6 +277,22 @@ mod interrupt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_of_is_when_the_text_had_fully_arrived() {
+        let ms = Duration::from_millis;
+        let run = Captured {
+            output: "boot\nhello\n".into(),
+            stderr: String::new(),
+            ending: Ending::Guest(0),
+            first_output: Some(ms(1)),
+            elapsed: ms(9),
+            arrivals: vec![(5, ms(1)), (8, ms(4)), (11, ms(7))],
+        };
+        assert_eq!(run.time_of("boot"), Some(ms(1)));
+        assert_eq!(run.time_of("hello\n"), Some(ms(7)));
+        assert_eq!(run.time_of("absent"), None);
+    }
 
     #[test]
     fn cmdline_puts_program_arguments_after_a_separator_and_quotes_spaces() {

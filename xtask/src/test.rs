@@ -403,6 +403,7 @@ mod tests {
             ending,
             first_output: None,
             elapsed: Duration::ZERO,
+            arrivals: Vec::new(),
         };
         assert!(check(
             &job,
