@@ -93,7 +93,8 @@ fn load_all(vm: &mut Vm, bundle: &Bundle<'static>) -> Result<(), String> {
         vm.load_class(sym)?;
         count += 1;
     }
-    println!("som: loaded {count} classes in {}", ms_since(start));
+    let plural = if count == 1 { "" } else { "es" };
+    println!("som: loaded {count} class{plural} in {}", ms_since(start));
     Ok(())
 }
 
