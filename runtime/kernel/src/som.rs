@@ -73,29 +73,29 @@ fn new_vm(bundle: &Bundle<'static>) -> Result<Vm, String> {
     Ok(vm)
 }
 
-/// Milliseconds since `start_ns`, with three decimals.
-fn ms_since(start_ns: u64) -> impl core::fmt::Display {
-    struct Ms(u64);
-    impl core::fmt::Display for Ms {
-        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            write!(f, "{}.{:03} ms", self.0 / 1000, self.0 % 1000)
-        }
+/// A duration in microseconds, shown as milliseconds with three decimals.
+struct Ms(u64);
+
+impl core::fmt::Display for Ms {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}.{:03} ms", self.0 / 1000, self.0 % 1000)
     }
+}
+
+/// The time since `start_ns`.
+fn ms_since(start_ns: u64) -> Ms {
     Ms((clock::monotonic_ns() - start_ns) / 1000)
 }
 
-/// Parses and defines every class of the bundle; prints what it cost.
-fn load_all(vm: &mut Vm, bundle: &Bundle<'static>) -> Result<(), String> {
-    let start = clock::monotonic_ns();
+/// Parses and defines every class of the bundle; answers how many there were.
+fn load_all(vm: &mut Vm, bundle: &Bundle<'static>) -> Result<usize, String> {
     let mut count = 0;
     for name in class_names(bundle) {
         let sym = vm.symbols.intern(name);
         vm.load_class(sym)?;
         count += 1;
     }
-    let plural = if count == 1 { "" } else { "es" };
-    println!("som: loaded {count} class{plural} in {}", ms_since(start));
-    Ok(())
+    Ok(count)
 }
 
 /// The image's exit status for how a program ended; prints the error of a failed one.
@@ -114,18 +114,23 @@ fn status_of(outcome: &Outcome) -> ExitStatus {
 fn run_program(bundle: &Bundle<'static>, main: &str, args: &[String]) -> ExitStatus {
     let start = clock::monotonic_ns();
     let mut vm = match new_vm(bundle) {
-        Ok(vm) => {
-            println!("som: VM with core library up in {}", ms_since(start));
-            vm
-        }
+        Ok(vm) => vm,
         Err(e) => {
             println!("som: cannot start the VM: {e}");
             return ExitStatus::BootError;
         }
     };
-    if let Err(e) = load_all(&mut vm, bundle) {
-        return status_of(&Outcome::Error(e));
-    }
+    let vm_up = ms_since(start);
+    let start = clock::monotonic_ns();
+    let count = match load_all(&mut vm, bundle) {
+        Ok(count) => count,
+        Err(e) => return status_of(&Outcome::Error(e)),
+    };
+    let plural = if count == 1 { "" } else { "es" };
+    println!(
+        "som: {main}: VM up in {vm_up}, loaded {count} class{plural} in {}",
+        ms_since(start)
+    );
     let words: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     status_of(&vm.run_main(main, &words))
 }
