@@ -287,3 +287,45 @@ pub fn compile_bench(args: Vec<String>) -> ExitCode {
     );
     ExitCode::SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn options_before_the_file_and_program_arguments_after_it() {
+        let o = parse_opts(words(
+            "--dir host::/g --dir plain --env A=1 app.wasm --invoke f x --env B=2",
+        ))
+        .unwrap();
+        assert_eq!(o.path, "app.wasm");
+        assert_eq!(o.invoke.as_deref(), Some("f"));
+        assert_eq!(o.args, ["x", "--env", "B=2"]);
+        assert_eq!(o.env, ["A=1"]);
+        assert_eq!(
+            o.dirs,
+            [
+                ("host".into(), "/g".into()),
+                ("plain".into(), "plain".into())
+            ]
+        );
+        assert!(parse_opts(words("--env NOVALUE app.wasm")).is_err());
+        assert!(parse_opts(words("--dir")).is_err());
+        assert!(parse_opts(Vec::new()).is_err());
+    }
+
+    #[test]
+    fn host_directories_become_guest_trees() {
+        let mut tree = Tree::default();
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/programs/data");
+        add_host_dir(&mut tree, Path::new(data), "/data").unwrap();
+        let root = kiln_wasm::wasi::tree::ROOT;
+        assert!(tree.resolve(root, "data/docs/kiln.txt").is_ok());
+        assert!(tree.resolve(root, "data/empty").is_ok());
+        assert!(add_host_dir(&mut tree, Path::new("/no/such/dir"), "/x").is_err());
+    }
+}

@@ -234,11 +234,10 @@ impl Files {
         whence: u64,
         newoffset: u64,
     ) -> Res {
-        let Fd::File { node, pos } = self.get(fd)? else {
-            return Err(match self.get(fd)? {
-                Fd::Dir { .. } => errno::BADF,
-                _ => errno::SPIPE,
-            });
+        let (node, pos) = match self.get(fd)? {
+            Fd::File { node, pos } => (node, pos),
+            Fd::Dir { .. } => return Err(errno::BADF),
+            Fd::Stdin | Fd::Stdout | Fd::Stderr => return Err(errno::SPIPE),
         };
         let base = match whence {
             0 => 0,
