@@ -112,6 +112,14 @@ fn status_of(outcome: &Outcome) -> ExitStatus {
 
 /// Runs `main` with `args` (the class name first, as SOM passes it).
 fn run_program(bundle: &Bundle<'static>, main: &str, args: &[String]) -> ExitStatus {
+    if !class_names(bundle).any(|name| name == main) {
+        let names: Vec<&str> = class_names(bundle).collect();
+        println!(
+            "som: the image has no class file {main}.som; its classes: {}",
+            names.join(", ")
+        );
+        return ExitStatus::BootError;
+    }
     let start = clock::monotonic_ns();
     let mut vm = match new_vm(bundle) {
         Ok(vm) => vm,
