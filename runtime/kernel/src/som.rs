@@ -22,7 +22,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use kiln_abi::bundle::{Bundle, EntryKind};
 use kiln_abi::ExitStatus;
-use kiln_smalltalk::runner::Outcome;
+use kiln_smalltalk::runner::{Outcome, TEST_HARNESS};
 use kiln_smalltalk::vm::{Options, SourceFiles, Vm};
 
 static PLATFORM: KernelPlatform = KernelPlatform;
@@ -38,9 +38,6 @@ const NATIVE_STACK: usize = 16 << 20;
 /// 10 000 nested sends use 3.4 MiB of native stack, 3.8 MiB when every level also goes
 /// through blocks and `inject:into:`, so 20 000 levels leave the 16 MiB stack half free.
 const MAX_DEPTH: usize = 20_000;
-
-/// The main class whose argument-less run means "the whole test suite".
-const HARNESS: &str = "TestHarness";
 
 /// Class files come from the bundle.
 struct BundleFiles(Bundle<'static>);
@@ -152,20 +149,11 @@ fn run_test_class(bundle: &Bundle<'static>, class: &str) -> (u64, u64) {
             return (0, 1);
         }
     };
-    let outcome = vm.run_main(HARNESS, &[class]);
-    let passed = vm.global_int("TestsPassed").unwrap_or(0);
-    let failed = vm.global_int("TestsFailed").unwrap_or(0);
-    match outcome {
-        Outcome::Finished | Outcome::Exit(0) => (passed, failed),
-        Outcome::Exit(code) => {
-            println!("{class}: exited with status {code}");
-            (passed, failed.max(1))
-        }
-        Outcome::Error(message) => {
-            println!("{class}: unhandled error: {message}");
-            (passed, failed + 1)
-        }
+    let counts = vm.run_test_class(class);
+    if let Some(problem) = counts.problem {
+        println!("{class}: {problem}");
     }
+    (counts.passed, counts.failed)
 }
 
 /// The test suite: every `*Test` class of the bundle, each in a fresh VM.
@@ -185,7 +173,7 @@ fn run_suite(bundle: &Bundle<'static>) -> ExitStatus {
 
 /// Runs the program `main` of `bundle` with `args` (the class name first).
 pub fn run(bundle: &Bundle<'static>, main: &'static str, args: &[String]) -> ExitStatus {
-    let suite = main == HARNESS && args.len() == 1;
+    let suite = main == TEST_HARNESS && args.len() == 1;
     let run = || {
         if suite {
             run_suite(bundle)

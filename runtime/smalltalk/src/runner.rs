@@ -1,12 +1,26 @@
 //! Running a program the SOM way: load the main class from the class path, instantiate
 //! it, and send `run:` with the argument array (first element the class name) if it
-//! understands it, else `run`.
+//! understands it, else `run`. Also one test class through the SOM `TestHarness`, the
+//! step the hosted and bare-metal test-suite runners share.
 
 use crate::prims::call;
 use crate::value::Value;
 use crate::vm::{sel, Vm, UNWIND_ABORT, UNWIND_EXIT, UNWIND_NONE};
 use alloc::format;
 use alloc::string::String;
+
+/// The class that runs one test class (`tests/som/TestHarness.som`).
+pub const TEST_HARNESS: &str = "TestHarness";
+
+/// What one test class reported through the harness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCounts {
+    pub passed: u64,
+    pub failed: u64,
+    /// Why the run itself went wrong (a non-zero exit or an unhandled error), if it did;
+    /// such a run counts as at least one failure.
+    pub problem: Option<String>,
+}
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,5 +84,23 @@ impl Vm {
         };
         let _: Option<Value> = r;
         self.outcome()
+    }
+
+    /// Runs test class `class` through [`TEST_HARNESS`] (both on the class path) and
+    /// answers the counts the harness leaves in the globals `TestsPassed`/`TestsFailed`.
+    pub fn run_test_class(&mut self, class: &str) -> TestCounts {
+        let outcome = self.run_main(TEST_HARNESS, &[class]);
+        let passed = self.global_int("TestsPassed").unwrap_or(0);
+        let failed = self.global_int("TestsFailed").unwrap_or(0);
+        let (failed, problem) = match outcome {
+            Outcome::Finished | Outcome::Exit(0) => (failed, None),
+            Outcome::Exit(code) => (failed.max(1), Some(format!("exited with status {code}"))),
+            Outcome::Error(msg) => (failed + 1, Some(format!("unhandled error: {msg}"))),
+        };
+        TestCounts {
+            passed,
+            failed,
+            problem,
+        }
     }
 }

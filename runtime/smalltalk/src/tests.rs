@@ -347,3 +347,29 @@ fn loops_are_inlined_unless_their_variables_are_captured() {
     );
     assert_eq!((outcome, out.as_str()), (Outcome::Finished, "2\n"));
 }
+
+#[test]
+fn test_class_counts_come_from_the_harness_globals_and_broken_runs_count_as_failures() {
+    let harness = "TestHarness = ( run: args = ( | name |
+        name := args at: 2.
+        name = 'Good' ifTrue: [
+            system global: #TestsPassed put: 4. system global: #TestsFailed put: 1 ].
+        name = 'Exits' ifTrue: [ system exit: 3 ].
+        name = 'Breaks' ifTrue: [ system global: #TestsPassed put: 2. nil frobnicate ] ) )";
+    let counts = |class: &str| {
+        let (mut vm, _) = vm_with(&[("TestHarness", harness)], false);
+        let c = vm.run_test_class(class);
+        (c.passed, c.failed, c.problem.unwrap_or_default())
+    };
+    assert_eq!(counts("Good"), (4, 1, String::new()));
+    assert_eq!(
+        counts("Exits"),
+        (0, 1, String::from("exited with status 3"))
+    );
+    let (passed, failed, problem) = counts("Breaks");
+    assert_eq!((passed, failed), (2, 1));
+    assert!(
+        problem.starts_with("unhandled error: Nil>>#frobnicate not understood"),
+        "{problem}"
+    );
+}

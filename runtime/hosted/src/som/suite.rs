@@ -3,7 +3,6 @@
 //! fresh VM so one crashing test class cannot hide the others' results.
 
 use super::{new_vm, repo_dir, with_big_stack};
-use kiln_smalltalk::runner::Outcome;
 use std::process::ExitCode;
 
 /// Counts one test class reports, read back from the globals the harness sets.
@@ -17,20 +16,11 @@ fn run_class(dir: &str, class: &str, gc_stress: bool) -> (u64, u64) {
                 return (0, 1);
             }
         };
-        let outcome = vm.run_main("TestHarness", &[&class]);
-        let passed = vm.global_int("TestsPassed").unwrap_or(0);
-        let failed = vm.global_int("TestsFailed").unwrap_or(0);
-        match outcome {
-            Outcome::Finished | Outcome::Exit(0) => (passed, failed),
-            Outcome::Exit(code) => {
-                println!("{class}: exited with status {code}");
-                (passed, failed.max(1))
-            }
-            Outcome::Error(msg) => {
-                println!("{class}: unhandled error: {msg}");
-                (passed, failed + 1)
-            }
+        let counts = vm.run_test_class(&class);
+        if let Some(problem) = counts.problem {
+            println!("{class}: {problem}");
         }
+        (counts.passed, counts.failed)
     })
 }
 
