@@ -72,7 +72,8 @@ pub fn target_dir() -> PathBuf {
 /// What goes into an image besides the runtime itself.
 #[derive(Default)]
 pub struct Contents {
-    /// Cargo features of the kernel (e.g. `selftest`).
+    /// Cargo features of the kernel: the language runtimes the programs need (`som`,
+    /// `wasm`) and test features (`selftest`).
     pub features: Vec<String>,
     /// The programs to embed, if any.
     pub bundle: Option<BundleWriter>,
@@ -126,6 +127,8 @@ pub fn build_image(opts: &ImageOpts, contents: &Contents) -> Result<BuiltImage> 
     if opts.release {
         cargo.arg("--release");
     }
+    // Only the runtimes the programs need (`Contents::features` names them).
+    cargo.arg("--no-default-features");
     if !features.is_empty() {
         cargo.args(["--features", &features.join(",")]);
     }

@@ -114,6 +114,7 @@ fn som_contents(opts: &ProgramOpts) -> Result<Contents> {
     }
     bundle.add_run(EntryKind::SomRun, main, &[]);
     Ok(Contents {
+        features: vec!["som".into()],
         bundle: Some(bundle),
         tag: Some(main.to_lowercase()),
         ..Contents::default()
@@ -131,6 +132,7 @@ fn add_wasm(
     let out_dir = target_dir()
         .join("kiln")
         .join(format!("aot-{}", profile.name));
+    contents.features.push("wasm".into());
     for module in aot::compile_all(inputs, &profile, &out_dir)? {
         bundle.add_run(EntryKind::WasmRun, &module.name, &[]);
         contents.objects.push(module.object);
@@ -156,6 +158,7 @@ fn default_contents(profile: &str) -> Result<Contents> {
     bundle.add_run(EntryKind::SomRun, "Hello", &[]);
     bundle.add_run(EntryKind::SomRun, "Bench", &[]);
     let mut contents = Contents {
+        features: vec!["som".into()],
         tag: Some("examples".into()),
         ..Contents::default()
     };

@@ -294,7 +294,7 @@ fn qemu_tests(tally: &mut Tally, filter: Option<&str>) -> Result<()> {
                         }
                         _ => Contents::default(),
                     };
-                    contents.features = test.features.clone();
+                    contents.features.extend(test.features.iter().cloned());
                     let built = build_image(&opts, &contents)?;
                     let symbols = Symbols::load(&built.path)?;
                     images.push((built, symbols));

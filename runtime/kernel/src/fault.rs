@@ -85,6 +85,7 @@ static REPORTING: AtomicBool = AtomicBool::new(false);
 /// landing (`wasm_machine`) with the trap code in `rdi` and the faulting address in `rsi`.
 #[no_mangle]
 extern "C" fn kiln_exception(frame: &mut ExceptionFrame) {
+    #[cfg(feature = "wasm")]
     if let Some(code) = crate::wasm_machine::fault_to_trap(frame.vector, frame.rip) {
         frame.rdi = code as u64;
         frame.rsi = frame.rip;

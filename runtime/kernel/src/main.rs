@@ -51,17 +51,17 @@ mod rtc;
 mod selftest;
 #[cfg(target_os = "none")]
 mod serial;
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", feature = "som"))]
 mod som;
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", any(feature = "som", feature = "wasm")))]
 mod stack;
 #[cfg(target_os = "none")]
 mod start;
 #[cfg(target_os = "none")]
 mod start_info;
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", feature = "wasm"))]
 mod wasm;
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", feature = "wasm"))]
 mod wasm_machine;
 
 /// On the host there is no kernel to run: say how to build and boot it.

@@ -27,14 +27,32 @@ pub struct Outcome {
 /// command line would have it).
 fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: &[String]) -> Outcome {
     match entry.kind {
+        #[cfg(feature = "som")]
         EntryKind::SomRun => Outcome {
             status: crate::som::run(bundle, entry.name, args),
             tier: "threaded",
         },
+        #[cfg(feature = "wasm")]
         EntryKind::WasmRun => Outcome {
             status: crate::wasm::run(entry.name, args),
             tier: "aot",
         },
+        #[cfg(not(all(feature = "som", feature = "wasm")))]
+        #[allow(
+            unreachable_patterns,
+            reason = "the kinds whose runtime is in the image matched above"
+        )]
+        EntryKind::SomRun | EntryKind::WasmRun => {
+            let _ = (bundle, args);
+            println!(
+                "kiln: this image was built without the runtime for {:?} programs; `{}` was not run",
+                entry.kind, entry.name
+            );
+            Outcome {
+                status: ExitStatus::BootError,
+                tier: "none",
+            }
+        }
         EntryKind::SomClass | EntryKind::File => unreachable!("not a run entry"),
     }
 }

@@ -15,7 +15,7 @@
 //! program. `proc_exit` ends the program with its status.
 
 use crate::wasm_machine::{self, MACHINE};
-use crate::{println, stack};
+use crate::{log, println, stack};
 use alloc::rc::Rc;
 use alloc::string::String;
 use kiln_abi::ExitStatus;
@@ -100,13 +100,21 @@ pub fn run(name: &str, args: &[String]) -> ExitStatus {
             return ExitStatus::BootError;
         }
     };
-    stack.run(|| {
+    let status = stack.run(|| {
         let here = current_sp();
         let limit = here - (WASM_STACK - STACK_RESERVE) as u64;
         let low = here - (WASM_STACK - PAGE) as u64;
         wasm_machine::prepare(record.code_range(), (low, here), limit);
         run_module(record, module, args)
-    })
+    });
+    if log::enabled(log::Level::Debug) {
+        crate::debug!(
+            "wasm: stack high-water {} KiB of {} KiB",
+            stack.high_water() >> 10,
+            WASM_STACK >> 10
+        );
+    }
+    status
 }
 
 /// The stack pointer of the caller.
