@@ -99,7 +99,10 @@ fn load_all(vm: &mut Vm, bundle: &Bundle<'static>) -> Result<usize, String> {
 fn status_of(outcome: &Outcome) -> ExitStatus {
     match outcome {
         Outcome::Finished | Outcome::Exit(0) => ExitStatus::Success,
-        Outcome::Exit(_) => ExitStatus::Failure,
+        Outcome::Exit(code) => {
+            println!("som: the program ended with `system exit: {code}`");
+            ExitStatus::Failure
+        }
         Outcome::Error(message) => {
             println!("{message}");
             ExitStatus::Trap
