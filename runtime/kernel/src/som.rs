@@ -13,7 +13,9 @@
 //! in a fresh VM and ends with `som: N passed, N failed`.
 //!
 //! Unhandled Smalltalk errors (doesNotUnderstand:, stack overflow, parse errors) print
-//! their message and backtrace and end the program with [`ExitStatus::Trap`].
+//! their message and backtrace and end the program with [`ExitStatus::Trap`];
+//! `system exit:` with a non-zero status is [`ExitStatus::Failure`], and a main class
+//! the image has no file for is [`ExitStatus::BootError`].
 
 use crate::platform::KernelPlatform;
 use crate::{clock, log, println, stack};
