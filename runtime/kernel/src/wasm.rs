@@ -8,7 +8,8 @@
 //! WASI imports, instantiates the module with the code where the linker put it — linear
 //! memory in a reserved region with guard pages, mapped on `memory.grow`; globals;
 //! tables; active data and element segments; the start function — and calls its
-//! `_start` export, all on a native stack of its own above a guard page.
+//! `_start` export (else `main`, printing its results), all on a native stack of its own
+//! above a guard page.
 //!
 //! A trap prints `trap: <kind> in <function> (+0xOFFSET)` and a backtrace of WASM function
 //! names, and ends the program with [`ExitStatus::Trap`]; the kernel goes on with the next
@@ -22,9 +23,13 @@ use kiln_abi::ExitStatus;
 use kiln_wasm::instance::descriptor;
 use kiln_wasm::instance::instantiate::{self, InstantiateError};
 use kiln_wasm::instance::wasi_link::{self, MemoryCell};
-use kiln_wasm::instance::{Extern, Store, Trap};
+use kiln_wasm::instance::{Extern, Store, Trap, Value};
 use kiln_wasm::module::ExportKind;
 use kiln_wasm::wasi::Wasi;
+
+/// The exports a program starts at, in order of preference: a WASI command's `_start`,
+/// else `main` (whose results are printed, one per line).
+const ENTRY_POINTS: [&str; 2] = ["_start", "main"];
 
 /// Native stack of a WASM program.
 const WASM_STACK: usize = 1 << 20;
@@ -153,24 +158,38 @@ fn run_module(
     if let Some(Extern::Memory(m)) = inst.export("memory") {
         memory.set(m);
     }
-    let entry = module
-        .info
-        .export("_start")
-        .filter(|e| e.kind == ExportKind::Func);
-    let Some(entry) = entry else {
-        println!("kiln: {} exports no `_start` function", record.name());
+    let func = |name| {
+        module
+            .info
+            .export(name)
+            .filter(|e| e.kind == ExportKind::Func)
+    };
+    let Some((entry, export)) = ENTRY_POINTS
+        .iter()
+        .find_map(|&name| Some((func(name)?, name)))
+    else {
+        println!(
+            "kiln: {} exports none of the functions {ENTRY_POINTS:?}",
+            record.name()
+        );
         return ExitStatus::Failure;
     };
     let ty = module.info.func_type(entry.index);
-    if !ty.params.is_empty() || !ty.results.is_empty() {
+    if !ty.params.is_empty() {
         println!(
-            "kiln: {}: `_start` must take and return nothing",
+            "kiln: {}: `{export}` must take no parameters",
             record.name()
         );
         return ExitStatus::Failure;
     }
-    match instantiate::call(&store, inst, entry.index, &mut []) {
-        Ok(()) => ExitStatus::Success,
+    let mut slots = alloc::vec![0u64; ty.results.len()];
+    match instantiate::call(&store, inst, entry.index, &mut slots) {
+        Ok(()) => {
+            for (t, v) in ty.results.iter().zip(&slots) {
+                println!("{}", Value::from_slot(*t, *v));
+            }
+            ExitStatus::Success
+        }
         Err(t) => ended(&store, &t),
     }
 }
