@@ -193,7 +193,8 @@ fn load_qemu_tests(filter: Option<&str>) -> Result<Vec<(String, QemuTest)>> {
     let groups = std::fs::read_dir(&tests_dir)
         .with_context(|| format!("reading {}", tests_dir.display()))?;
     for group in groups.filter_map(|e| e.ok()).map(|e| e.path()) {
-        if !group.is_dir() {
+        // A Cargo workspace (tests/programs) holds programs, not QEMU tests.
+        if !group.is_dir() || group.join("Cargo.toml").exists() {
             continue;
         }
         for file in std::fs::read_dir(&group)?
@@ -425,6 +426,13 @@ mod tests {
             &run("fault: Page Fault\nbacktrace:\n", Ending::Timeout)
         )
         .is_err());
+    }
+
+    #[test]
+    fn every_qemu_test_of_the_repository_parses_and_workspaces_are_skipped() {
+        let tests = load_qemu_tests(None).unwrap();
+        assert!(tests.iter().any(|(name, _)| name.starts_with("kernel/")));
+        assert!(!tests.iter().any(|(name, _)| name.starts_with("programs/")));
     }
 
     #[test]
