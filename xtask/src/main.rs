@@ -116,13 +116,14 @@ fn run(cli: Cli) -> Result<i32> {
             gdb,
             args,
         } => {
+            let env = programs.env_options()?;
             let built =
                 build::build_image(&image, &programs::contents(&programs, &image.profile)?)?;
             built.print_summary();
             let opts = qemu::RunOpts {
                 accel,
                 gdb,
-                cmdline: qemu::guest_cmdline(&programs.env_options()?, &args),
+                cmdline: qemu::guest_cmdline(&env, &args),
             };
             qemu::run_interactive(&built, &opts)
         }
