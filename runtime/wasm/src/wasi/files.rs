@@ -404,6 +404,23 @@ impl Files {
         self.node_filestat(mem, node, at)
     }
 
+    /// `path_readlink`: the tree has no symbolic links, so an existing path is `EINVAL`.
+    pub fn path_readlink(&self, mem: &mut Mem<'_>, dirfd: u64, path: (u64, u64)) -> Res {
+        let dir = self.dir(dirfd)?;
+        let path = mem.path(path.0, path.1)?;
+        self.tree.resolve(dir, &path)?;
+        Err(errno::INVAL)
+    }
+
+    /// `fd_renumber`: `from` takes the place of `to` (which is closed); both must be open.
+    pub fn fd_renumber(&mut self, from: u64, to: u64) -> Res {
+        let fd = self.get(from)?;
+        self.get(to)?;
+        self.fds[to_usize(from)] = None;
+        self.fds[to_usize(to)] = Some(fd);
+        Ok(())
+    }
+
     /// Calls that would change the tree through directory `dirfd`.
     pub fn path_change(&self, dirfd: u64) -> Res {
         self.dir(dirfd)?;

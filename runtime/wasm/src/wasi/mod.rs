@@ -5,9 +5,9 @@
 //! - the console: stdout and stderr on `fd_write`, stdin on `fd_read` (EOF when nothing
 //!   is attached);
 //! - a read-only file tree ([`tree::Tree`]) preopened as `/`: `path_open`,
-//!   `path_filestat_get`, `fd_read`/`fd_pread`/`fd_seek`/`fd_tell`/`fd_readdir`/
-//!   `fd_close`/`fd_fdstat_get`/`fd_filestat_get`/`fd_prestat_*` ([`files`]); anything
-//!   that would change it answers `EROFS`;
+//!   `path_filestat_get`, `path_readlink`, `fd_read`/`fd_pread`/`fd_seek`/`fd_tell`/
+//!   `fd_readdir`/`fd_close`/`fd_renumber`/`fd_fdstat_get`/`fd_filestat_get`/
+//!   `fd_prestat_*` ([`files`]); anything that would change it answers `EROFS`;
 //! - clocks (realtime, monotonic; the CPU-time clocks read the monotonic one), randomness,
 //!   `poll_oneoff` on clocks (sleep, [`poll`]), `sched_yield`, `proc_exit`.
 //!
@@ -159,6 +159,7 @@ impl Wasi {
             "fd_seek" => files.fd_seek(m, a(0), a(1) as i64, a(2), a(3)),
             "fd_tell" => files.fd_seek(m, a(0), 0, 1, a(1)),
             "fd_close" => files.fd_close(a(0)),
+            "fd_renumber" => files.fd_renumber(a(0), a(1)),
             "fd_fdstat_get" => files.fd_fdstat_get(m, a(0), a(1)),
             "fd_filestat_get" => files.fd_filestat_get(m, a(0), a(1)),
             "fd_prestat_get" => files.fd_prestat_get(m, a(0), a(1)),
@@ -166,6 +167,7 @@ impl Wasi {
             "fd_readdir" => files.fd_readdir(m, a(0), a(1), a(2), a(3), a(4)),
             "path_open" => files.path_open(m, a(0), (a(2), a(3)), a(4), a(5), a(7), a(8)),
             "path_filestat_get" => files.path_filestat_get(m, a(0), (a(2), a(3)), a(4)),
+            "path_readlink" => files.path_readlink(m, a(0), (a(1), a(2))),
             "fd_sync" | "fd_datasync" => files.check(a(0)),
             "fd_filestat_set_size" | "fd_filestat_set_times" | "fd_allocate" => {
                 files.fd_change(a(0))

@@ -533,5 +533,24 @@ fn no_call_panics_whatever_it_is_passed() {
         }
     }
     assert_eq!(answered, 200 * (PREVIEW1.len() - 1));
-    assert_eq!(f.call("fd_renumber", &[1, 2]), errno::NOSYS);
+    assert_eq!(f.call("sock_recv", &[1, 2]), errno::NOSYS);
+}
+
+#[test]
+fn links_are_absent_and_descriptors_renumber() {
+    let mut f = Fixture::new(Wasi::default().with_tree(tree()));
+    f.put(2000, b"topmissing");
+    assert_eq!(
+        f.call("path_readlink", &[3, 2000, 3, 100, 10, 8]),
+        errno::INVAL
+    );
+    assert_eq!(
+        f.call("path_readlink", &[3, 2000, 10, 100, 10, 8]),
+        errno::NOENT
+    );
+    let (_, fd) = f.open("top", 0, 0);
+    assert_eq!(f.call("fd_renumber", &[fd as u64, 9]), errno::BADF);
+    assert_eq!(f.call("fd_renumber", &[fd as u64, 0]), 0);
+    assert_eq!(f.read(0, 5), b"t");
+    assert_eq!(f.call("fd_close", &[fd as u64]), errno::BADF);
 }
