@@ -264,6 +264,23 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_module_among_good_ones_leaves_no_object_for_it() {
+        let good = write_temp("good_one.wat", b"(module)");
+        let bad = write_temp("bad_one.wat", b"(module (func (result i32)))");
+        let out = std::env::temp_dir().join(format!("kiln-aot-out-{}", std::process::id()));
+        let err = compile_all(&[good, bad.clone()], &profile(), &out)
+            .err()
+            .expect("the build stops")
+            .to_string();
+        assert!(
+            err.contains("bad_one.wat: invalid module at byte offset 0x"),
+            "{err}"
+        );
+        assert!(out.join("good_one.o").exists());
+        assert!(!out.join("bad_one.o").exists());
+    }
+
+    #[test]
     fn an_unknown_import_stops_the_build() {
         let path = write_temp(
             "imports.wat",
