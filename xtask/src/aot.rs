@@ -192,7 +192,14 @@ pub fn compile_all(
             );
         }
         let module = compile(path, profile)?;
-        let object = out_dir.join(format!("{name}.o"));
+        // Modules of different files may share a name (in different images): the
+        // object's file name also names the source.
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&std::path::absolute(path)?, &mut hasher);
+        let object = out_dir.join(format!(
+            "{name}-{:08x}.o",
+            std::hash::Hasher::finish(&hasher) as u32
+        ));
         std::fs::write(&object, object_bytes(&name, &module)?)
             .with_context(|| format!("writing {}", object.display()))?;
         modules.push(AotModule { name, object });
@@ -276,8 +283,18 @@ mod tests {
             err.contains("bad_one.wat: invalid module at byte offset 0x"),
             "{err}"
         );
-        assert!(out.join("good_one.o").exists());
-        assert!(!out.join("bad_one.o").exists());
+        let objects: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            objects.iter().any(|o| o.starts_with("good_one-")),
+            "{objects:?}"
+        );
+        assert!(
+            !objects.iter().any(|o| o.starts_with("bad_one")),
+            "{objects:?}"
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: &[String]) 
         },
         #[cfg(feature = "wasm")]
         EntryKind::WasmRun => Outcome {
-            status: crate::wasm::run(entry.name, args),
+            status: crate::wasm::run(bundle, entry.name, args),
             tier: "aot",
         },
         #[cfg(not(all(feature = "som", feature = "wasm")))]

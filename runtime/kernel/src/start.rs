@@ -13,6 +13,11 @@ use spin::Once;
 
 static BOOT_INFO: Once<BootInfo> = Once::new();
 
+/// The kernel command line the VMM passed (empty before the boot information is read).
+pub fn cmdline() -> &'static str {
+    BOOT_INFO.get().map_or("", |info| info.cmdline())
+}
+
 /// Reports why the machine cannot start and exits with `ExitStatus::BootError`.
 fn boot_error(what: impl core::fmt::Display) -> ! {
     println!("boot error: {what}");

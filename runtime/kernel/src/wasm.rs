@@ -7,7 +7,9 @@
 //! a module; running it decodes the descriptor (nothing is compiled at boot), links the
 //! WASI imports, instantiates the module with the code where the linker put it — linear
 //! memory in a reserved region with guard pages, mapped on `memory.grow`; globals;
-//! tables; active data and element segments; the start function — and calls its
+//! tables; active data and element segments; the start function — with WASI (the
+//! arguments, the `env=KEY=VALUE` options of the kernel command line as environment, the
+//! bundle's `File` entries as a read-only tree) and calls its
 //! `_start` export (else `main`, printing its results), all on a native stack of its own
 //! above a guard page.
 //!
@@ -15,10 +17,12 @@
 //! names, and ends the program with [`ExitStatus::Trap`]; the kernel goes on with the next
 //! program. `proc_exit` ends the program with its status.
 
+use crate::cmdline::CmdLine;
 use crate::wasm_machine::{self, MACHINE};
 use crate::{log, println, stack};
 use alloc::rc::Rc;
 use alloc::string::String;
+use kiln_abi::bundle::Bundle;
 use kiln_abi::ExitStatus;
 use kiln_wasm::instance::descriptor;
 use kiln_wasm::instance::instantiate::{self, InstantiateError};
@@ -85,8 +89,9 @@ fn records() -> &'static [Record] {
     }
 }
 
-/// Runs the image's module `name` with `args` (its name first).
-pub fn run(name: &str, args: &[String]) -> ExitStatus {
+/// Runs the image's module `name` with `args` (its name first), the environment from
+/// the kernel command line's `env=KEY=VALUE` options and the bundle's files.
+pub fn run(bundle: &Bundle<'static>, name: &str, args: &[String]) -> ExitStatus {
     let Some(record) = records().iter().find(|r| r.name() == name) else {
         println!("kiln: the image has no compiled WASM module `{name}`");
         return ExitStatus::BootError;
@@ -95,6 +100,14 @@ pub fn run(name: &str, args: &[String]) -> ExitStatus {
         Ok(m) => Rc::new(m),
         Err(e) => {
             println!("kiln: module `{name}`: {e}");
+            return ExitStatus::BootError;
+        }
+    };
+    let options = CmdLine::parse(crate::start::cmdline()).options();
+    let wasi = match Wasi::for_image(args.to_vec(), options, bundle) {
+        Ok(w) => Rc::new(w),
+        Err(e) => {
+            println!("kiln: the image's files cannot be a WASI tree: {e}");
             return ExitStatus::BootError;
         }
     };
@@ -110,7 +123,7 @@ pub fn run(name: &str, args: &[String]) -> ExitStatus {
         let limit = here - (WASM_STACK - STACK_RESERVE) as u64;
         let low = here - (WASM_STACK - PAGE) as u64;
         wasm_machine::prepare(record.code_range(), (low, here), limit);
-        run_module(record, module, args)
+        run_module(record, module, wasi)
     });
     if log::enabled(log::Level::Debug) {
         crate::debug!(
@@ -134,12 +147,11 @@ fn current_sp() -> u64 {
 fn run_module(
     record: &Record,
     module: Rc<kiln_wasm::CompiledModule>,
-    args: &[String],
+    wasi: Rc<Wasi>,
 ) -> ExitStatus {
     let mut store = Store::new(&MACHINE);
     store.add_image_code(module.clone(), record.code as u64, record.code_len);
     let memory: MemoryCell = Rc::default();
-    let wasi = Rc::new(Wasi::new(args.to_vec()));
     let imports = match wasi_link::imports(&mut store, &module, wasi, &memory) {
         Ok(i) => i,
         Err(e) => {
