@@ -5,13 +5,12 @@
 //! `__kiln_wasm_modules_start` and `__kiln_wasm_modules_end` (collected by the linker
 //! script) points to its name, code and descriptor. A `WasmRun` entry of the bundle names
 //! a module; running it decodes the descriptor (nothing is compiled at boot), links the
-//! WASI imports, instantiates the module with the code where the linker put it — linear
-//! memory in a reserved region with guard pages, mapped on `memory.grow`; globals;
-//! tables; active data and element segments; the start function — with WASI (the
-//! arguments, the `env=KEY=VALUE` options of the kernel command line as environment, the
-//! bundle's `File` entries as a read-only tree) and calls its
-//! `_start` export (else `main`, printing its results), all on a native stack of its own
-//! above a guard page.
+//! WASI imports — the arguments, the `env=KEY=VALUE` options of the kernel command line
+//! as environment, the bundle's `File` entries as a read-only tree —, instantiates the
+//! module with the code where the linker put it — linear memory in a reserved region
+//! with guard pages, mapped on `memory.grow`; globals; tables; active data and element
+//! segments; the start function — and calls its `_start` export (else `main`, printing
+//! its results), all on a native stack of its own above a guard page.
 //!
 //! A trap prints `trap: <kind> in <function> (+0xOFFSET)` and a backtrace of WASM function
 //! names, and ends the program with [`ExitStatus::Trap`]; the kernel goes on with the next
