@@ -3,10 +3,14 @@
 //! each case below runs the WASM build on the hosted runtime (`kiln-hosted wasm`) and
 //! checks its exit status and output; cases marked `native` also require the output of
 //! the host build run with the same arguments, environment and files to be identical.
-//! Closes with `wasm programs: N passed, N failed`.
+//! Those that read no input run a third time compiled ahead of time into an image under
+//! QEMU (`[qemu]`), whose console must show exactly what the host build printed: the
+//! same program through every tier, one answer. Closes with
+//! `wasm programs: N passed, N failed`.
 
-use crate::build::target_dir;
-use crate::{cmd, hosted, prereq, profile};
+use crate::build::{build_image, target_dir};
+use crate::programs::{self, ProgramOpts};
+use crate::{cmd, hosted, prereq, profile, qemu, ImageOpts};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -83,14 +87,14 @@ const CASES: &[Case] = &[
         name: "hello",
         program: "hello",
         args: &["first", "two words", ""],
-        env: &["KILN_GREETING=hello there", "KILN_EMPTY=", "OTHER=x"],
+        env: &["KILN_GREETING=hello", "KILN_EMPTY=", "OTHER=x"],
         stdout: &[
             "hello from a wasm32-wasip1 program",
             "arg 1: first",
             "arg 2: two words",
             "arg 3: \n",
             "env KILN_EMPTY=\n",
-            "env KILN_GREETING=hello there",
+            "env KILN_GREETING=hello\n",
         ],
         stderr: &["hello on stderr"],
         native: true,
@@ -350,60 +354,136 @@ fn check(bin: &Path, case: &Case) -> Result<(), String> {
     contains_in_order(&got.stderr, case.stderr, "stderr").map_err(context)?;
     if case.native {
         let native = run(native_command(case), case.stdin).map_err(|e| format!("{e:#}"))?;
-        if native.stdout != got.stdout {
-            let first = native
-                .stdout
-                .lines()
-                .zip(got.stdout.lines())
-                .position(|(n, w)| n != w)
-                .unwrap_or(
-                    native
-                        .stdout
-                        .lines()
-                        .count()
-                        .min(got.stdout.lines().count()),
-                );
-            return Err(context(format!(
-                "stdout differs from the host build's from line {}: host `{}`, wasm `{}`",
-                first + 1,
-                native.stdout.lines().nth(first).unwrap_or("<end>"),
-                got.stdout.lines().nth(first).unwrap_or("<end>")
-            )));
-        }
+        first_difference(&native.stdout, &got.stdout).map_err(context)?;
     }
     Ok(())
+}
+
+/// `Err` says where `got` first differs from the host build's `want`.
+fn first_difference(want: &str, got: &str) -> Result<(), String> {
+    if want == got {
+        return Ok(());
+    }
+    if want.lines().eq(got.lines()) {
+        return Err(format!(
+            "output differs from the host build's in line ends only ({} bytes, kiln {})",
+            want.len(),
+            got.len()
+        ));
+    }
+    let line = want
+        .lines()
+        .zip(got.lines())
+        .position(|(w, g)| w != g)
+        .unwrap_or(want.lines().count().min(got.lines().count()));
+    Err(format!(
+        "output differs from the host build's from line {}: host `{}`, kiln `{}`",
+        line + 1,
+        want.lines().nth(line).unwrap_or("<end>"),
+        got.lines().nth(line).unwrap_or("<end>")
+    ))
+}
+
+/// What a program printed on the serial console: from the line after the boot banner
+/// to the kernel's summary line for it (`kiln: NAME (`), with the serial port's `\r\n`
+/// line ends back to `\n`.
+fn console_output(serial: &str, program: &str) -> Option<String> {
+    let banner = serial.find(" booted: ")?;
+    let start = banner + serial[banner..].find('\n')? + 1;
+    let end = start + serial[start..].find(&format!("kiln: {program} ("))?;
+    Some(serial[start..end].replace("\r\n", "\n"))
+}
+
+/// Runs `case` compiled ahead of time into an image under QEMU; its console output must
+/// be the host build's standard output followed by its standard error (the programs
+/// write to stderr last).
+fn check_qemu(case: &Case) -> Result<(), String> {
+    let opts = ProgramOpts {
+        inputs: vec![format!("{PROGRAMS_DIR}:{}", case.program)],
+        dir: case
+            .dir
+            .map(|(host, guest)| format!("{host}::{guest}"))
+            .into_iter()
+            .collect(),
+        env: case.env.iter().map(|kv| kv.to_string()).collect(),
+        ..ProgramOpts::default()
+    };
+    let image_opts = ImageOpts {
+        profile: "qemu-microvm".into(),
+        release: false,
+    };
+    let booted = (|| {
+        let contents = programs::contents(&opts, &image_opts.profile)?;
+        let image = build_image(&image_opts, &contents)?;
+        let args: Vec<String> = case.args.iter().map(|a| a.to_string()).collect();
+        let cmdline = qemu::guest_cmdline(&opts.env_options()?, &args);
+        qemu::run_captured(&image, &cmdline, TIMEOUT, None)
+    })()
+    .map_err(|e| format!("{e:#}"))?;
+    let context = |why: String| {
+        format!(
+            "{why}\n--- serial log (tail) ---\n{}",
+            cmd::tail(booted.output.as_bytes(), 15)
+        )
+    };
+    let got = console_output(&booted.output, case.program).ok_or_else(|| {
+        context("no program output between the boot banner and its summary".into())
+    })?;
+    let native = run(native_command(case), case.stdin).map_err(|e| format!("{e:#}"))?;
+    first_difference(&(native.stdout + &native.stderr), &got).map_err(context)
+}
+
+/// Runs one check and prints its `test ... ok|FAILED` line; true when it passed.
+fn report(name: &str, check: impl FnOnce() -> Result<(), String>) -> bool {
+    let start = Instant::now();
+    match check() {
+        Ok(()) => {
+            println!(
+                "test {name} ... ok ({:.2} s)",
+                start.elapsed().as_secs_f64()
+            );
+            true
+        }
+        Err(why) => {
+            println!("test {name} ... FAILED: {why}");
+            false
+        }
+    }
 }
 
 /// Builds the programs and runs the cases whose name contains `filter`; returns the
 /// number passed and failed.
 pub fn run_all(filter: Option<&str>) -> Result<(usize, usize)> {
-    let cases: Vec<&Case> = CASES
+    let matches = |name: &str| filter.is_none_or(|f| name.contains(f));
+    let hosted: Vec<&Case> = CASES
         .iter()
-        .filter(|c| filter.is_none_or(|f| format!("wasm-programs/{}", c.name).contains(f)))
+        .filter(|c| matches(&format!("wasm-programs/{}", c.name)))
         .collect();
-    if cases.is_empty() {
+    let bare: Vec<&Case> = CASES
+        .iter()
+        .filter(|c| c.native && c.stdin.is_empty())
+        .filter(|c| matches(&format!("wasm-programs/{} [qemu]", c.name)))
+        .collect();
+    if hosted.is_empty() && bare.is_empty() {
         return Ok((0, 0));
     }
-    eprintln!("== wasm programs (tests/programs on kiln-hosted)");
-    build(cases.iter().any(|c| c.native))?;
-    let bin = hosted::build()?;
+    eprintln!("== wasm programs (tests/programs hosted, on QEMU and native)");
+    build(true)?;
     let (mut passed, mut failed) = (0, 0);
-    for case in cases {
-        let start = Instant::now();
-        match check(&bin, case) {
-            Ok(()) => {
-                passed += 1;
-                println!(
-                    "test wasm-programs/{} ... ok ({:.2} s)",
-                    case.name,
-                    start.elapsed().as_secs_f64()
-                );
-            }
-            Err(why) => {
-                failed += 1;
-                println!("test wasm-programs/{} ... FAILED: {why}", case.name);
-            }
+    let mut tally = |ok: bool| if ok { passed += 1 } else { failed += 1 };
+    if !hosted.is_empty() {
+        let bin = hosted::build()?;
+        for case in hosted {
+            tally(report(&format!("wasm-programs/{}", case.name), || {
+                check(&bin, case)
+            }));
         }
+    }
+    for case in bare {
+        tally(report(
+            &format!("wasm-programs/{} [qemu]", case.name),
+            || check_qemu(case),
+        ));
     }
     println!("wasm programs: {passed} passed, {failed} failed");
     Ok((passed, failed))
@@ -436,6 +516,29 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), CASES.len(), "case names are unique");
+    }
+
+    #[test]
+    fn console_output_is_cut_between_banner_and_summary() {
+        let serial = "[warn] x\r\nkiln 0.1.0 booted: 128 MiB\r\nhi\r\nthere\r\nkiln: hello (aot) success in 1 ms\r\n";
+        assert_eq!(
+            console_output(serial, "hello").as_deref(),
+            Some("hi\nthere\n")
+        );
+        assert_eq!(console_output(serial, "other"), None);
+        assert_eq!(console_output("no banner", "hello"), None);
+    }
+
+    #[test]
+    fn differences_name_the_first_differing_line() {
+        assert!(first_difference("a\nb\n", "a\nb\n").is_ok());
+        let e = first_difference("a\nb\n", "a\nc\n").unwrap_err();
+        assert!(
+            e.contains("line 2") && e.contains("`b`") && e.contains("`c`"),
+            "{e}"
+        );
+        let e = first_difference("a\nb\n", "a\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("<end>"), "{e}");
     }
 
     #[test]
