@@ -14,6 +14,7 @@ use spin::Once;
 static BOOT_INFO: Once<BootInfo> = Once::new();
 
 /// The kernel command line the VMM passed (empty before the boot information is read).
+#[cfg(feature = "wasm")]
 pub fn cmdline() -> &'static str {
     BOOT_INFO.get().map_or("", |info| info.cmdline())
 }

@@ -32,7 +32,7 @@ static JMP: AtomicU64 = AtomicU64::new(0);
 static LAST_CODE: AtomicU32 = AtomicU32::new(0);
 static LAST_PC: AtomicU64 = AtomicU64::new(0);
 /// Return addresses kept per trap.
-pub const MAX_FRAMES: usize = 16;
+const MAX_FRAMES: usize = 16;
 static BACKTRACE: [AtomicU64; MAX_FRAMES] = [const { AtomicU64::new(0) }; MAX_FRAMES];
 static BACKTRACE_LEN: AtomicUsize = AtomicUsize::new(0);
 /// Whether more frames were above the ones kept.
