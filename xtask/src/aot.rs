@@ -6,8 +6,9 @@
 //! | section | holds |
 //! |---|---|
 //! | `.text.wasm.<module>` | the machine code, one local symbol `wasm_<module>_<function>` per function (named from the name section when there is one) |
-//! | `.rodata.wasm.<module>` | the module descriptor (`kiln_wasm::instance::descriptor`: types, imports, exports, globals' initial values, element and data segments, names, function offsets) and the module's name |
-//! | `.kiln_wasm_modules` | one [`RECORD_SIZE`]-byte record: pointers to (and lengths of) the name, the code and the descriptor, filled in by `R_X86_64_64` relocations |
+//! | `.rodata.wasm.<module>` | the module descriptor (`kiln_wasm::instance::descriptor`: types, imports, exports, globals' initial values, element segments, data segments' modes and places, names, function offsets) and the module's name |
+//! | `.rodata.wasm.<module>.data` | the bytes of the data segments |
+//! | `.kiln_wasm_modules` | one [`RECORD_SIZE`]-byte record: pointers to (and lengths of) the name, the code, the descriptor and the data bytes, filled in by `R_X86_64_64` relocations |
 //!
 //! The linker script collects every object's `.kiln_wasm_modules` record between
 //! `__kiln_wasm_modules_start` and `__kiln_wasm_modules_end`, and the kernel instantiates
@@ -29,8 +30,9 @@ use std::path::{Path, PathBuf};
 /// Section collecting one record per module (see the linker script).
 pub const TABLE_SECTION: &str = ".kiln_wasm_modules";
 /// Bytes per record: name pointer, name length, code pointer, code length, descriptor
-/// pointer, descriptor length (eight bytes each, little-endian).
-pub const RECORD_SIZE: usize = 48;
+/// pointer, descriptor length, data pointer, data length (eight bytes each,
+/// little-endian).
+pub const RECORD_SIZE: usize = 64;
 
 /// A module compiled into an object file.
 pub struct AotModule {
@@ -139,9 +141,15 @@ pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
         format!(".rodata.wasm.{name}").into_bytes(),
         SectionKind::ReadOnlyData,
     );
-    let descriptor = kiln_wasm::instance::descriptor::encode(module);
-    let descriptor_at = obj.append_section_data(rodata, &descriptor, 8);
+    let encoded = kiln_wasm::instance::descriptor::encode(module);
+    let descriptor_at = obj.append_section_data(rodata, &encoded.descriptor, 8);
     let name_at = obj.append_section_data(rodata, name.as_bytes(), 1);
+    let data = obj.add_section(
+        seg(&obj, StandardSegment::Data),
+        format!(".rodata.wasm.{name}.data").into_bytes(),
+        SectionKind::ReadOnlyData,
+    );
+    obj.append_section_data(data, &encoded.data, 8);
     let table = obj.add_section(
         seg(&obj, StandardSegment::Data),
         TABLE_SECTION.as_bytes().to_vec(),
@@ -150,13 +158,16 @@ pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
     let mut record = [0u8; RECORD_SIZE];
     record[8..16].copy_from_slice(&(name.len() as u64).to_le_bytes());
     record[24..32].copy_from_slice(&(module.code.len() as u64).to_le_bytes());
-    record[40..48].copy_from_slice(&(descriptor.len() as u64).to_le_bytes());
+    record[40..48].copy_from_slice(&(encoded.descriptor.len() as u64).to_le_bytes());
+    record[56..64].copy_from_slice(&(encoded.data.len() as u64).to_le_bytes());
     let record_at = obj.append_section_data(table, &record, 8);
     let (text_sym, rodata_sym) = (obj.section_symbol(text), obj.section_symbol(rodata));
+    let data_sym = obj.section_symbol(data);
     for (field, symbol, addend) in [
         (0, rodata_sym, name_at),
         (16, text_sym, 0),
         (32, rodata_sym, descriptor_at),
+        (48, data_sym, 0),
     ] {
         obj.add_relocation(
             table,
@@ -228,7 +239,8 @@ mod tests {
     fn an_object_has_named_functions_a_descriptor_and_a_relocated_record() {
         let path = write_temp(
             "named.wat",
-            br#"(module (func $add (export "add") (param i32 i32) (result i32)
+            br#"(module (memory 1) (data (i32.const 8) "segment")
+                (func $add (export "add") (param i32 i32) (result i32)
                 local.get 0 local.get 1 i32.add) (func $other))"#,
         );
         let module = compile(&path, &profile()).unwrap();
@@ -243,11 +255,13 @@ mod tests {
         let text = file.section_by_name(".text.wasm.named").unwrap();
         assert_eq!(text.data().unwrap(), &module.code[..]);
         let rodata = file.section_by_name(".rodata.wasm.named").unwrap();
-        let descriptor = kiln_wasm::instance::descriptor::encode(&module);
-        assert!(rodata.data().unwrap().starts_with(&descriptor));
+        let encoded = kiln_wasm::instance::descriptor::encode(&module);
+        assert!(rodata.data().unwrap().starts_with(&encoded.descriptor));
+        let data = file.section_by_name(".rodata.wasm.named.data").unwrap();
+        assert_eq!(data.data().unwrap(), b"segment");
         let table = file.section_by_name(TABLE_SECTION).unwrap();
         assert_eq!(table.size(), RECORD_SIZE as u64);
-        assert_eq!(table.relocations().count(), 3);
+        assert_eq!(table.relocations().count(), 4);
     }
 
     #[test]

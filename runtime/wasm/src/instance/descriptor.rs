@@ -12,8 +12,10 @@
 //! element segments, data segments, names, function code ranges
 //! ```
 //!
-//! Each list is a `u32` count followed by its items; strings and byte strings are a
-//! `u32` length followed by the bytes. Function bodies and the compiler's per-function
+//! Each list is a `u32` count followed by its items; strings are a `u32` length followed
+//! by the bytes. The bytes of the data segments are not in the descriptor but in a blob
+//! of their own (its own read-only section in the object); the descriptor holds each
+//! segment's offset and length in it. Function bodies and the compiler's per-function
 //! facts are not kept: only the compiler reads them.
 
 use crate::compile::{CompiledModule, FuncCode};
@@ -60,9 +62,18 @@ impl fmt::Display for DescriptorError {
     }
 }
 
-/// The descriptor of `module` (its code goes elsewhere).
-pub fn encode(module: &CompiledModule) -> Vec<u8> {
+/// A module's descriptor and the bytes of its data segments.
+pub struct Encoded {
+    /// The descriptor.
+    pub descriptor: Vec<u8>,
+    /// Every data segment's bytes, one after another.
+    pub data: Vec<u8>,
+}
+
+/// The descriptor of `module` and its data bytes (its code goes elsewhere).
+pub fn encode(module: &CompiledModule) -> Encoded {
     let mut w = Writer(Vec::new());
+    let mut data = Vec::new();
     w.0.extend_from_slice(MAGIC);
     w.u32(VERSION);
     let info = &module.info;
@@ -113,7 +124,9 @@ pub fn encode(module: &CompiledModule) -> Vec<u8> {
     });
     w.list(&info.data, |w, d| {
         w.mode(d.mode);
-        w.bytes(&d.bytes);
+        w.u32(data.len() as u32);
+        w.u32(d.bytes.len() as u32);
+        data.extend_from_slice(&d.bytes);
     });
     w.list(&info.names, |w, (i, n)| {
         w.u32(*i);
@@ -124,12 +137,15 @@ pub fn encode(module: &CompiledModule) -> Vec<u8> {
         w.u32(f.offset);
         w.u32(f.len);
     });
-    w.0
+    Encoded {
+        descriptor: w.0,
+        data,
+    }
 }
 
-/// The module a descriptor describes, with empty code: the caller places the code (see
-/// `Store::add_image_code`).
-pub fn decode(bytes: &[u8]) -> Result<CompiledModule, DescriptorError> {
+/// The module a descriptor (with its data bytes) describes, with empty code: the caller
+/// places the code (see `Store::add_image_code`).
+pub fn decode(bytes: &[u8], data: &[u8]) -> Result<CompiledModule, DescriptorError> {
     let mut r = Reader(bytes);
     if r.take(MAGIC.len())? != MAGIC {
         return Err(DescriptorError::BadMagic);
@@ -191,9 +207,15 @@ pub fn decode(bytes: &[u8]) -> Result<CompiledModule, DescriptorError> {
         })
     })?;
     info.data = r.list(|r| {
+        let mode = r.mode()?;
+        let (at, len) = (r.u32()? as usize, r.u32()? as usize);
+        let bytes = at
+            .checked_add(len)
+            .and_then(|end| data.get(at..end))
+            .ok_or(DescriptorError::Truncated)?;
         Ok(DataSegment {
-            mode: r.mode()?,
-            bytes: r.take_u32_len()?.to_vec(),
+            mode,
+            bytes: bytes.to_vec(),
         })
     })?;
     info.names = r.list(|r| Ok((r.u32()?, r.str()?)))?;
@@ -238,13 +260,9 @@ impl Writer {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
 
-    fn bytes(&mut self, b: &[u8]) {
-        self.u32(b.len() as u32);
-        self.0.extend_from_slice(b);
-    }
-
     fn str(&mut self, s: &str) {
-        self.bytes(s.as_bytes());
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
     }
 
     fn opt(&mut self, v: Option<u64>) {
@@ -338,13 +356,9 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(b))
     }
 
-    fn take_u32_len(&mut self) -> Result<&'a [u8], DescriptorError> {
-        let n = self.u32()? as usize;
-        self.take(n)
-    }
-
     fn str(&mut self) -> Result<String, DescriptorError> {
-        let b = self.take_u32_len()?;
+        let n = self.u32()? as usize;
+        let b = self.take(n)?;
         core::str::from_utf8(b)
             .map(String::from)
             .map_err(|_| DescriptorError::BadString)
@@ -471,7 +485,9 @@ mod tests {
     fn a_module_round_trips_without_its_code() {
         let bytes = wat::parse_str(MODULE).unwrap();
         let m = crate::compile(&bytes, crate::supported_features()).unwrap();
-        let back = decode(&encode(&m)).unwrap();
+        let e = encode(&m);
+        assert_eq!(e.data, b"hellopassive");
+        let back = decode(&e.descriptor, &e.data).unwrap();
         assert_eq!(described(&back), described(&m));
         assert!(back.code.is_empty());
         assert_eq!(back.info.func_name(1), "main");
@@ -482,18 +498,25 @@ mod tests {
     fn damaged_descriptors_are_refused() {
         let bytes = wat::parse_str(MODULE).unwrap();
         let m = crate::compile(&bytes, crate::supported_features()).unwrap();
-        let good = encode(&m);
+        let Encoded {
+            descriptor: good,
+            data,
+        } = encode(&m);
         assert_eq!(
-            decode(&good[..good.len() - 1]).unwrap_err(),
+            decode(&good, &data[..data.len() - 1]).unwrap_err(),
+            DescriptorError::Truncated
+        );
+        assert_eq!(
+            decode(&good[..good.len() - 1], &data).unwrap_err(),
             DescriptorError::Truncated
         );
         let mut bad = good.clone();
         bad[0] = b'X';
-        assert_eq!(decode(&bad).unwrap_err(), DescriptorError::BadMagic);
+        assert_eq!(decode(&bad, &data).unwrap_err(), DescriptorError::BadMagic);
         let mut old = good;
         old[8] = 9;
         assert_eq!(
-            decode(&old).unwrap_err(),
+            decode(&old, &data).unwrap_err(),
             DescriptorError::UnsupportedVersion(9)
         );
     }
