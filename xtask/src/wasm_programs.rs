@@ -1,8 +1,9 @@
 //! `cargo xtask test`'s WASI programs: the Rust programs of `tests/programs` (a
 //! workspace of its own) are built for `wasm32-wasip1` (release) and for the host, then
 //! each case below runs the WASM build on the hosted runtime (`kiln-hosted wasm`) and
-//! checks its exit status and output; cases marked `native` also require the output of
-//! the host build run with the same arguments, environment and files to be identical.
+//! checks its exit status and output; cases marked `native` also require the exit status
+//! and output of the host build run with the same arguments, environment and files to be
+//! identical.
 //! Those that read no input run a third time compiled ahead of time into an image under
 //! QEMU (`[qemu]`), whose console must show exactly what the host build printed: the
 //! same program through every tier, one answer. Closes with
@@ -12,6 +13,7 @@ use crate::build::{build_image, target_dir};
 use crate::programs::{self, ProgramOpts};
 use crate::{cmd, hosted, prereq, profile, qemu, ImageOpts};
 use anyhow::{Context, Result};
+use kiln_abi::ExitStatus;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -45,7 +47,7 @@ struct Case {
     stdout: &'static [&'static str],
     /// Substrings standard error must contain, in this order.
     stderr: &'static [&'static str],
-    /// Whether the host build's standard output must be identical.
+    /// Whether the host build's exit status and standard output must be identical.
     native: bool,
 }
 
@@ -122,6 +124,16 @@ const CASES: &[Case] = &[
         program: "hello",
         args: &["--time"],
         stdout: &["realtime after 2020: true", "slept 20 ms: true"],
+        native: true,
+        ..BASE
+    },
+    Case {
+        name: "exit-status",
+        program: "hello",
+        args: &["--exit", "3"],
+        exit: 3,
+        stdout: &["arg 2: 3\n"],
+        stderr: &["hello on stderr"],
         native: true,
         ..BASE
     },
@@ -354,6 +366,12 @@ fn check(bin: &Path, case: &Case) -> Result<(), String> {
     contains_in_order(&got.stderr, case.stderr, "stderr").map_err(context)?;
     if case.native {
         let native = run(native_command(case), case.stdin).map_err(|e| format!("{e:#}"))?;
+        if native.code != got.code {
+            return Err(context(format!(
+                "the host build exited with {:?}",
+                native.code
+            )));
+        }
         first_difference(&native.stdout, &got.stdout).map_err(context)?;
     }
     Ok(())
@@ -394,9 +412,9 @@ fn console_output(serial: &str, program: &str) -> Option<String> {
     Some(serial[start..end].replace("\r\n", "\n"))
 }
 
-/// Runs `case` compiled ahead of time into an image under QEMU; its console output must
-/// be the host build's standard output followed by its standard error (the programs
-/// write to stderr last).
+/// Runs `case` compiled ahead of time into an image under QEMU; the image must end as
+/// the program did, and its console output must be the host build's standard output
+/// followed by its standard error (the programs write to stderr last).
 fn check_qemu(case: &Case) -> Result<(), String> {
     let opts = ProgramOpts {
         inputs: vec![format!("{PROGRAMS_DIR}:{}", case.program)],
@@ -426,6 +444,20 @@ fn check_qemu(case: &Case) -> Result<(), String> {
             cmd::tail(booted.output.as_bytes(), 15)
         )
     };
+    // `proc_exit(N)` with N > 0 ends a bare-metal program as a program failure.
+    let status = if case.exit == 0 {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    };
+    let ending = qemu::Ending::Guest(status as u8);
+    if booted.ending != ending {
+        return Err(context(format!(
+            "expected {}, got {}",
+            ending.describe(),
+            booted.ending.describe()
+        )));
+    }
     let got = console_output(&booted.output, case.program).ok_or_else(|| {
         context("no program output between the boot banner and its summary".into())
     })?;

@@ -2,7 +2,8 @@
 //! the program name, and the environment variables whose names start with `KILN_`
 //! (sorted, so the output does not depend on the order the host keeps them in).
 //! With `--stdin` it also counts the lines and bytes of its input; with `--time` it
-//! checks the real-time clock and sleeps 20 ms on the monotonic one.
+//! checks the real-time clock and sleeps 20 ms on the monotonic one; with `--exit N` it
+//! ends with exit status N.
 
 use std::io::Read;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -44,4 +45,12 @@ fn main() {
         );
     }
     eprintln!("hello on stderr");
+    // `--exit N`: end through `proc_exit(N)` instead of returning from main.
+    if let Some(code) = args
+        .iter()
+        .position(|a| a == "--exit")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+    {
+        std::process::exit(code);
+    }
 }
