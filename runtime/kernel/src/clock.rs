@@ -59,39 +59,52 @@ fn pit_count() -> u16 {
     u16::from_le_bytes([lo, hi])
 }
 
+/// The PIT counter and the TSC read back to back.
+///
+/// Under TCG the first run of any code is translated first, which takes tens of
+/// microseconds: reading the TSC in code that runs for the first time right after the
+/// PIT would date the PIT reading late and bias the rate by a few percent. Taking both
+/// readings together, every time, keeps each pair consistent.
+#[inline(always)]
+fn sample() -> (u16, u64) {
+    let pit = pit_count();
+    (pit, cpu::rdtsc())
+}
+
 /// TSC ticks per second measured against the PIT, or `None` if the PIT does not count.
 fn measure_with_pit() -> Option<u64> {
     outb(PIT_COMMAND, PIT_MODE2_CH0);
     outb(PIT_CHANNEL0, 0); // reload value 0 = 65536: the longest period, 55 ms
     outb(PIT_CHANNEL0, 0);
-    let mut last = pit_count();
+    let (mut last, _) = sample();
     // Start on a counter edge so the first partial tick is not counted.
     let mut reads = 0;
-    loop {
-        let now = pit_count();
+    let tsc_start = loop {
+        let (now, tsc) = sample();
         if now != last {
             last = now;
-            break;
+            break tsc;
         }
         reads += 1;
         if reads > CALIBRATION_MAX_READS {
             return None;
         }
-    }
-    let tsc_start = cpu::rdtsc();
+    };
     let mut elapsed = 0u64;
-    while elapsed < CALIBRATION_TICKS {
-        let now = pit_count();
+    let tsc_end = loop {
+        let (now, tsc) = sample();
         // The counter counts down and wraps; the difference modulo 2^16 is the ticks passed.
         elapsed += u64::from(last.wrapping_sub(now));
         last = now;
+        if elapsed >= CALIBRATION_TICKS {
+            break tsc;
+        }
         reads += 1;
         if reads > CALIBRATION_MAX_READS {
             return None;
         }
-    }
-    let tsc_ticks = cpu::rdtsc() - tsc_start;
-    Some(tsc_ticks * PIT_HZ / elapsed)
+    };
+    Some((tsc_end - tsc_start) * PIT_HZ / elapsed)
 }
 
 fn from_cpuid() -> Option<(u64, Source)> {
