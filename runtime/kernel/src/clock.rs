@@ -59,16 +59,30 @@ fn pit_count() -> u16 {
     u16::from_le_bytes([lo, hi])
 }
 
-/// The PIT counter and the TSC read back to back.
+/// One PIT reading, bracketed by TSC readings taken just before and just after it.
+struct Sample {
+    pit: u16,
+    tsc: u64,
+    width: u64,
+}
+
+/// Reads the PIT between two TSC readings.
 ///
-/// Under TCG the first run of any code is translated first, which takes tens of
-/// microseconds: reading the TSC in code that runs for the first time right after the
-/// PIT would date the PIT reading late and bias the rate by a few percent. Taking both
-/// readings together, every time, keeps each pair consistent.
+/// Both counters follow the host's clock under emulation, so time lost between two
+/// samples costs nothing; what matters is how well each PIT reading is dated. The
+/// bracket says it: under TCG the first run of any code is translated first (tens of
+/// microseconds), and a busy host can preempt the virtual CPU mid-read. Such samples
+/// are wide, and calibration never starts or ends on one.
 #[inline(always)]
-fn sample() -> (u16, u64) {
+fn sample() -> Sample {
+    let before = cpu::rdtsc();
     let pit = pit_count();
-    (pit, cpu::rdtsc())
+    let after = cpu::rdtsc();
+    Sample {
+        pit,
+        tsc: before + (after - before) / 2,
+        width: after - before,
+    }
 }
 
 /// TSC ticks per second measured against the PIT, or `None` if the PIT does not count.
@@ -76,35 +90,42 @@ fn measure_with_pit() -> Option<u64> {
     outb(PIT_COMMAND, PIT_MODE2_CH0);
     outb(PIT_CHANNEL0, 0); // reload value 0 = 65536: the longest period, 55 ms
     outb(PIT_CHANNEL0, 0);
-    let (mut last, _) = sample();
-    // Start on a counter edge so the first partial tick is not counted.
+    // Warm up (translate the loop) and learn how long an undisturbed reading takes.
+    let mut last = sample().pit;
+    let mut narrowest = u64::MAX;
+    for _ in 0..8 {
+        narrowest = narrowest.min(sample().width);
+    }
+    let tight = |s: &Sample| s.width <= narrowest.saturating_mul(2);
+    // Start on a counter edge, read tightly, so the first partial tick is not counted.
     let mut reads = 0;
-    let tsc_start = loop {
-        let (now, tsc) = sample();
-        if now != last {
-            last = now;
-            break tsc;
+    let start = loop {
+        let s = sample();
+        if s.pit != last && tight(&s) {
+            last = s.pit;
+            break s.tsc;
         }
+        last = s.pit;
         reads += 1;
         if reads > CALIBRATION_MAX_READS {
             return None;
         }
     };
     let mut elapsed = 0u64;
-    let tsc_end = loop {
-        let (now, tsc) = sample();
+    let end = loop {
+        let s = sample();
         // The counter counts down and wraps; the difference modulo 2^16 is the ticks passed.
-        elapsed += u64::from(last.wrapping_sub(now));
-        last = now;
-        if elapsed >= CALIBRATION_TICKS {
-            break tsc;
+        elapsed += u64::from(last.wrapping_sub(s.pit));
+        last = s.pit;
+        if elapsed >= CALIBRATION_TICKS && tight(&s) {
+            break s.tsc;
         }
         reads += 1;
         if reads > CALIBRATION_MAX_READS {
             return None;
         }
     };
-    Some((tsc_end - tsc_start) * PIT_HZ / elapsed)
+    Some((end - start) * PIT_HZ / elapsed)
 }
 
 fn from_cpuid() -> Option<(u64, Source)> {
