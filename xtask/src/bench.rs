@@ -3,7 +3,8 @@
 //! Times inside QEMU/TCG are only compared with other times inside QEMU/TCG; the
 //! language benchmarks run on the hosted platform, beside their peers.
 
-use crate::build::{build_image, BuiltImage, Contents};
+use crate::build::{build_image, target_dir, BuiltImage, Contents};
+use crate::floor;
 use crate::programs::{self, ProgramOpts};
 use crate::{hosted, profile, qemu, ImageOpts};
 use anyhow::{bail, Result};
@@ -45,44 +46,58 @@ fn spread(times: &mut [Duration]) -> (f64, f64, f64) {
 /// The line the WASM hello-world example prints first.
 const HELLO_LINE: &str = "Hello from WebAssembly on kiln!";
 
-/// Times of `runs` boots of `image`: spawn→exit, spawn→first output, and spawn→arrival
-/// of `line` when given.
-struct Boots {
+/// One image `bench boot` boots: its times so far.
+struct Subject {
+    label: &'static str,
+    image: BuiltImage,
+    /// A line whose arrival is timed (the first program line).
+    line: Option<&'static str>,
     exits: Vec<Duration>,
     firsts: Vec<Duration>,
     lines: Vec<Duration>,
 }
 
-fn boot_image(image: &BuiltImage, runs: usize, line: Option<&str>) -> Result<Boots> {
-    let mut boots = Boots {
-        exits: Vec::with_capacity(runs),
-        firsts: Vec::with_capacity(runs),
-        lines: Vec::with_capacity(runs),
-    };
-    for _ in 0..runs {
-        let run = qemu::run_captured(image, "", Duration::from_secs(30), None)?;
+impl Subject {
+    fn new(label: &'static str, image: BuiltImage, line: Option<&'static str>) -> Self {
+        Subject {
+            label,
+            image,
+            line,
+            exits: Vec::new(),
+            firsts: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Boots the image once and records its times.
+    fn boot_once(&mut self) -> Result<()> {
+        let run = qemu::run_captured(&self.image, "", Duration::from_secs(30), None)?;
         if run.ending != qemu::Ending::Guest(0) {
             bail!(
                 "{} did not boot and exit cleanly: {}\n{}",
-                image.path.display(),
+                self.image.path.display(),
                 run.ending.describe(),
                 run.output
             );
         }
-        boots.exits.push(run.elapsed);
-        boots.firsts.extend(run.first_output);
-        if let Some(line) = line {
+        self.exits.push(run.elapsed);
+        self.firsts.extend(run.first_output);
+        if let Some(line) = self.line {
             let Some(t) = run.time_of(line) else {
                 bail!(
                     "{} never printed {line:?}\n{}",
-                    image.path.display(),
+                    self.image.path.display(),
                     run.output
                 );
             };
-            boots.lines.push(t);
+            self.lines.push(t);
         }
+        Ok(())
     }
-    Ok(boots)
+
+    fn median_exit(&mut self) -> f64 {
+        spread(&mut self.exits).1
+    }
 }
 
 /// `min / median / max` of `times`, or `-` when there are none.
@@ -117,23 +132,46 @@ fn boot(runs: usize, only: Option<String>) -> Result<i32> {
             ..ProgramOpts::default()
         };
         let hello = build_image(&opts, &programs::contents(&hello_programs, &name)?)?;
-        let mut b = boot_image(&base, runs, None)?;
+        let floor_path = target_dir().join("kiln").join("empty-pvh-kernel.elf");
+        floor::write(&floor_path)?;
+        let floor = BuiltImage {
+            profile: profile::load(&name)?,
+            path: floor_path,
+        };
+        let mut subjects = [
+            Subject::new("empty PVH kernel", floor, None),
+            Subject::new("base", base, None),
+            Subject::new("wasm hello", hello, Some(HELLO_LINE)),
+        ];
+        // Interleaved, so that drift in the machine's speed touches every image alike.
+        for _ in 0..runs {
+            for subject in &mut subjects {
+                subject.boot_once()?;
+            }
+        }
+        for s in &mut subjects {
+            let (what, firsts) = match s.line {
+                Some(_) => ("first program line", &mut s.lines),
+                None => ("first output", &mut s.firsts),
+            };
+            let firsts = spread_text(firsts);
+            report.push(format!(
+                "{name:<14} {:<17} {:>5} KiB   spawn→exit {}   spawn→{what} {firsts}",
+                s.label,
+                s.image.size()?.loaded.div_ceil(1024),
+                spread_text(&mut s.exits),
+            ));
+        }
+        let floor_ms = subjects[0].median_exit();
         report.push(format!(
-            "{name:<14} base        {:>5} KiB   spawn→exit {}   spawn→first output {}",
-            base.size()?.loaded.div_ceil(1024),
-            spread_text(&mut b.exits),
-            spread_text(&mut b.firsts),
-        ));
-        let mut h = boot_image(&hello, runs, Some(HELLO_LINE))?;
-        report.push(format!(
-            "{name:<14} wasm hello  {:>5} KiB   spawn→exit {}   spawn→first program line {}",
-            hello.size()?.loaded.div_ceil(1024),
-            spread_text(&mut h.exits),
-            spread_text(&mut h.lines),
+            "{name:<14} kiln's own share of spawn→exit (median over the empty kernel): base {:+.1} ms, wasm hello {:+.1} ms",
+            subjects[1].median_exit() - floor_ms,
+            subjects[2].median_exit() - floor_ms,
         ));
     }
     println!("boot benchmark: {runs} runs per image, release images, TCG; times in ms as min / median / max");
-    println!("(base: no programs; wasm hello: examples/wasm/hello.wat compiled ahead of time)");
+    println!("(empty PVH kernel: exits at its first instruction, the floor QEMU itself sets; base: kiln with no");
+    println!(" programs; wasm hello: examples/wasm/hello.wat compiled ahead of time; the three boot in turn)");
     for line in report {
         println!("{line}");
     }

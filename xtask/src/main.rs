@@ -10,6 +10,7 @@ mod bench;
 mod build;
 mod bundle;
 mod cmd;
+mod floor;
 mod hosted;
 mod prereq;
 mod profile;
