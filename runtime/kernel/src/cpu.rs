@@ -157,6 +157,26 @@ pub fn rdrand() -> Option<u64> {
     (ok != 0).then_some(value)
 }
 
+/// Whether the CPU has RDSEED (CPUID.7.0:EBX bit 18). QEMU's TCG does not; KVM hosts
+/// from Broadwell/Zen on do.
+pub fn has_rdseed() -> bool {
+    has(7, Reg::Ebx, 18)
+}
+
+/// One random number straight from the CPU's entropy source (RDSEED), or `None` if none
+/// was ready.
+///
+/// Call only when [`has_rdseed`] said yes.
+pub fn rdseed() -> Option<u64> {
+    let value: u64;
+    let ok: u8;
+    // SAFETY: RDSEED writes only its output register and CF; callers check it exists.
+    unsafe {
+        asm!("rdseed {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok, options(nomem, nostack))
+    }
+    (ok != 0).then_some(value)
+}
+
 /// The faulting address of the last page fault.
 pub fn cr2() -> u64 {
     let value: u64;

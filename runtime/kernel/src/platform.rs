@@ -1,11 +1,11 @@
-//! `kiln_abi::Platform` on bare metal: serial console, TSC/RTC clocks, RDRAND, and
+//! `kiln_abi::Platform` on bare metal: serial console, TSC/RTC clocks, RDSEED/RDRAND, and
 //! memory regions managed through the kernel's page tables.
 
 use crate::paging::{MapError, KERNEL_SPACE, PAGE_SIZE};
 use crate::{clock, cpu, exit, frames, serial};
 use alloc::vec::Vec;
 use kiln_abi::{MemoryError, Platform, Protection};
-use spin::Mutex;
+use spin::{Mutex, Once};
 
 /// Reserved regions are handed out from here up: far above any RAM of the identity map,
 /// inside the lower half of the 48-bit address space.
@@ -41,10 +41,18 @@ fn fallback_random() -> u64 {
     state.wrapping_mul(0x2545_f491_4f6c_dd1d)
 }
 
+/// Whether the CPU has RDSEED, asked once.
+static HAS_RDSEED: Once<bool> = Once::new();
+
 fn random_u64() -> u64 {
-    // Intel recommends retrying RDRAND up to 10 times before giving up.
-    (0..10)
-        .find_map(|_| cpu::rdrand())
+    // RDSEED (the entropy source itself) when the CPU has it; it may run dry under load,
+    // so a few tries, then RDRAND (its conditioned generator), which Intel recommends
+    // retrying up to 10 times before giving up.
+    let seed = || (0..4).find_map(|_| cpu::rdseed());
+    (*HAS_RDSEED.call_once(cpu::has_rdseed))
+        .then(seed)
+        .flatten()
+        .or_else(|| (0..10).find_map(|_| cpu::rdrand()))
         .unwrap_or_else(fallback_random)
 }
 
