@@ -7,32 +7,41 @@
 //! target without the `sse2` feature. Hosted builds use the same helpers in tests (and
 //! native `f64` otherwise).
 
+/// The bits of xmm0 after `movq xmm0, rax; movq xmm1, rcx; <op> xmm0, xmm1; movq rax,
+/// xmm0` with `a` in rax and `b` in rcx: the one sequence behind every two-operand helper.
+#[cfg(any(target_os = "none", test))]
+macro_rules! sse2_bits {
+    ($op:literal, $a:expr, $b:expr) => {{
+        let r: u64;
+        // SAFETY: SSE2 is available (enabled at boot on bare metal, always present on
+        // x86-64 Linux). The bytes are `movq xmm0, rax; movq xmm1, rcx; <op> xmm0,
+        // xmm1; movq rax, xmm0`; they touch only rax, rcx, xmm0 and xmm1. On the
+        // soft-float target no Rust value ever lives in an XMM register; hosted, the
+        // two are declared clobbered.
+        unsafe {
+            core::arch::asm!(
+                ".byte 0x66, 0x48, 0x0f, 0x6e, 0xc0",
+                ".byte 0x66, 0x48, 0x0f, 0x6e, 0xc9",
+                $op,
+                ".byte 0x66, 0x48, 0x0f, 0x7e, 0xc0",
+                inout("rax") $a.to_bits() => r,
+                in("rcx") $b.to_bits(),
+                options(nomem, nostack, pure),
+                // Only hosted builds can name XMM registers.
+                #[cfg(not(target_os = "none"))] out("xmm0") _,
+                #[cfg(not(target_os = "none"))] out("xmm1") _,
+            );
+        }
+        r
+    }};
+}
+
 #[cfg(any(target_os = "none", test))]
 macro_rules! sse2_binary {
     ($name:ident, $op:literal) => {
         /// One SSE2 scalar double operation on `a` and `b` (xmm0 and xmm1 are scratch).
         pub fn $name(a: f64, b: f64) -> f64 {
-            let r: u64;
-            // SAFETY: SSE2 is available (enabled at boot on bare metal, always present on
-            // x86-64 Linux). The bytes are `movq xmm0, rax; movq xmm1, rcx; <op> xmm0,
-            // xmm1; movq rax, xmm0`; they touch only rax, rcx, xmm0 and xmm1. On the
-            // soft-float target no Rust value ever lives in an XMM register; hosted, the
-            // two are declared clobbered.
-            unsafe {
-                core::arch::asm!(
-                    ".byte 0x66, 0x48, 0x0f, 0x6e, 0xc0",
-                    ".byte 0x66, 0x48, 0x0f, 0x6e, 0xc9",
-                    $op,
-                    ".byte 0x66, 0x48, 0x0f, 0x7e, 0xc0",
-                    inout("rax") a.to_bits() => r,
-                    in("rcx") b.to_bits(),
-                    options(nomem, nostack, pure),
-                    // Only hosted builds can name XMM registers.
-                    #[cfg(not(target_os = "none"))] out("xmm0") _,
-                    #[cfg(not(target_os = "none"))] out("xmm1") _,
-                );
-            }
-            f64::from_bits(r)
+            f64::from_bits(sse2_bits!($op, a, b))
         }
     };
 }
@@ -43,23 +52,7 @@ macro_rules! sse2_compare {
     ($name:ident, $op:literal) => {
         /// An SSE2 scalar double comparison of `a` with `b` (false if either is NaN).
         pub fn $name(a: f64, b: f64) -> bool {
-            let r: u64;
-            // SAFETY: as for `sse2_binary`: the bytes are `movq xmm0, rax; movq xmm1,
-            // rcx; cmpsd xmm0, xmm1, <predicate>; movq rax, xmm0`.
-            unsafe {
-                core::arch::asm!(
-                    ".byte 0x66, 0x48, 0x0f, 0x6e, 0xc0",
-                    ".byte 0x66, 0x48, 0x0f, 0x6e, 0xc9",
-                    $op,
-                    ".byte 0x66, 0x48, 0x0f, 0x7e, 0xc0",
-                    inout("rax") a.to_bits() => r,
-                    in("rcx") b.to_bits(),
-                    options(nomem, nostack, pure),
-                    #[cfg(not(target_os = "none"))] out("xmm0") _,
-                    #[cfg(not(target_os = "none"))] out("xmm1") _,
-                );
-            }
-            r != 0
+            sse2_bits!($op, a, b) != 0
         }
     };
 }
@@ -72,7 +65,7 @@ mod sse2 {
     /// `cvtsi2sd xmm0, rax`: the nearest double to `i`.
     pub fn from_i64(i: i64) -> f64 {
         let r: u64;
-        // SAFETY: as for `sse2_binary`: `cvtsi2sd xmm0, rax; movq rax, xmm0`.
+        // SAFETY: as for `sse2_bits`: `cvtsi2sd xmm0, rax; movq rax, xmm0`.
         unsafe {
             core::arch::asm!(
                 ".byte 0xf2, 0x48, 0x0f, 0x2a, 0xc0",
