@@ -1,6 +1,6 @@
 //! Control-flow routines: jumps, conditional jumps (with the real-send fallback for
 //! non-Booleans) and comparisons fused with conditional jumps.
-use super::sends::send;
+use super::sends::{int_operands, send};
 use super::{leave, send_message, step};
 use crate::code::{Method, Step, Word};
 use crate::heap::{self, Format};
@@ -20,10 +20,7 @@ macro_rules! fused_compare {
         pub unsafe fn $name(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut Vm) -> Step {
             // SAFETY: two operands are on the stack; offsets come from the compiler.
             unsafe {
-                let x = *sp.sub(2);
-                let y = *sp.sub(1);
-                if x.is_int() && y.is_int() {
-                    let ($a, $b) = (x.as_int(), y.as_int());
+                if let Some(($a, $b)) = int_operands(sp) {
                     vm.sends += 1;
                     let jump_base = pc.add(4);
                     let taken: bool = $test;

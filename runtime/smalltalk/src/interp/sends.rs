@@ -72,6 +72,18 @@ pub unsafe fn super_send(pc: *const Word, sp: *mut Value, _fp: *mut Value, vm: &
     }
 }
 
+/// The receiver and argument of a binary send (the top two stack values) as integers, if
+/// both are SmallIntegers: the test behind every SmallInteger fast path.
+///
+/// # Safety
+/// Two values must be on the stack below `sp`.
+#[inline(always)]
+pub(super) unsafe fn int_operands(sp: *mut Value) -> Option<(i64, i64)> {
+    // SAFETY: the caller guarantees the two stack values.
+    let (x, y) = unsafe { (*sp.sub(2), *sp.sub(1)) };
+    (x.is_int() && y.is_int()).then(|| (x.as_int(), y.as_int()))
+}
+
 macro_rules! int_binary {
     ($(#[$doc:meta])* $name:ident, |$a:ident, $b:ident| $fast:expr) => {
         $(#[$doc])*
@@ -82,10 +94,7 @@ macro_rules! int_binary {
         pub unsafe fn $name(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut Vm) -> Step {
             // SAFETY: two operands are on the stack.
             unsafe {
-                let x = *sp.sub(2);
-                let y = *sp.sub(1);
-                if x.is_int() && y.is_int() {
-                    let ($a, $b) = (x.as_int(), y.as_int());
+                if let Some(($a, $b)) = int_operands(sp) {
                     let r: Option<Value> = $fast;
                     if let Some(r) = r {
                         vm.sends += 1;
