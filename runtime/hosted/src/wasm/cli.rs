@@ -36,6 +36,19 @@ fn fail(status: ExitStatus, msg: String) -> ExitCode {
     ExitCode::from(status as u8)
 }
 
+/// Reads `path` (binary or text format) and compiles it: the module's binary bytes and
+/// the compiled module, or the exit code after the failure was reported (`BootError` if
+/// the file cannot be read, `Failure` if it does not compile).
+fn load(path: &str) -> Result<(Vec<u8>, kiln_wasm::CompiledModule), ExitCode> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| fail(ExitStatus::BootError, format!("cannot read {path}: {e}")))?;
+    let bytes =
+        wat_to_wasm(bytes).map_err(|e| fail(ExitStatus::Failure, format!("{path}: {e}")))?;
+    let module = kiln_wasm::compile(&bytes, kiln_wasm::supported_features())
+        .map_err(|e| fail(ExitStatus::Failure, format!("{path}: {e}")))?;
+    Ok((bytes, module))
+}
+
 /// What `kiln-hosted wasm` runs: the module, its entry point and its WASI world.
 struct RunOpts {
     path: String,
@@ -130,17 +143,9 @@ pub fn run(args: Vec<String>) -> ExitCode {
 
 fn run_file(opts: RunOpts, tree: Tree) -> ExitCode {
     let (path, invoke, args) = (opts.path.as_str(), opts.invoke, &opts.args[..]);
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return fail(ExitStatus::BootError, format!("cannot read {path}: {e}")),
-    };
-    let bytes = match wat_to_wasm(bytes) {
-        Ok(b) => b,
-        Err(e) => return fail(ExitStatus::Failure, format!("{path}: {e}")),
-    };
-    let module = match kiln_wasm::compile(&bytes, kiln_wasm::supported_features()) {
-        Ok(m) => Rc::new(m),
-        Err(e) => return fail(ExitStatus::Failure, format!("{path}: {e}")),
+    let module = match load(path) {
+        Ok((_, m)) => Rc::new(m),
+        Err(code) => return code,
     };
     let name = invoke.unwrap_or_else(|| {
         let has = |n: &str| module.info.export(n).is_some();
@@ -251,17 +256,9 @@ pub fn compile_bench(args: Vec<String>) -> ExitCode {
         eprintln!("usage: kiln-hosted compile-bench FILE.wasm");
         return ExitCode::from(2);
     };
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return fail(ExitStatus::BootError, format!("cannot read {path}: {e}")),
-    };
-    let bytes = match wat_to_wasm(bytes) {
-        Ok(b) => b,
-        Err(e) => return fail(ExitStatus::Failure, format!("{path}: {e}")),
-    };
-    let first = match kiln_wasm::compile(&bytes, kiln_wasm::supported_features()) {
-        Ok(m) => m,
-        Err(e) => return fail(ExitStatus::Failure, format!("{path}: {e}")),
+    let (bytes, first) = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     let body_bytes: usize = first.info.bodies.iter().map(|r| r.len()).sum();
     let funcs = first.funcs.len().max(1);
