@@ -5,14 +5,14 @@
 //! (`kiln_abi::wasm`); all other operands are spilled first, so nothing lives in a
 //! register across a call.
 
-use super::stack::Val;
+use super::stack::{Rhs, Val};
 use super::{FuncCompiler, MEMBASE, VMCTX};
 use crate::module::{FuncType, Type};
 use kiln_abi::wasm::{
-    Builtin, TrapCode, FUNCREF_CODE, FUNCREF_SIG_ID, FUNCREF_SIZE, FUNCREF_VMCTX, TABLE_ELEMS,
-    TABLE_LEN, VMCTX_FUNCS, VMCTX_MEMORY_BASE, VMCTX_SIG_IDS, VMCTX_TABLES,
+    Builtin, TrapCode, FUNCREF_CODE, FUNCREF_SIG_ID, FUNCREF_SIZE, FUNCREF_VMCTX, VMCTX_FUNCS,
+    VMCTX_MEMORY_BASE, VMCTX_SIG_IDS,
 };
-use kiln_x64::{AluOp, Cond, Mem, Reg, Scale, Size};
+use kiln_x64::{AluOp, Cond, Mem, Reg, Size};
 
 /// Where a call goes.
 #[derive(Clone, Copy)]
@@ -97,24 +97,9 @@ impl FuncCompiler<'_> {
     /// Looks up table entry `ecx` of `table` into `r11`, trapping when it is out of
     /// bounds, null, or of another signature than `type_index`.
     fn check_indirect(&mut self, type_index: u32, table: u32) {
+        self.table_check(table, Rhs::Reg(Reg::Rcx), TrapCode::UndefinedElement);
         self.asm
-            .mov(Size::S64, Reg::R11, Mem::base(VMCTX, VMCTX_TABLES as i32));
-        self.asm
-            .mov(Size::S64, Reg::R11, Mem::base(Reg::R11, 8 * table as i32));
-        self.asm.alu(
-            Size::S64,
-            AluOp::Cmp,
-            Reg::Rcx,
-            Mem::base(Reg::R11, TABLE_LEN as i32),
-        );
-        self.trap_if(Cond::Ae, TrapCode::UndefinedElement);
-        self.asm
-            .mov(Size::S64, Reg::R11, Mem::base(Reg::R11, TABLE_ELEMS as i32));
-        self.asm.mov(
-            Size::S64,
-            Reg::R11,
-            Mem::base_index(Reg::R11, Reg::Rcx, Scale::S8, 0),
-        );
+            .mov(Size::S64, Reg::R11, Self::table_elem(Rhs::Reg(Reg::Rcx)));
         self.asm.test(Size::S64, Reg::R11, Reg::R11);
         self.trap_if(Cond::E, TrapCode::UninitializedElement);
         self.asm

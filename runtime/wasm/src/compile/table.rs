@@ -59,9 +59,9 @@ impl FuncCompiler<'_> {
         self.push_gpr(Type::FuncRef, r);
     }
 
-    /// Loads table `table`'s descriptor address into `r11` and checks `index` against
-    /// its length.
-    fn table_check(&mut self, table: u32, index: Rhs) {
+    /// Checks `index` against the length of table `table` (trapping with `trap` when it
+    /// is out of bounds) and leaves the address of the table's elements in `r11`.
+    pub(super) fn table_check(&mut self, table: u32, index: Rhs, trap: TrapCode) {
         self.asm
             .mov(Size::S64, Reg::R11, Mem::base(VMCTX, VMCTX_TABLES as i32));
         self.asm
@@ -85,12 +85,13 @@ impl FuncCompiler<'_> {
                 );
             }
         }
-        self.trap_if(Cond::Ae, TrapCode::TableOutOfBounds);
+        self.trap_if(Cond::Ae, trap);
         self.asm
             .mov(Size::S64, Reg::R11, Mem::base(Reg::R11, TABLE_ELEMS as i32));
     }
 
-    fn table_elem(index: Rhs) -> Mem {
+    /// The element at `index` of the table whose elements `r11` points to.
+    pub(super) fn table_elem(index: Rhs) -> Mem {
         match index {
             Rhs::Imm(i) => Mem::base(Reg::R11, 8 * i),
             Rhs::Reg(r) => Mem::base_index(Reg::R11, r, Scale::S8, 0),
@@ -99,7 +100,7 @@ impl FuncCompiler<'_> {
 
     pub(crate) fn table_get(&mut self, table: u32) {
         let index = self.pop_index();
-        self.table_check(table, index);
+        self.table_check(table, index, TrapCode::TableOutOfBounds);
         let r = match index {
             Rhs::Reg(r) => r,
             Rhs::Imm(_) => self.alloc_gpr(),
@@ -112,7 +113,7 @@ impl FuncCompiler<'_> {
     pub(crate) fn table_set(&mut self, table: u32) {
         let value = self.pop_gpr();
         let index = self.pop_index();
-        self.table_check(table, index);
+        self.table_check(table, index, TrapCode::TableOutOfBounds);
         self.asm.mov(Size::S64, Self::table_elem(index), value);
         self.free_gpr(value);
         self.free_rhs(index);
