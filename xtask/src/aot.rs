@@ -69,8 +69,8 @@ fn module_bytes(path: &Path) -> Result<Vec<u8>> {
         .map_err(|e| anyhow::anyhow!("{}: not a valid WASM text module: {e}", path.display()))
 }
 
-/// Validates and compiles the module at `path` for `profile`.
-pub fn compile(path: &Path, profile: &Profile) -> Result<CompiledModule> {
+/// Fails unless `profile` has every CPU feature kiln's WASM compiler uses.
+pub fn check_profile(profile: &Profile) -> Result<()> {
     let missing: Vec<&str> = kiln_wasm::compile::CPU_FEATURES
         .iter()
         .copied()
@@ -83,15 +83,13 @@ pub fn compile(path: &Path, profile: &Profile) -> Result<CompiledModule> {
             missing.join(", ")
         );
     }
-    let bytes = module_bytes(path)?;
-    let module = kiln_wasm::compile(&bytes, kiln_wasm::supported_features()).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: invalid module at byte offset {:#x}: {}",
-            path.display(),
-            e.offset,
-            e.message
-        )
-    })?;
+    Ok(())
+}
+
+/// Validates and compiles the module at `path` for `profile`.
+pub fn compile(path: &Path, profile: &Profile) -> Result<CompiledModule> {
+    check_profile(profile)?;
+    let module = compile_bytes(&module_bytes(path)?, path)?;
     for import in &module.info.imports {
         let is_func = matches!(import.kind, ImportKind::Func(_));
         if !is_func || import.module != kiln_wasm::wasi::MODULE {
@@ -104,6 +102,20 @@ pub fn compile(path: &Path, profile: &Profile) -> Result<CompiledModule> {
             );
         }
     }
+    Ok(module)
+}
+
+/// Validates and compiles the module `bytes` (read from `path`), whatever it imports:
+/// the caller links its imports (the spec suite's runner links modules to each other).
+pub fn compile_bytes(bytes: &[u8], path: &Path) -> Result<CompiledModule> {
+    let module = kiln_wasm::compile(bytes, kiln_wasm::supported_features()).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: invalid module at byte offset {:#x}: {}",
+            path.display(),
+            e.offset,
+            e.message
+        )
+    })?;
     if let Some(r) = module.relocs.first() {
         bail!(
             "{}: the compiler left a relocation at code offset {:#x} that AOT objects cannot express yet",

@@ -16,6 +16,7 @@ mod prereq;
 mod profile;
 mod programs;
 mod qemu;
+mod spec_qemu;
 mod symbols;
 mod test;
 mod wasm_programs;
@@ -87,7 +88,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         args: Vec<String>,
     },
-    /// Run the WASM spec test suite on the hosted runtime.
+    /// Run the WASM spec test suite on the hosted runtime (`--qemu`: compiled ahead of
+    /// time and run on bare metal; takes --filter TEXT, --jobs N, --target PROFILE).
     Spec {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -131,6 +133,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Test { filter } => test::run_all(filter.as_deref()),
         Command::Bench { which } => bench::run(which),
         Command::Exec { args } => hosted::run_passthrough("wasm", &args),
+        Command::Spec { args } if args.iter().any(|a| a == "--qemu") => spec_qemu::run(&args),
         Command::Spec { args } => hosted::run_passthrough("spec", &args),
         Command::Som { args } => hosted::run_passthrough("som", &args),
     }

@@ -32,6 +32,11 @@ pub enum EntryKind {
     WasmRun = 3,
     /// A file of the embedded read-only tree: `name` is its guest path, `data` its bytes.
     File = 4,
+    /// A spec-suite script (`cargo xtask spec --qemu`): `name` is the `.wast` file it
+    /// came from (`wasm-v1/i32.wast`), `data` its directives in the text format of
+    /// `kiln-hosted spec-plan`. Only images built with the kernel's `spectest` feature
+    /// run them.
+    SpecScript = 5,
 }
 
 impl EntryKind {
@@ -41,6 +46,7 @@ impl EntryKind {
             2 => Self::SomRun,
             3 => Self::WasmRun,
             4 => Self::File,
+            5 => Self::SpecScript,
             _ => return None,
         })
     }

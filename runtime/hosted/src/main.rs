@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Some("compile-bench") => kiln_hosted::wasm::cli::compile_bench(args.collect()),
         Some("spec") => kiln_hosted::wasm::spec::run(args.collect()),
         Some("spec-file") => kiln_hosted::wasm::spec::run_file(args.collect()),
+        Some("spec-plan") => kiln_hosted::wasm::spec::plan(args.collect()),
         Some("som") => kiln_hosted::som::run(args.collect()),
         Some("som-test") => kiln_hosted::som::test(args.collect()),
         Some("som-bench") => kiln_hosted::som::bench(args.collect()),

@@ -53,6 +53,8 @@ mod selftest;
 mod serial;
 #[cfg(all(target_os = "none", feature = "som"))]
 mod som;
+#[cfg(all(target_os = "none", feature = "spectest"))]
+mod spec;
 #[cfg(all(target_os = "none", any(feature = "som", feature = "wasm")))]
 mod stack;
 #[cfg(target_os = "none")]

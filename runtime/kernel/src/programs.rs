@@ -53,7 +53,9 @@ fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: &[String]) 
                 tier: "none",
             }
         }
-        EntryKind::SomClass | EntryKind::File => unreachable!("not a run entry"),
+        EntryKind::SomClass | EntryKind::File | EntryKind::SpecScript => {
+            unreachable!("not a run entry")
+        }
     }
 }
 
@@ -66,6 +68,10 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
             return ExitStatus::BootError;
         }
     };
+    #[cfg(feature = "spectest")]
+    if bundle.of_kind(EntryKind::SpecScript).next().is_some() {
+        return crate::spec::run_all(&bundle, program_args);
+    }
     let runs: Vec<Entry> = bundle
         .entries()
         .filter(|e| matches!(e.kind, EntryKind::SomRun | EntryKind::WasmRun))

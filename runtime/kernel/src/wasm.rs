@@ -23,7 +23,7 @@ use crate::{log, println, stack};
 use alloc::rc::Rc;
 use alloc::string::String;
 use kiln_abi::bundle::Bundle;
-use kiln_abi::ExitStatus;
+use kiln_abi::{ExitStatus, MemoryError};
 use kiln_wasm::instance::descriptor;
 use kiln_wasm::instance::instantiate::{self, InstantiateError};
 use kiln_wasm::instance::wasi_link::{self, MemoryCell};
@@ -46,7 +46,7 @@ const PAGE: usize = 4096;
 
 /// One module of the image, as xtask's object wrote it (`xtask/src/aot.rs`).
 #[repr(C)]
-struct Record {
+pub(crate) struct Record {
     name: *const u8,
     name_len: usize,
     code: *const u8,
@@ -63,31 +63,31 @@ extern "C" {
 }
 
 impl Record {
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         // SAFETY: xtask wrote the name as UTF-8 bytes (an identifier) in read-only data.
         unsafe {
             core::str::from_utf8_unchecked(core::slice::from_raw_parts(self.name, self.name_len))
         }
     }
 
-    fn descriptor(&self) -> &'static [u8] {
+    pub(crate) fn descriptor(&self) -> &'static [u8] {
         // SAFETY: the linker filled in the descriptor's address; it is read-only data.
         unsafe { core::slice::from_raw_parts(self.descriptor, self.descriptor_len) }
     }
 
-    fn data(&self) -> &'static [u8] {
+    pub(crate) fn data(&self) -> &'static [u8] {
         // SAFETY: the linker filled in the data bytes' address; they are read-only data.
         unsafe { core::slice::from_raw_parts(self.data, self.data_len) }
     }
 
-    fn code_range(&self) -> (u64, u64) {
+    pub(crate) fn code_range(&self) -> (u64, u64) {
         let start = self.code as u64;
         (start, start + self.code_len as u64)
     }
 }
 
 /// Every module record of the image.
-fn records() -> &'static [Record] {
+pub(crate) fn records() -> &'static [Record] {
     // SAFETY: the linker script places whole records between the two symbols.
     unsafe {
         let start = __kiln_wasm_modules_start.as_ptr();
@@ -118,19 +118,24 @@ pub fn run(bundle: &Bundle<'static>, name: &str, args: &[String]) -> ExitStatus 
             return ExitStatus::BootError;
         }
     };
-    let stack = match stack::Stack::new(WASM_STACK) {
-        Ok(s) => s,
+    match on_wasm_stack(record.code_range(), || run_module(record, module, wasi)) {
+        Ok(status) => status,
         Err(e) => {
             println!("kiln: no memory for the WASM stack of `{name}`: {e:?}");
-            return ExitStatus::BootError;
+            ExitStatus::BootError
         }
-    };
-    let status = stack.run(|| {
+    }
+}
+
+/// Runs `f` on a fresh native stack of its own, prepared for generated code in `code`.
+pub(crate) fn on_wasm_stack<R>(code: (u64, u64), f: impl FnOnce() -> R) -> Result<R, MemoryError> {
+    let stack = stack::Stack::new(WASM_STACK)?;
+    let result = stack.run(|| {
         let here = current_sp();
         let limit = here - (WASM_STACK - STACK_RESERVE) as u64;
         let low = here - (WASM_STACK - PAGE) as u64;
-        wasm_machine::prepare(record.code_range(), (low, here), limit);
-        run_module(record, module, wasi)
+        wasm_machine::prepare(code, (low, here), limit);
+        f()
     });
     if log::enabled(log::Level::Debug) {
         crate::debug!(
@@ -139,7 +144,7 @@ pub fn run(bundle: &Bundle<'static>, name: &str, args: &[String]) -> ExitStatus 
             WASM_STACK >> 10
         );
     }
-    status
+    Ok(result)
 }
 
 /// The stack pointer of the caller.

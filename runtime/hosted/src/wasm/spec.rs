@@ -8,6 +8,13 @@
 //! `spec wasm-v1: N passed, N failed`. Files listed in `tests/wasm/spec-known-failures.txt`
 //! are run and reported, but their failures are counted apart; a listed file that now
 //! passes fully is an error, so the list stays honest.
+//!
+//! `kiln-hosted spec-plan` ([`plan`]) prepares the same files for the bare-metal run
+//! (`cargo xtask spec --qemu`).
+
+mod plan;
+
+pub use plan::run as plan;
 
 use super::cli::{describe_trap, on_wasm_thread};
 use kiln_abi::wasm::TrapCode;
@@ -430,15 +437,7 @@ impl Runner {
                 mut module,
                 message,
                 ..
-            } => {
-                let Ok(bytes) = module.encode() else {
-                    return Ok(());
-                };
-                match kiln_wasm::compile(&bytes, self.features) {
-                    Ok(_) => Err(format!("expected rejection `{message}`, module compiled")),
-                    Err(_) => Ok(()),
-                }
-            }
+            } => rejected(&mut module, self.features, message),
             WastDirective::AssertUnlinkable {
                 module, message, ..
             } => {
@@ -531,6 +530,17 @@ impl Runner {
             }
             WastExecute::Wat(_) => Err(Err("components are not supported".into())),
         }
+    }
+}
+
+/// An `assert_invalid` / `assert_malformed`: the module must not compile.
+fn rejected(module: &mut QuoteWat<'_>, features: wasmparser::WasmFeatures, message: &str) -> Check {
+    let Ok(bytes) = module.encode() else {
+        return Ok(());
+    };
+    match kiln_wasm::compile(&bytes, features) {
+        Ok(_) => Err(format!("expected rejection `{message}`, module compiled")),
+        Err(_) => Ok(()),
     }
 }
 
