@@ -1,7 +1,6 @@
 //! Shared test support: decode what the assembler emitted with iced-x86 and compare
 //! the mnemonic and every operand with what the test asked for; generators for the
 //! operand sets the tests loop over.
-#![allow(dead_code)] // each test binary uses its own subset of the helpers
 
 use iced_x86::{
     Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter, Mnemonic, OpKind, Register,

@@ -1,7 +1,7 @@
 //! SSE scalar float and transfer forms, decoded back with iced-x86 across all XMM
 //! and general registers and the tricky memory operand shapes.
 
-mod common;
+use super::common;
 
 use common::{check, i, m, mems, r, tricky_mems, x};
 use iced_x86::Mnemonic;

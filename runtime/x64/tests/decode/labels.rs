@@ -2,7 +2,7 @@
 //! RIP-relative operands followed by immediates, jump tables, and relocations applied
 //! for a load address then decoded back at that address.
 
-mod common;
+use super::common;
 
 use common::{decode_all, decode_one, fmt};
 use iced_x86::{Mnemonic, OpKind};

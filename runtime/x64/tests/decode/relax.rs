@@ -2,7 +2,7 @@
 //! once relaxed, must decode to the same instructions with the same branch targets,
 //! and the relaxed one must use rel8 wherever a jump was provably in reach.
 
-mod common;
+use super::common;
 
 use common::decode_all;
 use iced_x86::{FlowControl, Instruction, Mnemonic};

@@ -1,7 +1,7 @@
 //! Integer instruction forms, decoded back with iced-x86 across all registers,
 //! widths and memory operand shapes.
 
-mod common;
+use super::common;
 
 use common::{check, i, m, mems, r, tricky_mems};
 use iced_x86::Mnemonic;
