@@ -30,18 +30,27 @@ const TIMEOUT: Duration = Duration::from_secs(900);
 const MEMORY: &str = "1G";
 
 /// Options of `cargo xtask spec --qemu`.
-struct Opts {
-    filter: String,
-    jobs: usize,
-    profile: String,
+pub struct Opts {
+    /// Only the files whose `SUITE/FILE` contains this text.
+    pub filter: String,
+    /// Machines booted in parallel.
+    pub jobs: usize,
+    /// Machine profile.
+    pub profile: String,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            filter: String::new(),
+            jobs: 2,
+            profile: "qemu-microvm".into(),
+        }
+    }
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
-    let mut opts = Opts {
-        filter: String::new(),
-        jobs: 2,
-        profile: "qemu-microvm".into(),
-    };
+    let mut opts = Opts::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || {
@@ -159,7 +168,13 @@ fn parse_console(text: &str, runs: &mut BTreeMap<String, FileRun>) {
 
 /// `cargo xtask spec --qemu [--filter TEXT] [--jobs N] [--target PROFILE]`.
 pub fn run(args: &[String]) -> Result<i32> {
-    let opts = parse(args)?;
+    let (_, failed) = run_suite(&parse(args)?)?;
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// Plans, builds, boots and reports; returns the assertions passed and failed, all
+/// suites together.
+pub fn run_suite(opts: &Opts) -> Result<(u64, u64)> {
     let start = Instant::now();
     let bin = hosted::build()?;
     let dir = target_dir().join("kiln").join("spec-plan");
@@ -224,16 +239,18 @@ pub fn run(args: &[String]) -> Result<i32> {
             println!("machine {i} of {jobs}: {}", c.ending.describe());
         }
     }
-    report(&files, &runs, booted.elapsed(), start.elapsed())
+    let totals = report(&files, &runs);
+    println!(
+        "spec --qemu: machines ran {:.1} s, {:.1} s in all",
+        booted.elapsed().as_secs_f64(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(totals)
 }
 
-/// Prints the files that mismatched and one line per suite; 0 if everything passed.
-fn report(
-    files: &[PlannedFile],
-    runs: &BTreeMap<String, FileRun>,
-    run_time: Duration,
-    total_time: Duration,
-) -> Result<i32> {
+/// Prints the files that mismatched and one line per suite; returns the assertions
+/// passed and failed (a file no machine reported on counts as one failure).
+fn report(files: &[PlannedFile], runs: &BTreeMap<String, FileRun>) -> (u64, u64) {
     let mut suites: BTreeMap<&str, [u64; 5]> = BTreeMap::new();
     for f in files {
         let suite = f.id.split('/').next().unwrap_or("");
@@ -264,19 +281,64 @@ fn report(
         t[1] += failed + f.static_failed;
         t[4] += 1;
     }
-    let mut ok = true;
+    let mut totals = (0, 0);
     for (suite, [passed, failed, at_build, missing, nfiles]) in &suites {
         println!("spec {suite}: {passed} passed, {failed} failed");
         println!(
             "  ({nfiles} files; {at_build} validation assertions decided at build time by the AOT compiler, the rest run on bare metal{})",
             if *missing > 0 { format!("; {missing} files did not report") } else { String::new() }
         );
-        ok &= *failed == 0;
+        totals.0 += passed;
+        totals.1 += failed;
     }
-    println!(
-        "spec --qemu: machines ran {:.1} s, {:.1} s in all",
-        run_time.as_secs_f64(),
-        total_time.as_secs_f64()
-    );
-    Ok(if ok { 0 } else { 1 })
+    totals
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(id: &str, static_passed: u64, static_failed: u64) -> PlannedFile {
+        PlannedFile {
+            id: id.into(),
+            script: String::new(),
+            static_passed,
+            static_failed,
+        }
+    }
+
+    #[test]
+    fn console_lines_become_file_runs_with_their_mismatches() {
+        let mut runs = BTreeMap::new();
+        let console = "kiln boot\nspec-file wasm-v1/a.wast: 7 passed, 2 failed\n  line 3: bad\n  line 9: worse\nspec-file wasm-v2/b.wast: 4 passed, 0 failed\n  stray\nkiln: done\n  after\n";
+        parse_console(console, &mut runs);
+        let a = &runs["wasm-v1/a.wast"];
+        assert_eq!((a.passed, a.failed), (7, 2));
+        assert_eq!(a.detail, ["  line 3: bad", "  line 9: worse"]);
+        let b = &runs["wasm-v2/b.wast"];
+        assert_eq!((b.passed, b.failed), (4, 0));
+        assert_eq!(b.detail, ["  stray"]);
+    }
+
+    #[test]
+    fn totals_add_build_time_counts_and_fail_files_that_never_reported() {
+        let mut runs = BTreeMap::new();
+        parse_console("spec-file wasm-v1/a.wast: 10 passed, 0 failed\n", &mut runs);
+        let files = [
+            planned("wasm-v1/a.wast", 5, 0),
+            planned("wasm-v1/b.wast", 2, 1),
+        ];
+        assert_eq!(report(&files, &runs), (15 + 2, 1 + 1));
+        assert_eq!(report(&files[..1], &runs), (15, 0));
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        let args = |a: &[&str]| parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let o = args(&["--qemu", "--filter", "i32", "--jobs", "3"]).unwrap();
+        assert_eq!((o.filter.as_str(), o.jobs), ("i32", 3));
+        assert!(args(&["--jobs", "0"]).is_err());
+        assert!(args(&["--filter"]).is_err());
+        assert!(args(&["--bogus"]).is_err());
+    }
 }

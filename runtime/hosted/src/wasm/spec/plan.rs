@@ -282,3 +282,69 @@ fn core_result(r: &WastRetCore<'_>) -> Result<String, String> {
         other => return Err(format!("unsupported result {other:?}")),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &'static str) -> Planner {
+        let mut p = Planner {
+            features: kiln_wasm::supported_features(),
+            text,
+            prefix: "t0m".into(),
+            modules: Vec::new(),
+            script: String::new(),
+            passed: 0,
+            failed: 0,
+        };
+        p.run();
+        p
+    }
+
+    #[test]
+    fn directives_become_script_lines_and_validation_is_decided_here() {
+        let p = plan(
+            r#"(module $m (func (export "add") (param i32 i32) (result i32)
+                 local.get 0 local.get 1 i32.add)
+               (func (export "nan") (result f32) f32.const nan))
+(register "lib" $m)
+(assert_return (invoke "add" (i32.const 1) (i32.const -1)) (i32.const 0))
+(assert_return (invoke $m "nan") (f32.const nan:canonical))
+(assert_trap (invoke "add" (i32.const 1)) "type mismatch")
+(assert_invalid (module (func (result i32))) "type mismatch")
+(assert_invalid (module (func (result i32) i32.const 0)) "not invalid")
+(module (import "lib" "add" (func (param i32 i32) (result i32))))"#,
+        );
+        let lines: Vec<&str> = p.script.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "1 module t0m0 x6d",
+                "4 register x6c6962 x6d",
+                "5 return - x616464 1 ffffffff = i32:0",
+                "6 return x6d x6e616e = f32:can",
+                "7 trap - x616464 1 = type mismatch",
+                "10 module t0m1 -",
+            ]
+        );
+        assert_eq!(p.modules.len(), 2);
+        assert!(p.modules[0].starts_with(b"\0asm"));
+        assert_eq!((p.passed, p.failed), (1, 1));
+    }
+
+    #[test]
+    fn unexpressible_directives_are_failures_in_the_script() {
+        let p = plan(r#"(module (func)) (assert_return (invoke "f" (v128.const i32x4 0 0 0 0)))"#);
+        let second = p.script.lines().nth(1).unwrap_or("");
+        assert!(
+            second.starts_with("1 fail unsupported argument"),
+            "{second}"
+        );
+    }
+
+    #[test]
+    fn names_are_hex_so_any_character_fits_a_word() {
+        assert_eq!(hex_name("a b"), "x612062");
+        assert_eq!(hex_name(""), "x");
+    }
+}
