@@ -132,7 +132,10 @@ const ALT_STACK_SIZE: usize = 64 * 1024;
 
 /// A thread's alternate signal stack, installed on first use; the handler must not run
 /// on the WASM stack, which may be exhausted.
-struct AltStack(#[allow(dead_code, reason = "owns the signal stack memory")] Vec<u8>);
+struct AltStack {
+    /// The stack's memory: never read, only kept alive for as long as it is installed.
+    _memory: Vec<u8>,
+}
 
 impl AltStack {
     fn new() -> Self {
@@ -144,7 +147,7 @@ impl AltStack {
         };
         // SAFETY: `mem` lives as long as the thread (this value sits in a thread-local).
         unsafe { libc::sigaltstack(&st, std::ptr::null_mut()) };
-        AltStack(mem)
+        AltStack { _memory: mem }
     }
 }
 
