@@ -174,7 +174,7 @@ pub fn run(args: &[String]) -> Result<i32> {
 
 /// Plans, builds, boots and reports; returns the assertions passed and failed, all
 /// suites together.
-pub fn run_suite(opts: &Opts) -> Result<(u64, u64)> {
+pub fn run_suite(opts: &Opts) -> Result<(usize, usize)> {
     let start = Instant::now();
     let bin = hosted::build()?;
     let dir = target_dir().join("kiln").join("spec-plan");
@@ -245,7 +245,7 @@ pub fn run_suite(opts: &Opts) -> Result<(u64, u64)> {
         booted.elapsed().as_secs_f64(),
         start.elapsed().as_secs_f64()
     );
-    Ok(totals)
+    Ok((totals.0 as usize, totals.1 as usize))
 }
 
 /// Prints the files that mismatched and one line per suite; returns the assertions

@@ -2,7 +2,8 @@
 //!
 //! 1. host unit tests of the host-testable crates (`cargo test`);
 //! 2. the hosted suites (WASM spec suite, SOM test suite), read from their closing lines,
-//!    and the WASI programs of `tests/programs` (`wasm_programs`);
+//!    the WASI programs of `tests/programs` (`wasm_programs`) and the WASM spec suite
+//!    compiled ahead of time and run on bare metal (`spec_qemu`, filter name `spec-qemu`);
 //! 3. the QEMU integration tests: one TOML file per test under `tests/<group>/`, each
 //!    naming the image to build, the kernel command line, the exit status and the
 //!    serial output it must produce. They run in parallel, one per core, each with a
@@ -367,6 +368,11 @@ pub fn run_all(filter: Option<&str>) -> Result<i32> {
     hosted_suites(&mut tally, filter)?;
     let (passed, failed) = crate::wasm_programs::run_all(filter)?;
     tally.add(passed, failed);
+    if filter.is_none_or(|f| "spec-qemu".contains(f)) {
+        eprintln!("== spec-qemu: the WASM spec suite compiled ahead of time, on bare metal");
+        let (passed, failed) = crate::spec_qemu::run_suite(&Default::default())?;
+        tally.add(passed, failed);
+    }
     qemu_tests(&mut tally, filter)?;
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(if tally.failed == 0 && tally.passed > 0 {
