@@ -349,6 +349,31 @@ fn loops_are_inlined_unless_their_variables_are_captured() {
 }
 
 #[test]
+fn fallback_blocks_reach_their_frame_while_it_lives_and_fail_cleanly_after() {
+    // `self` is not a Boolean, so the inlined `ifTrue:`/`ifFalse:` send for real, with
+    // fallback blocks that read and write `x` in the frame of `live`/`keep`.
+    let src = "Main = (
+        | saved |
+        ifTrue: b = ( ^b value )
+        ifFalse: b = ( saved := b )
+        live = ( | x | x := 5. self ifTrue: [ x := x + 1 ]. ^x )
+        keep = ( | x | x := 5. self ifFalse: [ x ] )
+        run = ( self live println. self keep. saved value println )
+    )";
+    for gc_stress in [false, true] {
+        let (outcome, out) = run(src, gc_stress);
+        assert_eq!(out, "6\n", "the live frame's variable was read and written");
+        let Outcome::Error(msg) = outcome else {
+            panic!("expected an error, got {outcome:?}")
+        };
+        assert!(
+            msg.contains("used after the message returned"),
+            "a dead frame is reported: {msg}"
+        );
+    }
+}
+
+#[test]
 fn test_class_counts_come_from_the_harness_globals_and_broken_runs_count_as_failures() {
     let harness = "TestHarness = ( run: args = ( | name |
         name := args at: 2.
