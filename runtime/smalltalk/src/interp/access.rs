@@ -68,22 +68,16 @@ pub const FRAME_REF: usize = 1 << 40;
 /// With [`FRAME_REF`]: the linked frame's block's outer context.
 pub const FRAME_OUTER: usize = (1 << 32) - 1;
 
-/// The frame a fallback block (at `fp[0]`) is linked to, or null once the control
+/// The frame a fallback block (at `fp[0]`) is linked to, or `None` once the control
 /// message that created the block has returned (the handle is cleared then).
 ///
 /// # Safety
 /// `fp[0]` must be a fallback block.
 #[inline]
-unsafe fn linked_frame(fp: *mut Value) -> *mut Value {
+unsafe fn linked_frame(fp: *mut Value) -> Option<*mut Value> {
     // SAFETY: fallback blocks hold a one-slot frame handle as their outer context.
-    unsafe {
-        let f = heap::slot(heap::slot(*fp, 1), 0);
-        if f.is_int() {
-            f.as_int() as *mut Value
-        } else {
-            core::ptr::null_mut()
-        }
-    }
+    let f = unsafe { heap::slot(heap::slot(*fp, 1), 0) };
+    f.is_int().then(|| f.as_int() as *mut Value)
 }
 
 fn dead_linked_frame(sp: *mut Value, vm: &mut Vm) -> Step {
@@ -102,10 +96,7 @@ fn dead_linked_frame(sp: *mut Value, vm: &mut Vm) -> Step {
 unsafe fn linked_context(pc: *const Word, fp: *mut Value) -> Option<Value> {
     // SAFETY: the linked frame is live (checked) and holds the context chain.
     unsafe {
-        let f = linked_frame(fp);
-        if f.is_null() {
-            return None;
-        }
+        let f = linked_frame(fp)?;
         let start = (*pc.add(1)).u;
         let mut c = if start == FRAME_REF | FRAME_OUTER {
             heap::slot(*f, 1)
@@ -131,10 +122,9 @@ pub unsafe fn push_linked_frame(
 ) -> Step {
     // SAFETY: a live linked frame holds the slot; a dead one is reported.
     unsafe {
-        let f = linked_frame(fp);
-        if f.is_null() {
+        let Some(f) = linked_frame(fp) else {
             return dead_linked_frame(sp, vm);
-        }
+        };
         *sp = *f.add((*pc.add(1)).u);
         step(pc.add(2), sp.add(1))
     }
@@ -152,10 +142,9 @@ pub unsafe fn store_linked_frame(
 ) -> Step {
     // SAFETY: as for `push_linked_frame`.
     unsafe {
-        let f = linked_frame(fp);
-        if f.is_null() {
+        let Some(f) = linked_frame(fp) else {
             return dead_linked_frame(sp, vm);
-        }
+        };
         *f.add((*pc.add(1)).u) = *sp.sub(1);
         step(pc.add(2), sp)
     }
