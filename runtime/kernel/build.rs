@@ -5,7 +5,8 @@
 //!   back to the repository's `linker/kernel.ld`);
 //! - `KILN_BUNDLE`: the program bundle (`kiln_abi::bundle`) to embed; without it the
 //!   image carries an empty bundle and runs no programs;
-//! - `KILN_OBJECTS`: `:`-separated ELF objects (code compiled ahead of time) to link in.
+//! - `KILN_OBJECTS`: a file listing ELF objects (code compiled ahead of time) to link in,
+//!   one path per line.
 
 use std::path::PathBuf;
 
@@ -42,10 +43,14 @@ fn main() {
         // The target defaults to a static PIE; kiln's image sits at a fixed address and its
         // 32-bit boot code uses absolute addresses, so link it as a plain static executable.
         println!("cargo:rustc-link-arg-bins=--no-pie");
-        if let Some(objects) = std::env::var_os("KILN_OBJECTS") {
-            for object in std::env::split_paths(&objects) {
-                println!("cargo:rerun-if-changed={}", object.display());
-                println!("cargo:rustc-link-arg-bins={}", object.display());
+        if let Some(list) = std::env::var_os("KILN_OBJECTS") {
+            let list = PathBuf::from(list);
+            println!("cargo:rerun-if-changed={}", list.display());
+            let objects = std::fs::read_to_string(&list)
+                .unwrap_or_else(|e| panic!("cannot read KILN_OBJECTS {}: {e}", list.display()));
+            for object in objects.lines().filter(|l| !l.is_empty()) {
+                println!("cargo:rerun-if-changed={object}");
+                println!("cargo:rustc-link-arg-bins={object}");
             }
         }
     }

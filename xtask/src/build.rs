@@ -108,7 +108,19 @@ pub fn build_image(opts: &ImageOpts, contents: &Contents) -> Result<BuiltImage> 
         cargo.env("KILN_BUNDLE", path);
     }
     if !contents.objects.is_empty() {
-        cargo.env("KILN_OBJECTS", std::env::join_paths(&contents.objects)?);
+        // A file rather than the variable itself: an image may link thousands of
+        // objects (the spec suite's), too many for an echoed command line.
+        let list = out_dir.join(format!("{name}.objects"));
+        let mut text = String::new();
+        for object in &contents.objects {
+            let object = object
+                .to_str()
+                .with_context(|| format!("{} is not a UTF-8 path", object.display()))?;
+            text.push_str(object);
+            text.push('\n');
+        }
+        std::fs::write(&list, text).with_context(|| format!("writing {}", list.display()))?;
+        cargo.env("KILN_OBJECTS", list);
     }
     cargo
         .current_dir(&root)
