@@ -4,7 +4,9 @@
 //! it, runs each run entry in order with a one-line header and a one-line summary
 //! (what ran, on which tier, how long it took, how it ended), and keeps going after a
 //! program fails: output already written stays, and the next program still runs. The
-//! image exits with the status of the first program that did not succeed.
+//! image exits with the status of the first program that did not succeed. An image built
+//! with the `spectest` feature whose bundle holds spec scripts runs those instead
+//! (`spec`).
 
 use crate::clock;
 use crate::platform::KernelPlatform;

@@ -11,9 +11,9 @@
 //! the lines. The program arguments `shard I N` run every N-th script from the I-th, so
 //! that several machines can share the suite.
 
-use crate::println;
 use crate::wasm::{self, Record};
 use crate::wasm_machine::MACHINE;
+use crate::{clock, println};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -50,9 +50,12 @@ pub fn run_all(bundle: &Bundle<'static>, args: &[String]) -> ExitStatus {
         .map(Record::code_range)
         .fold((u64::MAX, 0), |(lo, hi), (s, e)| (lo.min(s), hi.max(e)));
     let scripts: Vec<_> = bundle.of_kind(EntryKind::SpecScript).collect();
+    let start = clock::monotonic_ns();
+    let mut files = 0;
     let run = wasm::on_wasm_stack(code, || {
         let mut all_passed = true;
         for entry in scripts.iter().skip(shard).step_by(shards) {
+            files += 1;
             let text = core::str::from_utf8(entry.data).unwrap_or("0 fail script is not UTF-8");
             let mut r = Runner::new(records);
             for line in text.lines() {
@@ -69,6 +72,12 @@ pub fn run_all(bundle: &Bundle<'static>, args: &[String]) -> ExitStatus {
         }
         all_passed
     });
+    let micros = (clock::monotonic_ns() - start) / 1000;
+    println!(
+        "kiln: spec shard {shard} of {shards}: {files} files in {}.{:03} ms",
+        micros / 1000,
+        micros % 1000
+    );
     match run {
         Ok(true) => ExitStatus::Success,
         Ok(false) => ExitStatus::Failure,
