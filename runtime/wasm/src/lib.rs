@@ -19,6 +19,7 @@ pub mod compile;
 pub mod error;
 pub mod instance;
 pub mod module;
+pub mod spectest;
 pub mod wasi;
 
 pub use compile::{compile, CompiledModule, FuncCode};

@@ -21,7 +21,7 @@ use kiln_abi::wasm::TrapCode;
 use kiln_wasm::instance::instantiate::{self as instance, Instance, InstantiateError};
 use kiln_wasm::instance::Trap;
 use kiln_wasm::instance::{Extern, Store};
-use kiln_wasm::module::FuncType;
+use kiln_wasm::spectest::{self, Expected, Nan};
 use kiln_wasm::Type;
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -279,48 +279,10 @@ impl Runner {
 
     /// The `spectest` host module.
     fn spectest(&mut self) -> HashMap<String, Extern> {
-        let mut m = HashMap::new();
-        let sig = |params: &[Type]| FuncType {
-            params: params.to_vec(),
-            results: Vec::new(),
-        };
-        for (name, params) in [
-            ("print", &[][..]),
-            ("print_i32", &[Type::I32][..]),
-            ("print_i64", &[Type::I64][..]),
-            ("print_f32", &[Type::F32][..]),
-            ("print_f64", &[Type::F64][..]),
-            ("print_i32_f32", &[Type::I32, Type::F32][..]),
-            ("print_f64_f64", &[Type::F64, Type::F64][..]),
-        ] {
-            let f = self.store.host_func(&sig(params), Box::new(|_| {}));
-            m.insert(name.to_string(), f);
-        }
-        m.insert(
-            "global_i32".into(),
-            self.store.global(Type::I32, false, 666),
-        );
-        m.insert(
-            "global_i64".into(),
-            self.store.global(Type::I64, false, 666),
-        );
-        m.insert(
-            "global_f32".into(),
-            self.store
-                .global(Type::F32, false, 666.6f32.to_bits() as u64),
-        );
-        m.insert(
-            "global_f64".into(),
-            self.store.global(Type::F64, false, 666.6f64.to_bits()),
-        );
-        m.insert(
-            "table".into(),
-            self.store.table(Type::FuncRef, 10, Some(20)),
-        );
-        if let Ok(mem) = self.store.memory(1, Some(2)) {
-            m.insert("memory".into(), mem);
-        }
-        m
+        spectest::host_module(&mut self.store)
+            .into_iter()
+            .map(|(name, e)| (name.to_string(), e))
+            .collect()
     }
 
     pub(crate) fn run(&mut self) {
@@ -560,11 +522,13 @@ fn arg_slot(a: &WastArg<'_>) -> Result<u64, String> {
 }
 
 fn check_trap(trap: &Trap, expected: &str) -> Check {
-    let got = trap.code.message();
-    if expected.starts_with(got) || got.starts_with(expected) {
+    if spectest::trap_matches(trap.code, expected) {
         Ok(())
     } else {
-        Err(format!("expected trap `{expected}`, got `{got}`"))
+        Err(format!(
+            "expected trap `{expected}`, got `{}`",
+            trap.code.message()
+        ))
     }
 }
 
@@ -581,10 +545,8 @@ fn check_results(got: &[(Type, u64)], expected: &[WastRet<'_>]) -> Check {
         ));
     }
     for (k, ((ty, slot), want)) in got.iter().zip(expected).enumerate() {
-        let WastRet::Core(want) = want else {
-            return Err("component results are not supported".into());
-        };
-        if !matches_ret(*slot, want) {
+        let want = expected_result(want)?;
+        if !want.matches(*slot) {
             return Err(format!(
                 "result {k}: expected {want:?}, got {}",
                 show(*ty, *slot)
@@ -594,28 +556,34 @@ fn check_results(got: &[(Type, u64)], expected: &[WastRet<'_>]) -> Check {
     Ok(())
 }
 
-fn matches_ret(slot: u64, want: &WastRetCore<'_>) -> bool {
-    use wast::core::NanPattern;
-    match want {
-        WastRetCore::I32(v) => slot as u32 == *v as u32,
-        WastRetCore::I64(v) => slot == *v as u64,
-        WastRetCore::F32(p) => {
-            let b = slot as u32;
-            match p {
-                NanPattern::CanonicalNan => b & 0x7fff_ffff == 0x7fc0_0000,
-                NanPattern::ArithmeticNan => b & 0x7fc0_0000 == 0x7fc0_0000,
-                NanPattern::Value(f) => b == f.bits,
-            }
-        }
-        WastRetCore::F64(p) => match p {
-            NanPattern::CanonicalNan => slot & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
-            NanPattern::ArithmeticNan => slot & 0x7ff8_0000_0000_0000 == 0x7ff8_0000_0000_0000,
-            NanPattern::Value(f) => slot == f.bits,
-        },
-        WastRetCore::RefNull(_) => slot == 0,
-        WastRetCore::RefExtern(Some(n)) => slot == *n as u64 + 1,
-        WastRetCore::RefExtern(None) | WastRetCore::RefFunc(_) => slot != 0,
-        WastRetCore::Either(options) => options.iter().any(|o| matches_ret(slot, o)),
-        _ => false,
+/// The pattern of an expected result of a `.wast` file.
+fn expected_result(r: &WastRet<'_>) -> Result<Expected, String> {
+    match r {
+        WastRet::Core(c) => expected_core(c),
+        _ => Err("component results are not supported".into()),
     }
+}
+
+fn expected_core(r: &WastRetCore<'_>) -> Result<Expected, String> {
+    use wast::core::NanPattern::{ArithmeticNan, CanonicalNan, Value};
+    Ok(match r {
+        WastRetCore::I32(v) => Expected::I32(*v as u32),
+        WastRetCore::I64(v) => Expected::I64(*v as u64),
+        WastRetCore::F32(CanonicalNan) => Expected::F32Nan(Nan::Canonical),
+        WastRetCore::F32(ArithmeticNan) => Expected::F32Nan(Nan::Arithmetic),
+        WastRetCore::F32(Value(f)) => Expected::F32(f.bits),
+        WastRetCore::F64(CanonicalNan) => Expected::F64Nan(Nan::Canonical),
+        WastRetCore::F64(ArithmeticNan) => Expected::F64Nan(Nan::Arithmetic),
+        WastRetCore::F64(Value(f)) => Expected::F64(f.bits),
+        WastRetCore::RefNull(_) => Expected::Null,
+        WastRetCore::RefExtern(Some(n)) => Expected::Extern(*n as u64 + 1),
+        WastRetCore::RefExtern(None) | WastRetCore::RefFunc(_) => Expected::NonNull,
+        WastRetCore::Either(options) => Expected::Either(
+            options
+                .iter()
+                .map(expected_core)
+                .collect::<Result<_, _>>()?,
+        ),
+        other => return Err(format!("unsupported result {other:?}")),
+    })
 }

@@ -27,16 +27,14 @@
 //! ```
 //!
 //! `X...` names are `x` followed by the name's bytes in hex (export names may hold any
-//! character); arguments are slots in hex; results are `i32:HEX`, `i64:HEX`, `f32:HEX`,
-//! `f32:can`, `f32:arith` (same for `f64`), `null`, `ext:HEX` (the slot), `nonnull`, or
-//! `either:R|R...`.
+//! character); arguments are slots in hex; results are the words of
+//! `kiln_wasm::spectest::Expected` (`i32:HEX`, `f32:can`, `either:R|R`...).
 
-use super::{features, rejected, suite_files, SUITES};
+use super::{expected_result, features, rejected, suite_files, SUITES};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
-use wast::core::WastRetCore;
-use wast::{QuoteWat, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
+use wast::{QuoteWat, WastDirective, WastExecute, WastInvoke, Wat};
 
 /// `kiln-hosted spec-plan OUTDIR [--filter SUBSTR]`.
 pub fn run(args: Vec<String>) -> ExitCode {
@@ -179,9 +177,9 @@ impl Planner {
             }
             WastDirective::Invoke(inv) => call("invoke", &inv),
             WastDirective::AssertReturn { exec, results, .. } => {
-                let want = results.iter().map(result).collect::<Result<Vec<_>, _>>();
-                let want = match want {
-                    Ok(w) => w.join(" "),
+                let want = results.iter().map(expected_result);
+                let want = match want.collect::<Result<Vec<_>, _>>() {
+                    Ok(w) => w.iter().map(|e| e.word()).collect::<Vec<_>>().join(" "),
                     Err(e) => return Ok(Some(format!("fail {e}"))),
                 };
                 match exec {
@@ -249,38 +247,6 @@ fn call(kind: &str, inv: &WastInvoke<'_>) -> String {
         }
     }
     s
-}
-
-fn result(r: &WastRet<'_>) -> Result<String, String> {
-    match r {
-        WastRet::Core(c) => core_result(c),
-        _ => Err("component results are not supported".into()),
-    }
-}
-
-fn core_result(r: &WastRetCore<'_>) -> Result<String, String> {
-    use wast::core::NanPattern;
-    Ok(match r {
-        WastRetCore::I32(v) => format!("i32:{:x}", *v as u32),
-        WastRetCore::I64(v) => format!("i64:{:x}", *v as u64),
-        WastRetCore::F32(NanPattern::CanonicalNan) => "f32:can".into(),
-        WastRetCore::F32(NanPattern::ArithmeticNan) => "f32:arith".into(),
-        WastRetCore::F32(NanPattern::Value(f)) => format!("f32:{:x}", f.bits),
-        WastRetCore::F64(NanPattern::CanonicalNan) => "f64:can".into(),
-        WastRetCore::F64(NanPattern::ArithmeticNan) => "f64:arith".into(),
-        WastRetCore::F64(NanPattern::Value(f)) => format!("f64:{:x}", f.bits),
-        WastRetCore::RefNull(_) => "null".into(),
-        WastRetCore::RefExtern(Some(n)) => format!("ext:{:x}", *n as u64 + 1),
-        WastRetCore::RefExtern(None) | WastRetCore::RefFunc(_) => "nonnull".into(),
-        WastRetCore::Either(options) => {
-            let o = options
-                .iter()
-                .map(core_result)
-                .collect::<Result<Vec<_>, _>>()?;
-            format!("either:{}", o.join("|"))
-        }
-        other => return Err(format!("unsupported result {other:?}")),
-    })
 }
 
 #[cfg(test)]
