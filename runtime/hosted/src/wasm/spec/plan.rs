@@ -64,9 +64,11 @@ pub fn run(args: Vec<String>) -> ExitCode {
 
 fn write_plan(out: &Path, filter: &str) -> Result<(), String> {
     let io = |e: std::io::Error| e.to_string();
-    let _ = std::fs::remove_dir_all(out);
-    std::fs::create_dir_all(out.join("modules")).map_err(io)?;
-    std::fs::create_dir_all(out.join("scripts")).map_err(io)?;
+    // A previous plan's files go; nothing else of OUTDIR is touched.
+    for sub in ["modules", "scripts"] {
+        let _ = std::fs::remove_dir_all(out.join(sub));
+        std::fs::create_dir_all(out.join(sub)).map_err(io)?;
+    }
     let mut index = String::new();
     for (s, (suite, _)) in SUITES.iter().enumerate() {
         for (f, (name, text)) in suite_files(suite).into_iter().enumerate() {
