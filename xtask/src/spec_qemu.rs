@@ -85,24 +85,25 @@ struct PlannedFile {
     static_failed: u64,
 }
 
-fn read_plan(dir: &Path) -> Result<Vec<PlannedFile>> {
+/// The suites (all of them, even those the filter left empty) and the files of a plan.
+fn read_plan(dir: &Path) -> Result<(Vec<String>, Vec<PlannedFile>)> {
     let path = dir.join("plan.txt");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    text.lines()
-        .map(|l| {
-            let w: Vec<&str> = l.split(' ').collect();
-            match w[..] {
-                ["file", id, script, p, f] => Ok(PlannedFile {
-                    id: id.into(),
-                    script: script.into(),
-                    static_passed: p.parse()?,
-                    static_failed: f.parse()?,
-                }),
-                _ => bail!("{}: bad line `{l}`", path.display()),
-            }
-        })
-        .collect()
+    let (mut suites, mut files) = (Vec::new(), Vec::new());
+    for l in text.lines() {
+        match l.split(' ').collect::<Vec<_>>()[..] {
+            ["suite", name] => suites.push(name.to_string()),
+            ["file", id, script, p, f] => files.push(PlannedFile {
+                id: id.into(),
+                script: script.into(),
+                static_passed: p.parse()?,
+                static_failed: f.parse()?,
+            }),
+            _ => bail!("{}: bad line `{l}`", path.display()),
+        }
+    }
+    Ok((suites, files))
 }
 
 /// Compiles every module of the plan into an object; returns the objects.
@@ -186,7 +187,7 @@ pub fn run_suite(opts: &Opts) -> Result<(usize, usize)> {
         plan_cmd.args(["--filter", &opts.filter]);
     }
     cmd::run(&mut plan_cmd, "writing the spec suite's plan")?;
-    let files = read_plan(&dir)?;
+    let (suites, files) = read_plan(&dir)?;
     if files.is_empty() {
         bail!("no spec file matches --filter `{}`", opts.filter);
     }
@@ -241,7 +242,7 @@ pub fn run_suite(opts: &Opts) -> Result<(usize, usize)> {
             println!("machine {i} of {jobs}: {}", c.ending.describe());
         }
     }
-    let totals = report(&files, &runs, &known_failures()?);
+    let totals = report(&suites, &files, &runs, &known_failures()?);
     println!(
         "spec --qemu: machines ran {:.1} s, {:.1} s in all",
         booted.elapsed().as_secs_f64(),
@@ -280,8 +281,16 @@ struct SuiteTotals {
 /// passed and failed (a file no machine reported on counts as one failure). As in the
 /// hosted run, the failures of files on the known-failures list are counted apart, and
 /// a listed file that now passes fully is a failure, so that the list stays honest.
-fn report(files: &[PlannedFile], runs: &BTreeMap<String, FileRun>, known: &[String]) -> (u64, u64) {
-    let mut suites: BTreeMap<&str, SuiteTotals> = BTreeMap::new();
+fn report(
+    suite_names: &[String],
+    files: &[PlannedFile],
+    runs: &BTreeMap<String, FileRun>,
+    known: &[String],
+) -> (u64, u64) {
+    let mut suites: BTreeMap<&str, SuiteTotals> = suite_names
+        .iter()
+        .map(|s| (s.as_str(), SuiteTotals::default()))
+        .collect();
     for f in files {
         let suite = f.id.split('/').next().unwrap_or("");
         let t = suites.entry(suite).or_default();
@@ -374,8 +383,11 @@ mod tests {
             planned("wasm-v1/a.wast", 5, 0),
             planned("wasm-v1/b.wast", 2, 1),
         ];
-        assert_eq!(report(&files, &runs, &[]), (15 + 2, 1 + 1));
-        assert_eq!(report(&files[..1], &runs, &[]), (15, 0));
+        assert_eq!(report(&[], &files, &runs, &[]), (15 + 2, 1 + 1));
+        assert_eq!(
+            report(&["wasm-v2".into()], &files[..1], &runs, &[]),
+            (15, 0)
+        );
     }
 
     #[test]
@@ -390,11 +402,11 @@ mod tests {
             planned("wasm-v1/b.wast", 0, 0),
         ];
         assert_eq!(
-            report(&files[..1], &runs, &["wasm-v1/a.wast".into()]),
+            report(&[], &files[..1], &runs, &["wasm-v1/a.wast".into()]),
             (3, 0)
         );
         assert_eq!(
-            report(&files, &runs, &["wasm-v1/b.wast".into()]),
+            report(&[], &files, &runs, &["wasm-v1/b.wast".into()]),
             (7, 2 + 1)
         );
     }

@@ -7,8 +7,9 @@
 //! (`OUTDIR/scripts/<n>.script`) that the kernel's spec runner (`runtime/kernel/src/spec.rs`)
 //! executes against the modules compiled ahead of time. Validation-only assertions
 //! (`assert_invalid`, `assert_malformed`) are decided here, by the same compiler the
-//! image's modules went through, and counted in `OUTDIR/plan.txt`, which lists one line
-//! per file: `file SUITE/FILE SCRIPT STATIC_PASSED STATIC_FAILED`.
+//! image's modules went through, and counted in `OUTDIR/plan.txt`, which has a line
+//! `suite SUITE` per suite, then one line per file of it:
+//! `file SUITE/FILE SCRIPT STATIC_PASSED STATIC_FAILED`.
 //!
 //! A script has one directive per line, each starting with the `.wast` line number:
 //!
@@ -71,6 +72,7 @@ fn write_plan(out: &Path, filter: &str) -> Result<(), String> {
     }
     let mut index = String::new();
     for (s, (suite, _)) in SUITES.iter().enumerate() {
+        writeln!(index, "suite {suite}").expect("string");
         for (f, (name, text)) in suite_files(suite).into_iter().enumerate() {
             let id = format!("{suite}/{name}");
             if !id.contains(filter) {
