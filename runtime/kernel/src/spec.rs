@@ -26,7 +26,7 @@ use kiln_wasm::instance::descriptor;
 use kiln_wasm::instance::instantiate::{self, Instance, InstantiateError};
 use kiln_wasm::instance::{Extern, Store, Trap};
 use kiln_wasm::module::FuncType;
-use kiln_wasm::spectest::{self, Expected};
+use kiln_wasm::spectest::{self, Expected, Registry};
 
 /// Mismatches printed per file.
 const SHOWN_MISMATCHES: usize = 5;
@@ -88,18 +88,13 @@ pub fn run_all(bundle: &Bundle<'static>, args: &[String]) -> ExitStatus {
 }
 
 /// An instance registered under a name for imports, or the `spectest` host module.
-enum Registered {
-    Instance(Instance),
-    Host(BTreeMap<String, Extern>),
-}
-
 /// Runs the directives of one script.
 struct Runner {
     records: &'static [Record],
     store: Store,
     named: BTreeMap<String, Instance>,
     current: Option<Instance>,
-    registry: BTreeMap<String, Registered>,
+    registry: Registry,
     passed: u64,
     failed: u64,
     mismatches: Vec<String>,
@@ -109,20 +104,18 @@ type Check = Result<(), String>;
 
 impl Runner {
     fn new(records: &'static [Record]) -> Self {
-        let mut r = Runner {
+        let mut store = Store::new(&MACHINE);
+        let registry = Registry::new(&mut store);
+        Runner {
             records,
-            store: Store::new(&MACHINE),
+            store,
             named: BTreeMap::new(),
             current: None,
-            registry: BTreeMap::new(),
+            registry,
             passed: 0,
             failed: 0,
             mismatches: Vec::new(),
-        };
-        let host = spectest::host_module(&mut r.store);
-        let host = host.into_iter().map(|(n, e)| (n.to_string(), e)).collect();
-        r.registry.insert("spectest".into(), Registered::Host(host));
-        r
+        }
     }
 
     /// Runs one script line and counts it.
@@ -173,7 +166,7 @@ impl Runner {
             "register" => {
                 let as_name = unhex(word()?)?;
                 let inst = self.instance(word()?)?;
-                self.registry.insert(as_name, Registered::Instance(inst));
+                self.registry.register(as_name, inst);
                 Ok(())
             }
             "trapmod" => {
@@ -247,21 +240,10 @@ impl Runner {
         let (code, end) = record.code_range();
         self.store
             .add_image_code(module.clone(), code, (end - code) as usize);
-        let imports = module
-            .info
-            .imports
-            .iter()
-            .map(|i| {
-                let found = match self.registry.get(&i.module) {
-                    Some(Registered::Instance(inst)) => inst.export(&i.name),
-                    Some(Registered::Host(m)) => m.get(&i.name).copied(),
-                    None => None,
-                };
-                found.ok_or_else(|| {
-                    InstantiateError::Link(format!("unknown import {}::{}", i.module, i.name))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let imports = self
+            .registry
+            .imports(&module)
+            .map_err(InstantiateError::Link)?;
         instantiate::instantiate(&mut self.store, module, &imports)
     }
 

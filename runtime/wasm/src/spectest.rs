@@ -7,14 +7,64 @@
 //! spec-plan` wrote, where an [`Expected`] travels as one word: [`Expected::word`] and
 //! [`Expected::parse`]).
 
+use crate::instance::instantiate::Instance;
 use crate::instance::{Extern, Store};
 use crate::module::FuncType;
+use crate::CompiledModule;
 use crate::Type;
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use kiln_abi::wasm::TrapCode;
+
+/// What a module's imports are resolved against: the `spectest` host module and the
+/// instances a script `register`ed under a module name.
+pub struct Registry {
+    modules: BTreeMap<String, Registered>,
+}
+
+enum Registered {
+    Instance(Instance),
+    Host(BTreeMap<String, Extern>),
+}
+
+impl Registry {
+    /// A registry holding the `spectest` host module, created in `store`.
+    pub fn new(store: &mut Store) -> Self {
+        let host = host_module(store)
+            .into_iter()
+            .map(|(name, e)| (name.to_string(), e))
+            .collect();
+        let mut modules = BTreeMap::new();
+        modules.insert("spectest".to_string(), Registered::Host(host));
+        Registry { modules }
+    }
+
+    /// Makes `instance`'s exports importable under the module name `name`.
+    pub fn register(&mut self, name: String, instance: Instance) {
+        self.modules.insert(name, Registered::Instance(instance));
+    }
+
+    /// The externs `module` imports, in order, or the first import nobody provides
+    /// (`unknown import MODULE::NAME`).
+    pub fn imports(&self, module: &CompiledModule) -> Result<Vec<Extern>, String> {
+        module
+            .info
+            .imports
+            .iter()
+            .map(|i| {
+                let found = match self.modules.get(&i.module) {
+                    Some(Registered::Instance(inst)) => inst.export(&i.name),
+                    Some(Registered::Host(m)) => m.get(&i.name).copied(),
+                    None => None,
+                };
+                found.ok_or_else(|| format!("unknown import {}::{}", i.module, i.name))
+            })
+            .collect()
+    }
+}
 
 /// The exports of the `spectest` host module: print functions that print nothing,
 /// one immutable global of each number type (666 / 666.6), a table of 10 to 20 funcrefs

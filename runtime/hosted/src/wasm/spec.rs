@@ -21,7 +21,7 @@ use kiln_abi::wasm::TrapCode;
 use kiln_wasm::instance::instantiate::{self as instance, Instance, InstantiateError};
 use kiln_wasm::instance::Trap;
 use kiln_wasm::instance::{Extern, Store};
-use kiln_wasm::spectest::{self, Expected, Nan};
+use kiln_wasm::spectest::{self, Expected, Nan, Registry};
 use kiln_wasm::Type;
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -239,11 +239,6 @@ pub fn run_file(args: Vec<String>) -> ExitCode {
 }
 
 /// A module registered under a name for imports.
-enum Registered {
-    Instance(Instance),
-    Host(HashMap<String, Extern>),
-}
-
 /// Interprets the directives of one `.wast` file.
 pub(crate) struct Runner {
     features: wasmparser::WasmFeatures,
@@ -251,7 +246,7 @@ pub(crate) struct Runner {
     store: Store,
     named: HashMap<String, Instance>,
     current: Option<Instance>,
-    registry: HashMap<String, Registered>,
+    registry: Registry,
     pub(crate) passed: u64,
     pub(crate) failed: u64,
 }
@@ -261,28 +256,18 @@ type Check = Result<(), String>;
 
 impl Runner {
     pub(crate) fn new(features: wasmparser::WasmFeatures, text: &'static str) -> Self {
-        let mut r = Runner {
+        let mut store = Store::new(&super::trap::MACHINE);
+        let registry = Registry::new(&mut store);
+        Runner {
             features,
             text,
-            store: Store::new(&super::trap::MACHINE),
+            store,
             named: HashMap::new(),
             current: None,
-            registry: HashMap::new(),
+            registry,
             passed: 0,
             failed: 0,
-        };
-        let spectest = r.spectest();
-        r.registry
-            .insert("spectest".into(), Registered::Host(spectest));
-        r
-    }
-
-    /// The `spectest` host module.
-    fn spectest(&mut self) -> HashMap<String, Extern> {
-        spectest::host_module(&mut self.store)
-            .into_iter()
-            .map(|(name, e)| (name.to_string(), e))
-            .collect()
+        }
     }
 
     pub(crate) fn run(&mut self) {
@@ -321,19 +306,7 @@ impl Runner {
     }
 
     fn imports(&self, module: &kiln_wasm::CompiledModule) -> Result<Vec<Extern>, String> {
-        module
-            .info
-            .imports
-            .iter()
-            .map(|i| {
-                let found = match self.registry.get(&i.module) {
-                    Some(Registered::Instance(inst)) => inst.export(&i.name),
-                    Some(Registered::Host(m)) => m.get(&i.name).copied(),
-                    None => None,
-                };
-                found.ok_or_else(|| format!("unknown import {}::{}", i.module, i.name))
-            })
-            .collect()
+        self.registry.imports(module)
     }
 
     fn instantiate(
@@ -369,8 +342,7 @@ impl Runner {
             }
             WastDirective::Register { name, module, .. } => {
                 let inst = self.instance(module)?;
-                self.registry
-                    .insert(name.to_string(), Registered::Instance(inst));
+                self.registry.register(name.to_string(), inst);
                 Ok(())
             }
             WastDirective::Invoke(inv) => self
