@@ -257,12 +257,7 @@ fn known_failures() -> Result<Vec<String>> {
     let path = profile::root().join(KNOWN_FAILURES);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect())
+    Ok(kiln_wasm::spectest::known_failures(&text))
 }
 
 /// What one suite added up to.

@@ -19,6 +19,16 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use kiln_abi::wasm::TrapCode;
 
+/// The files of the checked-in known-failures list (`tests/wasm/spec-known-failures.txt`:
+/// `suite/file.wast  reason` per line, `#` comments): the first word of each entry.
+pub fn known_failures(list: &str) -> Vec<String> {
+    list.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
 /// What a module's imports are resolved against: the `spectest` host module and the
 /// instances a script `register`ed under a module name.
 pub struct Registry {
@@ -215,6 +225,12 @@ impl Expected {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_failures_are_the_first_words_of_entries() {
+        let list = "# comment\n\nwasm-v1/a.wast  reason here\n  wasm-v2/b.wast\n";
+        assert_eq!(known_failures(list), ["wasm-v1/a.wast", "wasm-v2/b.wast"]);
+    }
 
     #[test]
     fn words_read_back() {

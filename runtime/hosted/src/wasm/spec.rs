@@ -64,12 +64,7 @@ fn features(suite: &str) -> wasmparser::WasmFeatures {
 /// The checked-in list of files not yet at 100%: `suite/file.wast  reason`.
 fn known_failures(path: &str) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect())
+    Ok(spectest::known_failures(&text))
 }
 
 /// Outcome of one file, as reported by its child process.
