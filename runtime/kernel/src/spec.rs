@@ -173,7 +173,7 @@ impl Runner {
                 let module = word()?;
                 let message = after_equals(line);
                 match self.instantiate(module) {
-                    Err(InstantiateError::Trap(t)) => check_trap(&t, message),
+                    Err(InstantiateError::Trap(t)) => spectest::check_trap(t.code, message),
                     Err(e) => Err(format!(
                         "expected trap `{message}`, got {}",
                         self.describe(e)
@@ -214,7 +214,7 @@ impl Runner {
                             expected.split(' ').filter(|w| !w.is_empty()).collect();
                         check_results(&got, &want)
                     }
-                    ("trap", Err(Ok(t))) => check_trap(&t, expected),
+                    ("trap", Err(Ok(t))) => spectest::check_trap(t.code, expected),
                     ("exhaust", Err(Ok(t))) if t.code == TrapCode::StackOverflow => Ok(()),
                     ("trap" | "exhaust", Ok(got)) => Err(format!("expected a trap, got {got:x?}")),
                     (_, Err(Ok(t))) => Err(self.store.describe_trap(&t)),
@@ -313,17 +313,6 @@ fn unhex(word: &str) -> Result<String, String> {
         .collect::<Result<Vec<u8>, _>>()
         .map_err(|_| format!("bad name `{word}`"))?;
     String::from_utf8(bytes).map_err(|_| format!("name `{word}` is not UTF-8"))
-}
-
-fn check_trap(trap: &Trap, expected: &str) -> Check {
-    if spectest::trap_matches(trap.code, expected) {
-        Ok(())
-    } else {
-        Err(format!(
-            "expected trap `{expected}`, got `{}`",
-            trap.code.message()
-        ))
-    }
 }
 
 fn check_results(got: &[u64], want: &[&str]) -> Check {

@@ -118,6 +118,18 @@ pub fn trap_matches(code: TrapCode, message: &str) -> bool {
     message.starts_with(got) || got.starts_with(message)
 }
 
+/// [`trap_matches`] as a check: `Err` says what was expected and what came.
+pub fn check_trap(code: TrapCode, expected: &str) -> Result<(), String> {
+    if trap_matches(code, expected) {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected trap `{expected}`, got `{}`",
+            code.message()
+        ))
+    }
+}
+
 /// Which NaNs a NaN pattern accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Nan {

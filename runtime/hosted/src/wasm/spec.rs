@@ -350,7 +350,7 @@ impl Runner {
             }
             WastDirective::AssertTrap { exec, message, .. } => match self.execute_trap(exec) {
                 Ok(got) => Err(format!("expected trap `{message}`, got {got:?}")),
-                Err(Ok(trap)) => check_trap(&trap, message),
+                Err(Ok(trap)) => spectest::check_trap(trap.code, message),
                 Err(Err(e)) => Err(format!("expected trap `{message}`, got error {e}")),
             },
             WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(&call) {
@@ -485,17 +485,6 @@ fn arg_slot(a: &WastArg<'_>) -> Result<u64, String> {
             other => return Err(format!("unsupported argument {other:?}")),
         }),
         _ => Err("component arguments are not supported".into()),
-    }
-}
-
-fn check_trap(trap: &Trap, expected: &str) -> Check {
-    if spectest::trap_matches(trap.code, expected) {
-        Ok(())
-    } else {
-        Err(format!(
-            "expected trap `{expected}`, got `{}`",
-            trap.code.message()
-        ))
     }
 }
 
