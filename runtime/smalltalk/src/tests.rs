@@ -374,6 +374,32 @@ fn fallback_blocks_reach_their_frame_while_it_lives_and_fail_cleanly_after() {
 }
 
 #[test]
+fn escaped_fallback_blocks_keep_their_context_and_return_through_escaped_block() {
+    // `self` is not a Boolean and keeps the block `ifTrue:` is sent with. In `keep` the
+    // method has a context (it creates `[x]`), so the fallback block is an ordinary
+    // block on it and still works after `keep` returned; in `ret` it is linked to the
+    // frame, and its `^` after `ret` returned goes to `escapedBlock:`.
+    let src = "Main = (
+        | saved |
+        ifTrue: b = ( saved := b. ^#kept )
+        escapedBlock: b = ( ^#escaped )
+        keep = ( | x f | f := [x]. x := 5. self ifTrue: [ x := x + 1. f value * 10 ]. ^f )
+        ret = ( self ifTrue: [ ^7 ]. ^8 )
+        run = ( | f |
+            f := self keep. saved value println. f value println.
+            self ret println. saved value println )
+    )";
+    for gc_stress in [false, true] {
+        let (outcome, out) = run(src, gc_stress);
+        assert_eq!(
+            (outcome, out.as_str()),
+            (Outcome::Finished, "60\n6\n8\nescaped\n"),
+            "gc stress: {gc_stress}"
+        );
+    }
+}
+
+#[test]
 fn test_class_counts_come_from_the_harness_globals_and_broken_runs_count_as_failures() {
     let harness = "TestHarness = ( run: args = ( | name |
         name := args at: 2.

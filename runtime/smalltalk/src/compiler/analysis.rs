@@ -1,5 +1,5 @@
 //! Static questions about method bodies: which sends are compiled inline, whether a
-//! body creates real blocks (and so needs a context) or returns non-locally.
+//! body creates real blocks (and so needs a context).
 
 use crate::ast::{Body, Expr, Stmt};
 use alloc::string::String;
@@ -140,20 +140,4 @@ pub(super) fn expr_creates_block(e: &Expr) -> bool {
             }
         }
     }
-}
-
-/// Does `body` contain a `^` (looking into nested blocks)?
-pub(super) fn returns(body: &Body) -> bool {
-    fn expr(e: &Expr) -> bool {
-        match e {
-            Expr::Var(_) | Expr::Lit(_) => false,
-            Expr::Assign(_, v) => expr(v),
-            Expr::Block(b) => returns(b),
-            Expr::Send { receiver, args, .. } => expr(receiver) || args.iter().any(expr),
-        }
-    }
-    body.stmts.iter().any(|s| match s {
-        Stmt::Return(_) => true,
-        Stmt::Expr(e) => expr(e),
-    })
 }

@@ -2,7 +2,6 @@
 //! counting loops, comparisons fused with jumps, and the fallback blocks used when the
 //! receiver is not a Boolean.
 
-use super::analysis::{creates_block, returns};
 use super::{CompileResult, Gen};
 use crate::ast::{Body, Expr, Literal, Stmt};
 use crate::code::{Routine, Word};
@@ -55,28 +54,33 @@ impl Gen<'_> {
     }
 
     /// Real blocks for the literal block arguments of an inlined control message, used
-    /// only if its receiver turns out not to be a Boolean. A block that creates blocks
-    /// or returns non-locally (or one inside another fallback block) has none (0): it is
-    /// passed as `nil`.
+    /// only if its receiver turns out not to be a Boolean or Integer. In a scope with a
+    /// context they are ordinary blocks on that context; otherwise (nothing in the scope
+    /// creates a block, so neither do they) they are linked to the frame running the
+    /// message (see `interp::send_with_blocks`).
     fn fallback_blocks(&mut self, args: &[Expr]) -> CompileResult<[usize; 2]> {
         let mut out = [0usize; 2];
-        if self.scope().frame_linked {
-            return Ok(out);
-        }
+        let frame_linked = !self.scope().has_ctx;
         for (i, a) in args.iter().enumerate() {
             if let Expr::Block(b) = a {
-                if !creates_block(b) && !returns(b) {
-                    out[i] = self.function_in(b, true, None, false, true)? as usize;
-                }
+                out[i] = self.function_in(b, true, None, false, frame_linked)? as usize;
             }
         }
         Ok(out)
     }
 
+    /// The `link` operand of a real send from inlined code (see
+    /// `interp::send_with_blocks`): is this a block, and the frame slot of its context.
+    fn fallback_link(&self) -> usize {
+        let s = self.scope();
+        let ctx_slot = if s.has_ctx { s.num_args + 1 } else { 0 };
+        (ctx_slot << 1) | s.is_block as usize
+    }
+
     /// Emits the test of an inlined control message: consumes the condition and jumps to
     /// a target patched later when it is `true` (`jump_if_true`) or `false`. A
     /// comparison condition is fused with the jump. `fallback` holds the operands after
-    /// the target (selector, argument count, end, is-block, fallback blocks). Returns
+    /// the target (selector, argument count, end, link, fallback blocks). Returns
     /// the position of the target operand.
     fn cond_jump(
         &mut self,
@@ -209,11 +213,11 @@ impl Gen<'_> {
             "ifTrue:" | "ifFalse:" | "and:" | "or:" => {
                 let on_true = matches!(selector, "ifTrue:" | "and:");
                 let fallback = self.fallback_blocks(args)?;
-                let in_block = self.in_block() as usize;
+                let link = self.fallback_link();
                 let j = self.cond_jump(
                     receiver,
                     !on_true,
-                    [sel, argc, 0, in_block, fallback[0], fallback[1]],
+                    [sel, argc, 0, link, fallback[0], fallback[1]],
                 )?;
                 self.inline_block(&args[0], &[])?;
                 let end = self.emit_jump(r::jump, &[]);
@@ -230,12 +234,12 @@ impl Gen<'_> {
             }
             "ifTrue:ifFalse:" | "ifFalse:ifTrue:" => {
                 let fallback = self.fallback_blocks(args)?;
-                let in_block = self.in_block() as usize;
+                let link = self.fallback_link();
                 let jump_if_true = selector != "ifTrue:ifFalse:";
                 let j = self.cond_jump(
                     receiver,
                     jump_if_true,
-                    [sel, argc, 0, in_block, fallback[0], fallback[1]],
+                    [sel, argc, 0, link, fallback[0], fallback[1]],
                 )?;
                 self.inline_block(&args[0], &[])?;
                 self.adjust(-1);
@@ -304,11 +308,8 @@ impl Gen<'_> {
                     values += 1;
                 }
                 let fallback_block = self.fallback_blocks(core::slice::from_ref(block_arg))?[0];
-                let in_block = self.in_block() as usize;
-                self.emit(
-                    r::int_loop_guard,
-                    &[values, sel, 0, in_block, fallback_block],
-                );
+                let link = self.fallback_link();
+                self.emit(r::int_loop_guard, &[values, sel, 0, link, fallback_block]);
                 let guard = self.here() - 6;
                 let start = self.hidden_var("(start)");
                 let limit = self.hidden_var("(limit)");

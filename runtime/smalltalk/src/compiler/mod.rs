@@ -29,7 +29,7 @@ struct Scope {
     has_ctx: bool,
     is_block: bool,
     /// A fallback block of an inlined control message: its outer scope is reached
-    /// through a frame handle (see `interp::not_boolean`), not a context.
+    /// through a frame handle (see `interp::send_with_blocks`), not a context.
     frame_linked: bool,
 }
 
@@ -130,8 +130,9 @@ fn trivial(body: &Body, fields: &[String], field_base: usize) -> Trivial {
 
 enum Var {
     Local(usize),
-    /// A variable of the frame a fallback block is linked to.
-    Frame(usize),
+    /// A variable reached through the frame a fallback block is linked to (operands of
+    /// `interp::push_linked`).
+    Linked([usize; 4]),
     Ctx {
         start: usize,
         hops: usize,
@@ -388,23 +389,20 @@ impl Gen<'_> {
                 let d = cur - level;
                 let c = &self.scopes[cur];
                 if c.frame_linked {
-                    // The outer scope's frame is reached through the block's frame handle.
-                    let outer = &self.scopes[cur - 1];
-                    return if outer.has_ctx {
-                        Var::Ctx {
-                            start: r::FRAME_REF | (outer.num_args + 1),
-                            hops: d - 1,
-                            index: 2 + index,
-                        }
-                    } else if d == 1 {
-                        Var::Frame(1 + index)
+                    // Fallback blocks in methods without a context: this one and those
+                    // around it (`links` of them) are linked to the frames they were
+                    // created in; none of them, nor the first scope outside them,
+                    // has a context.
+                    let links = self.scopes[..=cur]
+                        .iter()
+                        .rev()
+                        .take_while(|s| s.frame_linked)
+                        .count();
+                    return Var::Linked(if d <= links {
+                        [d, r::LINKED_FRAME, 0, 1 + index]
                     } else {
-                        Var::Ctx {
-                            start: r::FRAME_REF | r::FRAME_OUTER,
-                            hops: d - 2,
-                            index: 2 + index,
-                        }
-                    };
+                        [links, r::LINKED_OUTER, d - links - 1, 2 + index]
+                    });
                 }
                 return if c.has_ctx {
                     Var::Ctx {
@@ -449,10 +447,7 @@ impl Gen<'_> {
             "false" => self.emit(r::push_const, &[Value::FALSE.0 as usize]),
             _ => match self.resolve(name) {
                 Var::Local(i) => self.emit(r::push_local, &[i]),
-                Var::Frame(i) => self.emit(r::push_linked_frame, &[i]),
-                Var::Ctx { start, hops, index } if start >= r::FRAME_REF && start != usize::MAX => {
-                    self.emit(r::push_linked_context, &[start, hops, index])
-                }
+                Var::Linked(operands) => self.emit(r::push_linked, &operands),
                 Var::Ctx { start, hops, index } => {
                     self.emit(r::push_context, &[start, hops, index])
                 }
@@ -471,10 +466,7 @@ impl Gen<'_> {
     fn store_var(&mut self, name: &str) -> CompileResult<()> {
         match self.resolve(name) {
             Var::Local(i) => self.emit(r::store_local, &[i]),
-            Var::Frame(i) => self.emit(r::store_linked_frame, &[i]),
-            Var::Ctx { start, hops, index } if start >= r::FRAME_REF && start != usize::MAX => {
-                self.emit(r::store_linked_context, &[start, hops, index])
-            }
+            Var::Linked(operands) => self.emit(r::store_linked, &operands),
             Var::Ctx { start, hops, index } => self.emit(r::store_context, &[start, hops, index]),
             Var::Field(i) if self.in_block() => self.emit(r::store_field_in_block, &[i]),
             Var::Field(i) => self.emit(r::store_field, &[i]),

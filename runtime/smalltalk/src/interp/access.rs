@@ -62,23 +62,12 @@ push_routine!(
     /// `usize::MAX` for the block's outer context), hops up the parent chain, slot.
     push_context, 4, |pc, fp| heap::slot(context_at(pc, fp), (*pc.add(3)).u));
 
-/// Start flag of a context-variable operand: the context is found through the frame a
-/// fallback block is linked to (that frame's slot in the low bits).
-pub const FRAME_REF: usize = 1 << 40;
-/// With [`FRAME_REF`]: the linked frame's block's outer context.
-pub const FRAME_OUTER: usize = (1 << 32) - 1;
-
-/// The frame a fallback block (at `fp[0]`) is linked to, or `None` once the control
-/// message that created the block has returned (the handle is cleared then).
-///
-/// # Safety
-/// `fp[0]` must be a fallback block.
-#[inline]
-unsafe fn linked_frame(fp: *mut Value) -> Option<*mut Value> {
-    // SAFETY: fallback blocks hold a one-slot frame handle as their outer context.
-    let f = unsafe { heap::slot(heap::slot(*fp, 1), 0) };
-    f.is_int().then(|| f.as_int() as *mut Value)
-}
+/// Start operand of a linked-variable routine: the variable is the linked frame's slot
+/// `index` itself.
+pub const LINKED_FRAME: usize = usize::MAX - 1;
+/// Start operand of a linked-variable routine: the outer context of the linked frame's
+/// block.
+pub const LINKED_OUTER: usize = usize::MAX;
 
 fn dead_linked_frame(sp: *mut Value, vm: &mut Vm) -> Step {
     vm.sp = sp;
@@ -88,109 +77,77 @@ fn dead_linked_frame(sp: *mut Value, vm: &mut Vm) -> Step {
     leave(sp)
 }
 
-/// The context a linked-context routine addresses (operands as `push_context`, the
-/// start with [`FRAME_REF`]), or `None` if the linked frame is gone.
+/// The frame a fallback block (at `fp[0]`) is linked to, through the frame handle that
+/// is its outer context, or `None` once the control message that created the block has
+/// returned (the handle is cleared then).
 ///
 /// # Safety
-/// `fp[0]` must be a fallback block.
-unsafe fn linked_context(pc: *const Word, fp: *mut Value) -> Option<Value> {
-    // SAFETY: the linked frame is live (checked) and holds the context chain.
+/// `fp[0]` must be a frame-linked fallback block (see `control::send_with_blocks`).
+#[inline]
+unsafe fn linked_frame(fp: *mut Value) -> Option<*mut Value> {
+    // SAFETY: such a block holds its frame handle in slot 1.
+    let f = unsafe { heap::slot(heap::slot(*fp, 1), 0) };
+    f.is_int().then(|| f.as_int() as *mut Value)
+}
+
+/// The address of the variable a linked-variable routine addresses, or `None` if a
+/// frame on the way is gone. Operands: the number of frame links to follow (from
+/// fallback blocks nested in each other to the frame they are linked to), then, in
+/// that frame: start ([`LINKED_FRAME`]: the frame slot `index`; [`LINKED_OUTER`]: its
+/// block's outer context), hops up the context chain, index.
+///
+/// # Safety
+/// `pc` must be a linked-variable routine of the frame `fp`, compiled in a
+/// frame-linked fallback block.
+#[inline]
+unsafe fn linked_var(pc: *const Word, fp: *mut Value) -> Option<*mut Value> {
+    // SAFETY: every frame on the way is a live fallback block activation (checked) and
+    // the last one holds the variable or the context chain that does.
     unsafe {
-        let f = linked_frame(fp)?;
-        let start = (*pc.add(1)).u;
-        let mut c = if start == FRAME_REF | FRAME_OUTER {
-            heap::slot(*f, 1)
-        } else {
-            *f.add(start & !FRAME_REF)
-        };
-        for _ in 0..(*pc.add(2)).u {
+        let mut f = fp;
+        for _ in 0..(*pc.add(1)).u {
+            f = linked_frame(f)?;
+        }
+        let index = (*pc.add(4)).u;
+        if (*pc.add(2)).u == LINKED_FRAME {
+            return Some(f.add(index));
+        }
+        let mut c = heap::slot(*f, 1);
+        for _ in 0..(*pc.add(3)).u {
             c = heap::slot(c, 0);
         }
-        Some(c)
+        Some(heap::slots(c).add(index))
     }
 }
 
-/// Pushes a variable of the frame a fallback block is linked to (operand 1: slot).
+/// Pushes a variable reached through the frame a fallback block is linked to
+/// (operands: see `linked_var`).
 ///
 /// # Safety
-/// Called by the dispatch loop only, in a fallback block.
-pub unsafe fn push_linked_frame(
-    pc: *const Word,
-    sp: *mut Value,
-    fp: *mut Value,
-    vm: &mut Vm,
-) -> Step {
-    // SAFETY: a live linked frame holds the slot; a dead one is reported.
+/// Called by the dispatch loop only, in a frame-linked fallback block.
+pub unsafe fn push_linked(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut Vm) -> Step {
+    // SAFETY: a live linked frame holds the variable; a dead one is reported.
     unsafe {
-        let Some(f) = linked_frame(fp) else {
+        let Some(var) = linked_var(pc, fp) else {
             return dead_linked_frame(sp, vm);
         };
-        *sp = *f.add((*pc.add(1)).u);
-        step(pc.add(2), sp.add(1))
+        *sp = *var;
+        step(pc.add(5), sp.add(1))
     }
 }
 
-/// Stores the top of stack (kept) into a variable of the linked frame.
+/// Stores the top of stack (kept) into a variable reached through the linked frame.
 ///
 /// # Safety
-/// Called by the dispatch loop only, in a fallback block.
-pub unsafe fn store_linked_frame(
-    pc: *const Word,
-    sp: *mut Value,
-    fp: *mut Value,
-    vm: &mut Vm,
-) -> Step {
-    // SAFETY: as for `push_linked_frame`.
+/// Called by the dispatch loop only, in a frame-linked fallback block.
+pub unsafe fn store_linked(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut Vm) -> Step {
+    // SAFETY: as for `push_linked`.
     unsafe {
-        let Some(f) = linked_frame(fp) else {
+        let Some(var) = linked_var(pc, fp) else {
             return dead_linked_frame(sp, vm);
         };
-        *f.add((*pc.add(1)).u) = *sp.sub(1);
-        step(pc.add(2), sp)
-    }
-}
-
-/// Pushes a context variable reached through the linked frame.
-///
-/// # Safety
-/// Called by the dispatch loop only, in a fallback block.
-pub unsafe fn push_linked_context(
-    pc: *const Word,
-    sp: *mut Value,
-    fp: *mut Value,
-    vm: &mut Vm,
-) -> Step {
-    // SAFETY: as for `push_linked_frame`.
-    unsafe {
-        match linked_context(pc, fp) {
-            Some(c) => {
-                *sp = heap::slot(c, (*pc.add(3)).u);
-                step(pc.add(4), sp.add(1))
-            }
-            None => dead_linked_frame(sp, vm),
-        }
-    }
-}
-
-/// Stores the top of stack (kept) into a context variable reached through the linked frame.
-///
-/// # Safety
-/// Called by the dispatch loop only, in a fallback block.
-pub unsafe fn store_linked_context(
-    pc: *const Word,
-    sp: *mut Value,
-    fp: *mut Value,
-    vm: &mut Vm,
-) -> Step {
-    // SAFETY: as for `push_linked_frame`.
-    unsafe {
-        match linked_context(pc, fp) {
-            Some(c) => {
-                heap::set_slot(c, (*pc.add(3)).u, *sp.sub(1));
-                step(pc.add(4), sp)
-            }
-            None => dead_linked_frame(sp, vm),
-        }
+        *var = *sp.sub(1);
+        step(pc.add(5), sp)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Control-flow routines: jumps, conditional jumps (with the real-send fallback for
 //! non-Booleans) and comparisons fused with conditional jumps.
+use super::entry::home_marker;
 use super::sends::{int_operands, send};
-use super::{leave, send_message, step};
+use super::{leave, marker, send_message, step};
 use crate::code::{Method, Step, Word};
 use crate::heap::{self, Format};
 use crate::value::Value;
@@ -88,9 +89,13 @@ pub unsafe fn jump(pc: *const Word, sp: *mut Value, _fp: *mut Value, _vm: &mut V
 
 /// Sends `selector` for real from an inlined control message. `base[1..=leading]`
 /// already hold the receiver and the leading arguments; one argument per entry of
-/// `blocks` follows: a fallback block for that literal block (linked to this frame
-/// through a handle kept in `base[0]` and cleared when the send returns), or `nil`
-/// where the block has no fallback (0). The result is left in `base[0]`.
+/// `blocks` follows: a real block for that literal block, or `nil` where there is none
+/// (0). `link` (from the compiler): bit 0, is this frame a block's; the other bits, the
+/// frame slot of its context, or 0 if it has none. With a context the blocks are
+/// ordinary blocks on it. Without one, they are linked to this frame through a handle
+/// kept in `base[0]`, `[frame address, NLR marker of the home method]`, which lets
+/// them reach its variables and `^` return from the home method; both are cleared
+/// when the send returns. The result is left in `base[0]`.
 ///
 /// # Safety
 /// `base` must be this frame's operand stack top, with room for the arguments (the
@@ -102,10 +107,12 @@ unsafe fn send_with_blocks(
     leading: usize,
     selector: u32,
     blocks: &[usize],
-    in_block: bool,
+    link: usize,
 ) -> bool {
     // SAFETY: as stated above; every allocation happens with `vm.sp` covering the values.
     unsafe {
+        let in_block = link & 1 != 0;
+        let ctx_slot = link >> 1;
         *base = Value::NIL;
         let first_block = base.add(1 + leading);
         for i in 0..blocks.len() {
@@ -113,9 +120,17 @@ unsafe fn send_with_blocks(
         }
         vm.sp = first_block.add(blocks.len());
         if blocks.iter().any(|&m| m != 0) {
-            let handle = vm.alloc(cls::CONTEXT, Format::Pointers, 1);
-            heap::set_slot(handle, 0, Value::int(fp as i64));
-            *base = handle;
+            if ctx_slot == 0 {
+                let home = if in_block {
+                    home_marker(*fp)
+                } else {
+                    marker(fp)
+                };
+                let handle = vm.alloc(cls::CONTEXT, Format::Pointers, 2);
+                heap::set_slot(handle, 0, Value::int(fp as i64));
+                heap::set_slot(handle, 1, home);
+                *base = handle;
+            }
             for (i, &m) in blocks.iter().enumerate() {
                 if m == 0 {
                     continue;
@@ -123,7 +138,12 @@ unsafe fn send_with_blocks(
                 let class = cls::BLOCK1 + (*(m as *const Method)).num_args as u32;
                 let b = vm.alloc(class, Format::Pointers, 3);
                 heap::set_slot(b, 0, Value::int(m as i64));
-                heap::set_slot(b, 1, *base);
+                let outer = if ctx_slot == 0 {
+                    *base
+                } else {
+                    *fp.add(ctx_slot)
+                };
+                heap::set_slot(b, 1, outer);
                 heap::set_slot(b, 2, if in_block { heap::slot(*fp, 2) } else { *fp });
                 *first_block.add(i) = b;
             }
@@ -131,6 +151,7 @@ unsafe fn send_with_blocks(
         let ok = send_message(vm, selector, leading - 1 + blocks.len(), base.add(1));
         if (*base).is_ptr() {
             heap::set_slot(*base, 0, Value::NIL);
+            heap::set_slot(*base, 1, Value::NIL);
         }
         *base = *base.add(1);
         ok
@@ -139,7 +160,7 @@ unsafe fn send_with_blocks(
 
 /// A non-Boolean reached an inlined control message: sends the message for real and
 /// continues at the end of the inlined code. Operands: target, selector, argument
-/// count, end, is-block, then one fallback block method per argument (0: pass `nil`).
+/// count, end, link, then one fallback block method per argument (0: pass `nil`).
 ///
 /// # Safety
 /// Called by the conditional jumps only, with the tested value popped off at `sp`.
@@ -148,10 +169,10 @@ unsafe fn not_boolean(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut 
     unsafe {
         let selector = (*pc.add(2)).u as u32;
         let argc = (*pc.add(3)).u;
-        let in_block = (*pc.add(5)).u != 0;
+        let link = (*pc.add(5)).u;
         *sp.add(1) = *sp;
         let blocks = [(*pc.add(6)).u, (*pc.add(7)).u];
-        if !send_with_blocks(vm, fp, sp, 1, selector, &blocks[..argc], in_block) {
+        if !send_with_blocks(vm, fp, sp, 1, selector, &blocks[..argc], link) {
             return leave(sp);
         }
         step(pc.offset((*pc.add(4)).i as isize), sp.add(1))
@@ -161,7 +182,7 @@ unsafe fn not_boolean(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &mut 
 /// Entry of an inlined counting loop (`to:do:`, `to:by:do:`, `timesRepeat:`): continues
 /// if the receiver and the bounds on top of the stack are SmallIntegers; otherwise
 /// sends the message for real (with the loop body as a fallback block) and continues at
-/// the end. Operands: number of values, selector, end, is-block, fallback block.
+/// the end. Operands: number of values, selector, end, link, fallback block.
 ///
 /// # Safety
 /// Called by the dispatch loop only.
@@ -177,8 +198,8 @@ pub unsafe fn int_loop_guard(pc: *const Word, sp: *mut Value, fp: *mut Value, vm
             *base.add(i + 1) = *base.add(i);
         }
         let selector = (*pc.add(2)).u as u32;
-        let in_block = (*pc.add(4)).u != 0;
-        if !send_with_blocks(vm, fp, base, n, selector, &[(*pc.add(5)).u], in_block) {
+        let link = (*pc.add(4)).u;
+        if !send_with_blocks(vm, fp, base, n, selector, &[(*pc.add(5)).u], link) {
             return leave(sp);
         }
         step(pc.offset((*pc.add(3)).i as isize), base.add(1))
@@ -186,7 +207,7 @@ pub unsafe fn int_loop_guard(pc: *const Word, sp: *mut Value, fp: *mut Value, vm
 }
 
 /// Pops a Boolean and jumps if it is `false`. Operands: target, then the fallback
-/// operands of `not_boolean` (selector, argument count, end, is-block, two blocks).
+/// operands of `not_boolean` (selector, argument count, end, link, two blocks).
 ///
 /// # Safety
 /// Called by the dispatch loop only.

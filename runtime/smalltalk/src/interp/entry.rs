@@ -129,6 +129,25 @@ pub unsafe fn return_self(_pc: *const Word, sp: *mut Value, _fp: *mut Value, _vm
     leave(sp)
 }
 
+/// The NLR marker of the home method of `block`, or `nil` if that method has returned:
+/// found at the end of the block's outer-context chain, which ends at the home method's
+/// context or at the frame handle of a fallback block (see `control::send_with_blocks`),
+/// which holds the marker while the inlined control message runs.
+///
+/// # Safety
+/// `block` must be a block object.
+pub(crate) unsafe fn home_marker(block: Value) -> Value {
+    // SAFETY: outer contexts link through slot 0 (`nil` or, in a frame handle, an
+    // integer ends the chain) and hold the home marker in slot 1.
+    unsafe {
+        let mut ctx = heap::slot(block, 1);
+        while heap::slot(ctx, 0).is_ptr() {
+            ctx = heap::slot(ctx, 0);
+        }
+        heap::slot(ctx, 1)
+    }
+}
+
 /// `^` inside a block: returns from the block's home method, or sends `escapedBlock:`
 /// if that method has already returned.
 ///
@@ -140,14 +159,10 @@ pub unsafe fn return_nonlocal(
     fp: *mut Value,
     vm: &mut Vm,
 ) -> Step {
-    // SAFETY: `fp[0]` is a block whose outer-context chain ends at its home method's context.
+    // SAFETY: `fp[0]` is a block (see `home_marker`).
     unsafe {
         let value = *sp.sub(1);
-        let mut ctx = heap::slot(*fp, 1);
-        while heap::slot(ctx, 0) != Value::NIL {
-            ctx = heap::slot(ctx, 0);
-        }
-        let home = heap::slot(ctx, 1);
+        let home = home_marker(*fp);
         if home == Value::NIL {
             let block = *fp;
             let base = sp;

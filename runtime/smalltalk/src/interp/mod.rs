@@ -100,11 +100,14 @@ unsafe fn run_from(vm: &mut Vm, m: *const Method, fp: *mut Value, start: usize) 
         }
         vm.acts = act.prev;
         vm.depth -= 1;
-        if md.has_context && !md.is_block {
-            let ctx = *fp.add(md.context_slot());
-            if ctx.is_ptr() {
-                heap::set_slot(ctx, 1, Value::NIL);
+        if !md.is_block {
+            if md.has_context {
+                let ctx = *fp.add(md.context_slot());
+                if ctx.is_ptr() {
+                    heap::set_slot(ctx, 1, Value::NIL);
+                }
             }
+            // A `^` in a fallback block may return here even without a context.
             if vm.unwind == UNWIND_NLR && vm.nlr_target == marker(fp).0 {
                 *fp = vm.nlr_value;
                 vm.nlr_value = Value::NIL;
