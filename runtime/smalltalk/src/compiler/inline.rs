@@ -252,6 +252,10 @@ impl Gen<'_> {
                 self.patch_end(j, done);
             }
             "whileTrue:" | "whileFalse:" => {
+                // A condition that is not a Boolean is sent the message, with the
+                // body as a real block, as `Block>>whileTrue:` does.
+                let body = self.fallback_blocks(args)?[0];
+                let fallback = [sel, argc, 0, self.fallback_link(), body, 0];
                 let top = self.here();
                 let jump_if_true = selector == "whileFalse:";
                 let j = match receiver {
@@ -261,7 +265,7 @@ impl Gen<'_> {
                         let Stmt::Expr(cond) = &b.stmts[0] else {
                             unreachable!("matched above")
                         };
-                        self.cond_jump(cond, jump_if_true, [sel, argc, 0, 0, 0, 0])?
+                        self.cond_jump(cond, jump_if_true, fallback)?
                     }
                     _ => {
                         self.inline_block(receiver, &[])?;
@@ -270,7 +274,7 @@ impl Gen<'_> {
                         } else {
                             r::jump_if_false
                         };
-                        let j = self.emit_jump(test, &[sel, argc, 0, 0, 0, 0]);
+                        let j = self.emit_jump(test, &fallback);
                         self.adjust(-1);
                         j
                     }
