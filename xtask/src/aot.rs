@@ -6,9 +6,11 @@
 //! | section | holds |
 //! |---|---|
 //! | `.text.wasm.<module>` | the machine code, one local symbol `wasm_<module>_<function>` per function (named from the name section when there is one) |
-//! | `.rodata.wasm.<module>` | the module descriptor (`kiln_wasm::instance::descriptor`: types, imports, exports, globals' initial values, element segments, data segments' modes and places, names, function offsets) and the module's name |
-//! | `.rodata.wasm.<module>.data` | the bytes of the data segments |
-//! | `.kiln_wasm_modules` | one [`RECORD_SIZE`]-byte record: pointers to (and lengths of) the name, the code, the descriptor and the data bytes, filled in by `R_X86_64_64` relocations |
+//! | `.rodata.wasm.<module>` | the module descriptor (`kiln_wasm::instance::descriptor`: types, imports, exports, element and data segments' modes and places, names, function offsets), local symbol `kiln_wasm_<module>_descriptor`, and the module's name |
+//! | `.rodata.wasm.<module>.data` | the bytes of the data segments, local symbol `kiln_wasm_<module>_data` |
+//! | `.rodata.wasm.<module>.elem` | the items of the element segments (constant expressions), local symbol `kiln_wasm_<module>_elem` |
+//! | `.rodata.wasm.<module>.globals` | the initial values of the module's globals (constant expressions), local symbol `kiln_wasm_<module>_globals` |
+//! | `.kiln_wasm_modules` | one [`RECORD_SIZE`]-byte record: pointers to (and lengths of) the name, the code, the descriptor, the data bytes, the element items and the globals' initial values, filled in by `R_X86_64_64` relocations |
 //!
 //! The linker script collects every object's `.kiln_wasm_modules` record between
 //! `__kiln_wasm_modules_start` and `__kiln_wasm_modules_end`, and the kernel instantiates
@@ -30,9 +32,10 @@ use std::path::{Path, PathBuf};
 /// Section collecting one record per module (see the linker script).
 pub const TABLE_SECTION: &str = ".kiln_wasm_modules";
 /// Bytes per record: name pointer, name length, code pointer, code length, descriptor
-/// pointer, descriptor length, data pointer, data length (eight bytes each,
+/// pointer, descriptor length, data pointer, data length, element items pointer, element
+/// items length, initial values pointer, initial values length (eight bytes each,
 /// little-endian).
-pub const RECORD_SIZE: usize = 64;
+pub const RECORD_SIZE: usize = 96;
 
 /// A module compiled into an object file.
 pub struct AotModule {
@@ -156,12 +159,41 @@ pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
     let encoded = kiln_wasm::instance::descriptor::encode(module);
     let descriptor_at = obj.append_section_data(rodata, &encoded.descriptor, 8);
     let name_at = obj.append_section_data(rodata, name.as_bytes(), 1);
-    let data = obj.add_section(
-        seg(&obj, StandardSegment::Data),
-        format!(".rodata.wasm.{name}.data").into_bytes(),
-        SectionKind::ReadOnlyData,
+    // Named local symbols for readelf and gdb (`kiln_` first: no function symbol can take the
+    // name); the record's relocations use them too.
+    let data_symbol = |obj: &mut Object, what: &str, section, value, bytes: &[u8]| {
+        obj.add_symbol(Symbol {
+            name: format!("kiln_wasm_{name}_{what}").into_bytes(),
+            value,
+            size: bytes.len() as u64,
+            kind: SymbolKind::Data,
+            scope: SymbolScope::Compilation,
+            weak: false,
+            section: SymbolSection::Section(section),
+            flags: SymbolFlags::None,
+        })
+    };
+    let descriptor = data_symbol(
+        &mut obj,
+        "descriptor",
+        rodata,
+        descriptor_at,
+        &encoded.descriptor,
     );
-    obj.append_section_data(data, &encoded.data, 8);
+    let mut blobs = Vec::new();
+    for (what, bytes) in [
+        ("data", &encoded.data),
+        ("elem", &encoded.elems),
+        ("globals", &encoded.globals),
+    ] {
+        let section = obj.add_section(
+            seg(&obj, StandardSegment::Data),
+            format!(".rodata.wasm.{name}.{what}").into_bytes(),
+            SectionKind::ReadOnlyData,
+        );
+        let at = obj.append_section_data(section, bytes, 8);
+        blobs.push((data_symbol(&mut obj, what, section, at, bytes), bytes.len()));
+    }
     let table = obj.add_section(
         seg(&obj, StandardSegment::Data),
         TABLE_SECTION.as_bytes().to_vec(),
@@ -171,16 +203,23 @@ pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
     record[8..16].copy_from_slice(&(name.len() as u64).to_le_bytes());
     record[24..32].copy_from_slice(&(module.code.len() as u64).to_le_bytes());
     record[40..48].copy_from_slice(&(encoded.descriptor.len() as u64).to_le_bytes());
-    record[56..64].copy_from_slice(&(encoded.data.len() as u64).to_le_bytes());
+    for (i, (_, len)) in blobs.iter().enumerate() {
+        record[56 + 16 * i..64 + 16 * i].copy_from_slice(&(*len as u64).to_le_bytes());
+    }
     let record_at = obj.append_section_data(table, &record, 8);
     let (text_sym, rodata_sym) = (obj.section_symbol(text), obj.section_symbol(rodata));
-    let data_sym = obj.section_symbol(data);
+    let blob_fields = blobs
+        .iter()
+        .enumerate()
+        .map(|(i, (symbol, _))| (48 + 16 * i as u64, *symbol, 0));
     for (field, symbol, addend) in [
         (0, rodata_sym, name_at),
         (16, text_sym, 0),
-        (32, rodata_sym, descriptor_at),
-        (48, data_sym, 0),
-    ] {
+        (32, descriptor, 0),
+    ]
+    .into_iter()
+    .chain(blob_fields)
+    {
         obj.add_relocation(
             table,
             Relocation {
@@ -252,6 +291,8 @@ mod tests {
         let path = write_temp(
             "named.wat",
             br#"(module (memory 1) (data (i32.const 8) "segment")
+                (table 2 funcref) (elem (i32.const 0) $other $add)
+                (global (mut i32) (i32.const 7)) (global i64 (i64.const -1))
                 (func $add (export "add") (param i32 i32) (result i32)
                 local.get 0 local.get 1 i32.add) (func $other))"#,
         );
@@ -271,9 +312,62 @@ mod tests {
         assert!(rodata.data().unwrap().starts_with(&encoded.descriptor));
         let data = file.section_by_name(".rodata.wasm.named.data").unwrap();
         assert_eq!(data.data().unwrap(), b"segment");
+        // Constant expressions: a tag byte (5 `ref.func`, 0 `i32.const`, 1 `i64.const`)
+        // and a little-endian u64.
+        let expr = |tag: u8, v: u64| [&[tag][..], &v.to_le_bytes()].concat();
+        let elem = file.section_by_name(".rodata.wasm.named.elem").unwrap();
+        assert_eq!(elem.data().unwrap(), [expr(5, 1), expr(5, 0)].concat());
+        let globals = file.section_by_name(".rodata.wasm.named.globals").unwrap();
+        assert_eq!(
+            globals.data().unwrap(),
+            [expr(0, 7), expr(1, u64::MAX)].concat()
+        );
+        for (symbol, section, size) in [
+            ("kiln_wasm_named_data", &data, 7),
+            ("kiln_wasm_named_elem", &elem, 18),
+            ("kiln_wasm_named_globals", &globals, 18),
+            (
+                "kiln_wasm_named_descriptor",
+                &rodata,
+                encoded.descriptor.len() as u64,
+            ),
+        ] {
+            let s = file.symbol_by_name(symbol).unwrap();
+            assert_eq!(s.kind(), SymbolKind::Data, "{symbol}");
+            assert_eq!(s.section_index(), Some(section.index()), "{symbol}");
+            assert_eq!((s.address(), s.size()), (0, size), "{symbol}");
+        }
+        // The sections read back as the module's globals and element items.
+        let blobs = kiln_wasm::instance::descriptor::Blobs {
+            data: data.data().unwrap(),
+            elems: elem.data().unwrap(),
+            globals: globals.data().unwrap(),
+        };
+        let back = kiln_wasm::instance::descriptor::decode(rodata.data().unwrap(), blobs).unwrap();
+        assert_eq!(back.info.global_inits, module.info.global_inits);
+        assert_eq!(back.info.elems[0].items, module.info.elems[0].items);
+        assert_eq!(back.info.data[0].bytes, b"segment");
         let table = file.section_by_name(TABLE_SECTION).unwrap();
         assert_eq!(table.size(), RECORD_SIZE as u64);
-        assert_eq!(table.relocations().count(), 4);
+        let targets: Vec<_> = table
+            .relocations()
+            .map(|(at, r)| match r.target() {
+                object::RelocationTarget::Symbol(s) => {
+                    (at, file.symbol_by_index(s).unwrap().section_index())
+                }
+                t => panic!("{t:?}"),
+            })
+            .collect();
+        let fields = [&rodata, &text, &rodata, &data, &elem, &globals];
+        let expected: Vec<_> = (0..)
+            .step_by(16)
+            .zip(fields.map(|s| Some(s.index())))
+            .collect();
+        assert_eq!(targets, expected);
+        let len = |field: usize| {
+            u64::from_le_bytes(table.data().unwrap()[field..][..8].try_into().unwrap())
+        };
+        assert_eq!([len(56), len(72), len(88)], [7, 18, 18]);
     }
 
     #[test]

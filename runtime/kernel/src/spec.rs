@@ -234,7 +234,7 @@ impl Runner {
             .iter()
             .find(|r| r.name() == name)
             .ok_or_else(|| InstantiateError::Link(format!("the image has no module `{name}`")))?;
-        let module = descriptor::decode(record.descriptor(), record.data())
+        let module = descriptor::decode(record.descriptor(), record.blobs())
             .map(Rc::new)
             .map_err(|e| InstantiateError::Resource(format!("module `{name}`: {e}")))?;
         let (code, end) = record.code_range();

@@ -3,15 +3,15 @@
 //! xtask compiled each module on the host and linked it in as an ELF object (see
 //! `xtask/src/aot.rs`): its code sits in `.text`, and one record per module between
 //! `__kiln_wasm_modules_start` and `__kiln_wasm_modules_end` (collected by the linker
-//! script) points to its name, code, descriptor and data segment bytes. A `WasmRun`
-//! entry of the bundle names a module; running it decodes the descriptor (nothing is
-//! compiled at boot), links the WASI imports — the arguments, the `env=KEY=VALUE`
-//! options of the kernel command line as environment, the bundle's `File` entries as a
-//! read-only tree —, instantiates the module with the code where the linker put it —
-//! linear memory in a reserved region with guard pages, mapped on `memory.grow`;
-//! globals; tables; active data and element segments; the start function — and calls
-//! its `_start` export (else `main`, printing its results), all on a native stack of its
-//! own above a guard page.
+//! script) points to its name, code, descriptor, data segment bytes, element segment
+//! items and globals' initial values. A `WasmRun` entry of the bundle names a module;
+//! running it decodes the descriptor (nothing is compiled at boot), links the WASI
+//! imports — the arguments, the `env=KEY=VALUE` options of the kernel command line as
+//! environment, the bundle's `File` entries as a read-only tree —, instantiates the
+//! module with the code where the linker put it — linear memory in a reserved region
+//! with guard pages, mapped on `memory.grow`; globals; tables; active data and element
+//! segments; the start function — and calls its `_start` export (else `main`, printing
+//! its results), all on a native stack of its own above a guard page.
 //!
 //! A trap prints `trap: <kind> in <function> (+0xOFFSET)` and a backtrace of WASM function
 //! names, and ends the program with [`ExitStatus::Trap`]; the kernel goes on with the next
@@ -55,6 +55,10 @@ pub(crate) struct Record {
     descriptor_len: usize,
     data: *const u8,
     data_len: usize,
+    elems: *const u8,
+    elems_len: usize,
+    globals: *const u8,
+    globals_len: usize,
 }
 
 extern "C" {
@@ -75,9 +79,17 @@ impl Record {
         unsafe { core::slice::from_raw_parts(self.descriptor, self.descriptor_len) }
     }
 
-    pub(crate) fn data(&self) -> &'static [u8] {
-        // SAFETY: the linker filled in the data bytes' address; they are read-only data.
-        unsafe { core::slice::from_raw_parts(self.data, self.data_len) }
+    /// The data bytes, element items and globals' initial values beside the descriptor.
+    pub(crate) fn blobs(&self) -> descriptor::Blobs<'static> {
+        let blob = |at, len| {
+            // SAFETY: the linker filled in each blob's address; they are read-only data.
+            unsafe { core::slice::from_raw_parts(at, len) }
+        };
+        descriptor::Blobs {
+            data: blob(self.data, self.data_len),
+            elems: blob(self.elems, self.elems_len),
+            globals: blob(self.globals, self.globals_len),
+        }
     }
 
     pub(crate) fn code_range(&self) -> (u64, u64) {
@@ -103,7 +115,7 @@ pub fn run(bundle: &Bundle<'static>, name: &str, args: &[String]) -> ExitStatus 
         println!("kiln: the image has no compiled WASM module `{name}`");
         return ExitStatus::BootError;
     };
-    let module = match descriptor::decode(record.descriptor(), record.data()) {
+    let module = match descriptor::decode(record.descriptor(), record.blobs()) {
         Ok(m) => Rc::new(m),
         Err(e) => {
             println!("kiln: module `{name}`: {e}");

@@ -13,10 +13,13 @@
 //! ```
 //!
 //! Each list is a `u32` count followed by its items; strings are a `u32` length followed
-//! by the bytes. The bytes of the data segments are not in the descriptor but in a blob
-//! of their own (its own read-only section in the object); the descriptor holds each
-//! segment's offset and length in it. Function bodies and the compiler's per-function
-//! facts are not kept: only the compiler reads them.
+//! by the bytes. Three parts are not in the descriptor but in [`Blobs`] of their own
+//! (each its own read-only section in the object): the data segments' bytes (the
+//! descriptor holds each segment's offset and length), the element segments' items and
+//! the globals' initial values (both constant expressions of nine bytes each, a tag and
+//! a `u64`; the descriptor holds each element segment's offset and item count, and the
+//! number of initial values). Function bodies and the compiler's per-function facts are
+//! not kept: only the compiler reads them.
 
 use crate::compile::{CompiledModule, FuncCode};
 use crate::module::{
@@ -31,7 +34,7 @@ use core::fmt;
 /// First bytes of every descriptor.
 pub const MAGIC: &[u8; 8] = b"KILNWDSC";
 /// Format version [`encode`] writes and [`decode`] reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Why a descriptor could not be read (a damaged image or one from another version).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,18 +65,46 @@ impl fmt::Display for DescriptorError {
     }
 }
 
-/// A module's descriptor and the bytes of its data segments.
+/// A module's descriptor and the blobs beside it.
 pub struct Encoded {
     /// The descriptor.
     pub descriptor: Vec<u8>,
     /// Every data segment's bytes, one after another.
     pub data: Vec<u8>,
+    /// Every element segment's items, one after another.
+    pub elems: Vec<u8>,
+    /// The initial value of every global the module defines.
+    pub globals: Vec<u8>,
 }
 
-/// The descriptor of `module` and its data bytes (its code goes elsewhere).
+impl Encoded {
+    /// The blobs, as [`decode`] reads them.
+    pub fn blobs(&self) -> Blobs<'_> {
+        Blobs {
+            data: &self.data,
+            elems: &self.elems,
+            globals: &self.globals,
+        }
+    }
+}
+
+/// The parts of a module kept beside its descriptor, each in a read-only section of its
+/// own.
+#[derive(Clone, Copy)]
+pub struct Blobs<'a> {
+    /// Every data segment's bytes.
+    pub data: &'a [u8],
+    /// Every element segment's items.
+    pub elems: &'a [u8],
+    /// The globals' initial values.
+    pub globals: &'a [u8],
+}
+
+/// The descriptor of `module` and its blobs (its code goes elsewhere).
 pub fn encode(module: &CompiledModule) -> Encoded {
     let mut w = Writer(Vec::new());
     let mut data = Vec::new();
+    let (mut elems, mut globals) = (Writer(Vec::new()), Writer(Vec::new()));
     w.0.extend_from_slice(MAGIC);
     w.u32(VERSION);
     let info = &module.info;
@@ -110,7 +141,8 @@ pub fn encode(module: &CompiledModule) -> Encoded {
     w.list(&info.memories, |w, m| w.memory(*m));
     w.u32(info.imported_memories);
     w.list(&info.globals, |w, g| w.global(*g));
-    w.list(&info.global_inits, |w, e| w.expr(*e));
+    w.u32(info.global_inits.len() as u32);
+    info.global_inits.iter().for_each(|e| globals.expr(*e));
     w.u32(info.imported_globals);
     w.list(&info.exports, |w, e| {
         w.str(&e.name);
@@ -120,7 +152,9 @@ pub fn encode(module: &CompiledModule) -> Encoded {
     w.opt(info.start.map(u64::from));
     w.list(&info.elems, |w, e| {
         w.mode(e.mode);
-        w.list(&e.items, |w, x| w.expr(*x));
+        w.u32(elems.0.len() as u32);
+        w.u32(e.items.len() as u32);
+        e.items.iter().for_each(|x| elems.expr(*x));
     });
     w.list(&info.data, |w, d| {
         w.mode(d.mode);
@@ -140,12 +174,14 @@ pub fn encode(module: &CompiledModule) -> Encoded {
     Encoded {
         descriptor: w.0,
         data,
+        elems: elems.0,
+        globals: globals.0,
     }
 }
 
-/// The module a descriptor (with its data bytes) describes, with empty code: the caller
+/// The module a descriptor (with its blobs) describes, with empty code: the caller
 /// places the code (see `Store::add_image_code`).
-pub fn decode(bytes: &[u8], data: &[u8]) -> Result<CompiledModule, DescriptorError> {
+pub fn decode(bytes: &[u8], blobs: Blobs<'_>) -> Result<CompiledModule, DescriptorError> {
     let mut r = Reader(bytes);
     if r.take(MAGIC.len())? != MAGIC {
         return Err(DescriptorError::BadMagic);
@@ -182,7 +218,7 @@ pub fn decode(bytes: &[u8], data: &[u8]) -> Result<CompiledModule, DescriptorErr
     info.memories = r.list(Reader::memory)?;
     info.imported_memories = r.u32()?;
     info.globals = r.list(Reader::global)?;
-    info.global_inits = r.list(Reader::expr)?;
+    info.global_inits = exprs(blobs.globals, 0, r.u32()?)?;
     info.imported_globals = r.u32()?;
     info.exports = r.list(|r| {
         let name = r.str()?;
@@ -201,9 +237,11 @@ pub fn decode(bytes: &[u8], data: &[u8]) -> Result<CompiledModule, DescriptorErr
     })?;
     info.start = r.opt()?.map(|s| s as u32);
     info.elems = r.list(|r| {
+        let mode = r.mode()?;
+        let (at, count) = (r.u32()? as usize, r.u32()?);
         Ok(ElemSegment {
-            mode: r.mode()?,
-            items: r.list(Reader::expr)?,
+            mode,
+            items: exprs(blobs.elems, at, count)?,
         })
     })?;
     info.data = r.list(|r| {
@@ -211,7 +249,7 @@ pub fn decode(bytes: &[u8], data: &[u8]) -> Result<CompiledModule, DescriptorErr
         let (at, len) = (r.u32()? as usize, r.u32()? as usize);
         let bytes = at
             .checked_add(len)
-            .and_then(|end| data.get(at..end))
+            .and_then(|end| blobs.data.get(at..end))
             .ok_or(DescriptorError::Truncated)?;
         Ok(DataSegment {
             mode,
@@ -232,6 +270,15 @@ pub fn decode(bytes: &[u8], data: &[u8]) -> Result<CompiledModule, DescriptorErr
         relocs: Vec::new(),
         funcs,
     })
+}
+
+/// The `count` constant expressions at byte `at` of `blob`.
+fn exprs(blob: &[u8], at: usize, count: u32) -> Result<Vec<ConstExpr>, DescriptorError> {
+    let mut r = Reader(blob.get(at..).ok_or(DescriptorError::Truncated)?);
+    if count as usize > r.0.len() {
+        return Err(DescriptorError::Truncated);
+    }
+    (0..count).map(|_| r.expr()).collect()
 }
 
 fn type_tag(t: Type) -> u8 {
@@ -487,7 +534,11 @@ mod tests {
         let m = crate::compile(&bytes, crate::supported_features()).unwrap();
         let e = encode(&m);
         assert_eq!(e.data, b"hellopassive");
-        let back = decode(&e.descriptor, &e.data).unwrap();
+        // Four element items and three initial values, nine bytes each.
+        assert_eq!(e.elems.len(), 4 * 9);
+        assert_eq!(e.globals.len(), 3 * 9);
+        assert_eq!(e.globals[9..18], [2, 0, 0, 0xc0, 0x3f, 0, 0, 0, 0]); // f32 1.5
+        let back = decode(&e.descriptor, e.blobs()).unwrap();
         assert_eq!(described(&back), described(&m));
         assert!(back.code.is_empty());
         assert_eq!(back.info.func_name(1), "main");
@@ -498,25 +549,35 @@ mod tests {
     fn damaged_descriptors_are_refused() {
         let bytes = wat::parse_str(MODULE).unwrap();
         let m = crate::compile(&bytes, crate::supported_features()).unwrap();
-        let Encoded {
-            descriptor: good,
-            data,
-        } = encode(&m);
+        let e = encode(&m);
+        let (good, blobs) = (&e.descriptor, e.blobs());
+        for short in [
+            Blobs {
+                data: &e.data[..e.data.len() - 1],
+                ..blobs
+            },
+            Blobs {
+                elems: &e.elems[..e.elems.len() - 1],
+                ..blobs
+            },
+            Blobs {
+                globals: &e.globals[..e.globals.len() - 1],
+                ..blobs
+            },
+        ] {
+            assert_eq!(decode(good, short).unwrap_err(), DescriptorError::Truncated);
+        }
         assert_eq!(
-            decode(&good, &data[..data.len() - 1]).unwrap_err(),
-            DescriptorError::Truncated
-        );
-        assert_eq!(
-            decode(&good[..good.len() - 1], &data).unwrap_err(),
+            decode(&good[..good.len() - 1], blobs).unwrap_err(),
             DescriptorError::Truncated
         );
         let mut bad = good.clone();
         bad[0] = b'X';
-        assert_eq!(decode(&bad, &data).unwrap_err(), DescriptorError::BadMagic);
-        let mut old = good;
+        assert_eq!(decode(&bad, blobs).unwrap_err(), DescriptorError::BadMagic);
+        let mut old = good.clone();
         old[8] = 9;
         assert_eq!(
-            decode(&old, &data).unwrap_err(),
+            decode(&old, blobs).unwrap_err(),
             DescriptorError::UnsupportedVersion(9)
         );
     }
