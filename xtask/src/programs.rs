@@ -34,6 +34,9 @@ pub struct ProgramOpts {
     /// not built into the image.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+    /// The base runtime alone: an image without programs (what `bench boot` calls base).
+    #[arg(long, conflicts_with_all = ["som", "classpath", "inputs", "dir"])]
+    pub base: bool,
 }
 
 impl ProgramOpts {
@@ -170,6 +173,9 @@ fn default_contents(profile: &str) -> Result<Contents> {
 
 /// The contents of the image the command line asks for, compiled for `profile`.
 pub fn contents(opts: &ProgramOpts, profile: &str) -> Result<Contents> {
+    if opts.base {
+        return Ok(Contents::default());
+    }
     if opts.som {
         if !opts.dir.is_empty() {
             bail!("--dir embeds files for WASM programs; Smalltalk programs do not read files");
@@ -209,6 +215,27 @@ mod tests {
             normalize_args(args.into_iter()),
             ["run", "--som", "--classpath", "x", "Main", "--", "-cp"]
         );
+    }
+
+    #[test]
+    fn base_is_the_runtime_without_programs_and_excludes_them() {
+        let opts = ProgramOpts {
+            base: true,
+            ..ProgramOpts::default()
+        };
+        let c = contents(&opts, "qemu-microvm").unwrap();
+        assert!(c.bundle.is_none() && c.objects.is_empty() && c.tag.is_none());
+        let cli = |args: &[&str]| {
+            #[derive(clap::Parser)]
+            struct Cli {
+                #[command(flatten)]
+                programs: ProgramOpts,
+            }
+            <Cli as clap::Parser>::try_parse_from(args.iter().copied()).map(|c| c.programs)
+        };
+        assert!(cli(&["build", "--base"]).unwrap().base);
+        assert!(cli(&["build", "--base", "app.wasm"]).is_err());
+        assert!(cli(&["build", "--base", "--som"]).is_err());
     }
 
     #[test]
