@@ -102,6 +102,12 @@ impl Gen<'_> {
             }
         }
         self.expr(cond)?;
+        Ok(self.emit_test_jump(jump_if_true, fallback))
+    }
+
+    /// Emits a conditional jump on the Boolean on top of the stack, popping it; returns
+    /// the position of the target operand.
+    fn emit_test_jump(&mut self, jump_if_true: bool, fallback: [usize; 6]) -> usize {
         let test: Routine = if jump_if_true {
             r::jump_if_true
         } else {
@@ -109,7 +115,7 @@ impl Gen<'_> {
         };
         let j = self.emit_jump(test, &fallback);
         self.adjust(-1);
-        Ok(j)
+        j
     }
 
     /// Emits a comparison fused with a conditional jump (both operands pushed already).
@@ -269,14 +275,7 @@ impl Gen<'_> {
                     }
                     _ => {
                         self.inline_block(receiver, &[])?;
-                        let test: Routine = if jump_if_true {
-                            r::jump_if_true
-                        } else {
-                            r::jump_if_false
-                        };
-                        let j = self.emit_jump(test, &fallback);
-                        self.adjust(-1);
-                        j
+                        self.emit_test_jump(jump_if_true, fallback)
                     }
                 };
                 self.inline_block(&args[0], &[])?;
