@@ -120,13 +120,17 @@ impl Captured {
     }
 }
 
-fn spawn(mut qemu: Command, stdin: Stdio) -> Result<Child> {
+/// Starts QEMU with its stdout piped; also returns the moment just before the spawn,
+/// which the timings of captured runs count from.
+fn spawn(mut qemu: Command, stdin: Stdio) -> Result<(Child, Instant)> {
     prereq::ensure_qemu()?;
     cmd::echo(&qemu);
-    qemu.stdin(stdin)
-        .stdout(Stdio::piped())
+    qemu.stdin(stdin).stdout(Stdio::piped());
+    let start = Instant::now();
+    let child = qemu
         .spawn()
-        .with_context(|| format!("could not start {}", prereq::QEMU))
+        .with_context(|| format!("could not start {}", prereq::QEMU))?;
+    Ok((child, start))
 }
 
 /// Boots `image` with no input, collecting its output until it exits or `timeout` passes.
@@ -138,8 +142,7 @@ pub fn run_captured(
 ) -> Result<Captured> {
     let mut qemu = command(&image.profile, &image.path, "tcg", cmdline);
     qemu.stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = spawn(qemu, Stdio::null())?;
+    let (mut child, start) = spawn(qemu, Stdio::null())?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let reader = std::thread::spawn(move || {
@@ -162,18 +165,27 @@ pub fn run_captured(
         let _ = stderr.read_to_end(&mut bytes);
         bytes
     });
-    let ending = loop {
-        if let Some(status) = child.try_wait()? {
-            break Ending::from_status(status);
+    // A thread blocks in `wait` so that the exit is seen when it happens (polling would
+    // add its period to every timing); this thread waits for it with the timeout.
+    let pid = child.id();
+    let (exited, exit) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let status = child.wait();
+        let _ = exited.send(start.elapsed());
+        status
+    });
+    let (ending, elapsed) = match exit.recv_timeout(timeout) {
+        Ok(elapsed) => (None, elapsed),
+        Err(_) => {
+            // SAFETY: kill(2) on our child's pid, which the waiter has not reported reaped.
+            // Only an exit in the last microseconds could have freed the pid, and Linux
+            // does not hand a pid out again that quickly.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            (Some(Ending::Timeout), start.elapsed())
         }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            break Ending::Timeout;
-        }
-        std::thread::sleep(Duration::from_micros(500));
     };
-    let elapsed = start.elapsed();
+    let status = waiter.join().expect("waiter thread")?;
+    let ending = ending.unwrap_or_else(|| Ending::from_status(status));
     let (bytes, first_output, arrivals) = reader.join().expect("reader thread");
     let stderr = String::from_utf8_lossy(&err_reader.join().expect("stderr thread")).into_owned();
     let text = String::from_utf8_lossy(&bytes);
@@ -208,7 +220,7 @@ pub fn run_interactive(image: &BuiltImage, opts: &RunOpts) -> Result<i32> {
     }
     eprintln!("(Ctrl-C stops QEMU)");
     interrupt::catch();
-    let mut child = spawn(qemu, Stdio::inherit())?;
+    let (mut child, _) = spawn(qemu, Stdio::inherit())?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut out = std::io::stdout();
     let mut pending = Vec::new();
