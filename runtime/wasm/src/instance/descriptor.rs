@@ -13,7 +13,10 @@
 //! ```
 //!
 //! Each list is a `u32` count followed by its items; strings are a `u32` length followed
-//! by the bytes. Three parts are not in the descriptor but in [`Blobs`] of their own
+//! by the bytes. Items are fixed-size records wherever the information allows (limits,
+//! table, memory and global types, segments, function code ranges, and an import's
+//! kind-specific part, padded to one size), so that [`decode`] checks each record's
+//! length once. Three parts are not in the descriptor but in [`Blobs`] of their own
 //! (each its own read-only section in the object): the data segments' bytes (the
 //! descriptor holds each segment's offset and length), the element segments' items and
 //! the globals' initial values (both constant expressions of nine bytes each, a tag and
@@ -34,7 +37,7 @@ use core::fmt;
 /// First bytes of every descriptor.
 pub const MAGIC: &[u8; 8] = b"KILNWDSC";
 /// Format version [`encode`] writes and [`decode`] reads.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Why a descriptor could not be read (a damaged image or one from another version).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,36 +112,43 @@ pub fn encode(module: &CompiledModule) -> Encoded {
     w.u32(VERSION);
     let info = &module.info;
     w.list(&info.types, |w, t| {
-        w.types(&t.params);
-        w.types(&t.results);
+        w.u32(t.params.len() as u32);
+        w.u32(t.results.len() as u32);
+        for ty in t.params.iter().chain(&t.results) {
+            w.u8(type_tag(*ty));
+        }
     });
     w.list(&info.imports, |w, i| {
         w.str(&i.module);
         w.str(&i.name);
-        match i.kind {
+        let mut payload = Writer(Vec::new());
+        let kind = match i.kind {
             ImportKind::Func(t) => {
-                w.u8(0);
-                w.u32(t);
+                payload.u32(t);
+                0
             }
             ImportKind::Table(t) => {
-                w.u8(1);
-                w.table(t);
+                payload.table(t);
+                1
             }
             ImportKind::Memory(m) => {
-                w.u8(2);
-                w.memory(m);
+                payload.limits(m.min, m.max);
+                2
             }
             ImportKind::Global(g) => {
-                w.u8(3);
-                w.global(g);
+                payload.global(g);
+                3
             }
-        }
+        };
+        payload.0.resize(IMPORT_PAYLOAD, 0);
+        w.u8(kind);
+        w.0.extend_from_slice(&payload.0);
     });
     w.list(&info.funcs, |w, t| w.u32(*t));
     w.u32(info.imported_funcs);
     w.list(&info.tables, |w, t| w.table(*t));
     w.u32(info.imported_tables);
-    w.list(&info.memories, |w, m| w.memory(*m));
+    w.list(&info.memories, |w, m| w.limits(m.min, m.max));
     w.u32(info.imported_memories);
     w.list(&info.globals, |w, g| w.global(*g));
     w.u32(info.global_inits.len() as u32);
@@ -149,7 +159,8 @@ pub fn encode(module: &CompiledModule) -> Encoded {
         w.u8(e.kind as u8);
         w.u32(e.index);
     });
-    w.opt(info.start.map(u64::from));
+    w.u8(info.start.is_some() as u8);
+    w.u32(info.start.unwrap_or(0));
     w.list(&info.elems, |w, e| {
         w.mode(e.mode);
         w.u32(elems.0.len() as u32);
@@ -179,91 +190,123 @@ pub fn encode(module: &CompiledModule) -> Encoded {
     }
 }
 
+/// Bytes of an import's kind-specific part (the largest, a table type; the others are
+/// padded with zeros), so that every import has the same shape after its names.
+const IMPORT_PAYLOAD: usize = TABLE;
+/// Bytes of a table type: element type, then limits.
+const TABLE: usize = 1 + LIMITS;
+/// Bytes of limits: whether there is a maximum, the minimum, the maximum (0 if none).
+const LIMITS: usize = 17;
+/// Bytes of a constant expression: a tag and a `u64`.
+const EXPR: usize = 9;
+/// Bytes of a segment mode: a tag, the table or memory index and the offset expression
+/// (zeros when passive or declared).
+const MODE: usize = 1 + 4 + EXPR;
+/// Bytes of a segment: its mode, then the offset and count of its part of the blob.
+const SEGMENT: usize = MODE + 8;
+
 /// The module a descriptor (with its blobs) describes, with empty code: the caller
 /// places the code (see `Store::add_image_code`).
+///
+/// This runs at boot for every program of an image, where an emulator pays for the first
+/// run of each instruction far more than for running it: so the format is mostly
+/// fixed-size records, each checked for length once and then read without branches, and
+/// the decoder is written as plain loops.
 pub fn decode(bytes: &[u8], blobs: Blobs<'_>) -> Result<CompiledModule, DescriptorError> {
     let mut r = Reader(bytes);
-    if r.take(MAGIC.len())? != MAGIC {
+    let head: [u8; 12] = r.array()?;
+    if head[..8] != MAGIC[..] {
         return Err(DescriptorError::BadMagic);
     }
-    let version = r.u32()?;
+    let version = le32(&head, 8);
     if version != VERSION {
         return Err(DescriptorError::UnsupportedVersion(version));
     }
-    let mut info = ModuleInfo {
-        types: r.list(|r| {
-            Ok(FuncType {
-                params: r.types()?,
-                results: r.types()?,
-            })
-        })?,
-        imports: r.list(|r| {
-            let module = r.str()?;
-            let name = r.str()?;
-            let kind = match r.u8()? {
-                0 => ImportKind::Func(r.u32()?),
-                1 => ImportKind::Table(r.table()?),
-                2 => ImportKind::Memory(r.memory()?),
-                3 => ImportKind::Global(r.global()?),
-                t => return Err(DescriptorError::BadTag(t)),
-            };
-            Ok(Import { module, name, kind })
-        })?,
-        ..ModuleInfo::default()
-    };
-    info.funcs = r.list(Reader::u32)?;
+    let mut info = ModuleInfo::default();
+    for _ in 0..r.count()? {
+        let [np, nr] = [r.u32()? as usize, r.u32()? as usize];
+        let tags = r.take(np.checked_add(nr).ok_or(DescriptorError::Truncated)?)?;
+        let (params, results) = tags.split_at(np);
+        info.types.push(FuncType {
+            params: types(params)?,
+            results: types(results)?,
+        });
+    }
+    for _ in 0..r.count()? {
+        let module = r.str()?;
+        let name = r.str()?;
+        let [kind, payload @ ..]: [u8; 1 + IMPORT_PAYLOAD] = r.array()?;
+        let kind = match kind {
+            0 => ImportKind::Func(le32(&payload, 0)),
+            1 => ImportKind::Table(table(&payload)?),
+            2 => ImportKind::Memory(memory(&payload)),
+            3 => ImportKind::Global(global(&payload)?),
+            t => return Err(DescriptorError::BadTag(t)),
+        };
+        info.imports.push(Import { module, name, kind });
+    }
+    info.funcs = r.records::<4>()?.iter().map(|b| le32(b, 0)).collect();
     info.imported_funcs = r.u32()?;
-    info.tables = r.list(Reader::table)?;
+    for b in r.records::<TABLE>()? {
+        info.tables.push(table(b)?);
+    }
     info.imported_tables = r.u32()?;
-    info.memories = r.list(Reader::memory)?;
+    info.memories = r.records::<LIMITS>()?.iter().map(memory).collect();
     info.imported_memories = r.u32()?;
-    info.globals = r.list(Reader::global)?;
+    for b in r.records::<2>()? {
+        info.globals.push(global(b)?);
+    }
     info.global_inits = exprs(blobs.globals, 0, r.u32()?)?;
     info.imported_globals = r.u32()?;
-    info.exports = r.list(|r| {
+    for _ in 0..r.count()? {
         let name = r.str()?;
-        let kind = match r.u8()? {
+        let [kind, index @ ..]: [u8; 5] = r.array()?;
+        let kind = match kind {
             0 => ExportKind::Func,
             1 => ExportKind::Table,
             2 => ExportKind::Memory,
             3 => ExportKind::Global,
             t => return Err(DescriptorError::BadTag(t)),
         };
-        Ok(Export {
+        info.exports.push(Export {
             name,
             kind,
-            index: r.u32()?,
-        })
-    })?;
-    info.start = r.opt()?.map(|s| s as u32);
-    info.elems = r.list(|r| {
-        let mode = r.mode()?;
-        let (at, count) = (r.u32()? as usize, r.u32()?);
-        Ok(ElemSegment {
-            mode,
+            index: le32(&index, 0),
+        });
+    }
+    let [has_start, start @ ..]: [u8; 5] = r.array()?;
+    info.start = (has_start != 0).then(|| le32(&start, 0));
+    for b in r.records::<SEGMENT>()? {
+        let (at, count) = (le32(b, MODE) as usize, le32(b, MODE + 4));
+        info.elems.push(ElemSegment {
+            mode: mode(b)?,
             items: exprs(blobs.elems, at, count)?,
-        })
-    })?;
-    info.data = r.list(|r| {
-        let mode = r.mode()?;
-        let (at, len) = (r.u32()? as usize, r.u32()? as usize);
+        });
+    }
+    for b in r.records::<SEGMENT>()? {
+        let (at, len) = (le32(b, MODE) as usize, le32(b, MODE + 4) as usize);
         let bytes = at
             .checked_add(len)
             .and_then(|end| blobs.data.get(at..end))
             .ok_or(DescriptorError::Truncated)?;
-        Ok(DataSegment {
-            mode,
+        info.data.push(DataSegment {
+            mode: mode(b)?,
             bytes: bytes.to_vec(),
+        });
+    }
+    for _ in 0..r.count()? {
+        let index = r.u32()?;
+        info.names.push((index, r.str()?));
+    }
+    let funcs = r
+        .records::<12>()?
+        .iter()
+        .map(|b| FuncCode {
+            index: le32(b, 0),
+            offset: le32(b, 4),
+            len: le32(b, 8),
         })
-    })?;
-    info.names = r.list(|r| Ok((r.u32()?, r.str()?)))?;
-    let funcs = r.list(|r| {
-        Ok(FuncCode {
-            index: r.u32()?,
-            offset: r.u32()?,
-            len: r.u32()?,
-        })
-    })?;
+        .collect();
     Ok(CompiledModule {
         info,
         code: Vec::new(),
@@ -275,10 +318,11 @@ pub fn decode(bytes: &[u8], blobs: Blobs<'_>) -> Result<CompiledModule, Descript
 /// The `count` constant expressions at byte `at` of `blob`.
 fn exprs(blob: &[u8], at: usize, count: u32) -> Result<Vec<ConstExpr>, DescriptorError> {
     let mut r = Reader(blob.get(at..).ok_or(DescriptorError::Truncated)?);
-    if count as usize > r.0.len() {
-        return Err(DescriptorError::Truncated);
+    let mut items = Vec::with_capacity(count as usize);
+    for b in r.fixed::<EXPR>(count as usize)? {
+        items.push(expr(b)?);
     }
-    (0..count).map(|_| r.expr()).collect()
+    Ok(items)
 }
 
 fn type_tag(t: Type) -> u8 {
@@ -290,6 +334,99 @@ fn type_tag(t: Type) -> u8 {
         Type::FuncRef => 4,
         Type::ExternRef => 5,
     }
+}
+
+/// The value types by tag ([`type_tag`]'s inverse).
+const TYPES: [Type; 6] = [
+    Type::I32,
+    Type::I64,
+    Type::F32,
+    Type::F64,
+    Type::FuncRef,
+    Type::ExternRef,
+];
+
+fn ty(tag: u8) -> Result<Type, DescriptorError> {
+    TYPES
+        .get(tag as usize)
+        .copied()
+        .ok_or(DescriptorError::BadTag(tag))
+}
+
+fn types(tags: &[u8]) -> Result<Vec<Type>, DescriptorError> {
+    let mut out = Vec::with_capacity(tags.len());
+    for &t in tags {
+        out.push(ty(t)?);
+    }
+    Ok(out)
+}
+
+/// The little-endian `u32` at byte `at` of a fixed-size record.
+fn le32<const N: usize>(b: &[u8; N], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The little-endian `u64` at byte `at` of a fixed-size record.
+fn le64<const N: usize>(b: &[u8; N], at: usize) -> u64 {
+    u64::from(le32(b, at)) | u64::from(le32(b, at + 4)) << 32
+}
+
+/// Limits at byte `at`: (minimum, maximum).
+fn limits<const N: usize>(b: &[u8; N], at: usize) -> (u64, Option<u64>) {
+    (le64(b, at + 1), (b[at] != 0).then(|| le64(b, at + 9)))
+}
+
+fn table<const N: usize>(b: &[u8; N]) -> Result<TableType, DescriptorError> {
+    let (min, max) = limits(b, 1);
+    Ok(TableType {
+        elem: ty(b[0])?,
+        min,
+        max,
+    })
+}
+
+fn memory<const N: usize>(b: &[u8; N]) -> MemoryType {
+    let (min, max) = limits(b, 0);
+    MemoryType { min, max }
+}
+
+fn global<const N: usize>(b: &[u8; N]) -> Result<GlobalType, DescriptorError> {
+    Ok(GlobalType {
+        ty: ty(b[0])?,
+        mutable: b[1] != 0,
+    })
+}
+
+/// The constant expression at the start of a record.
+fn expr<const N: usize>(b: &[u8; N]) -> Result<ConstExpr, DescriptorError> {
+    let v = le64(b, 1);
+    Ok(match b[0] {
+        0 => ConstExpr::I32(v as u32 as i32),
+        1 => ConstExpr::I64(v as i64),
+        2 => ConstExpr::F32(v as u32),
+        3 => ConstExpr::F64(v),
+        4 => ConstExpr::RefNull,
+        5 => ConstExpr::RefFunc(v as u32),
+        6 => ConstExpr::GlobalGet(v as u32),
+        t => return Err(DescriptorError::BadTag(t)),
+    })
+}
+
+/// The segment mode at the start of a segment record.
+fn mode(b: &[u8; SEGMENT]) -> Result<SegmentMode, DescriptorError> {
+    Ok(match b[0] {
+        0 => {
+            let mut offset = [0; EXPR];
+            offset.copy_from_slice(&b[5..5 + EXPR]);
+            SegmentMode::Active {
+                index: le32(b, 1),
+                offset: expr(&offset)?,
+            }
+        }
+        1 => SegmentMode::Passive,
+        2 => SegmentMode::Declared,
+        t => return Err(DescriptorError::BadTag(t)),
+    })
 }
 
 struct Writer(Vec<u8>);
@@ -312,16 +449,6 @@ impl Writer {
         self.0.extend_from_slice(s.as_bytes());
     }
 
-    fn opt(&mut self, v: Option<u64>) {
-        match v {
-            Some(v) => {
-                self.u8(1);
-                self.u64(v);
-            }
-            None => self.u8(0),
-        }
-    }
-
     fn list<T>(&mut self, items: &[T], mut item: impl FnMut(&mut Self, &T)) {
         self.u32(items.len() as u32);
         for x in items {
@@ -329,19 +456,15 @@ impl Writer {
         }
     }
 
-    fn types(&mut self, ts: &[Type]) {
-        self.list(ts, |w, t| w.u8(type_tag(*t)));
+    fn limits(&mut self, min: u64, max: Option<u64>) {
+        self.u8(max.is_some() as u8);
+        self.u64(min);
+        self.u64(max.unwrap_or(0));
     }
 
     fn table(&mut self, t: TableType) {
         self.u8(type_tag(t.elem));
-        self.u64(t.min);
-        self.opt(t.max);
-    }
-
-    fn memory(&mut self, m: MemoryType) {
-        self.u64(m.min);
-        self.opt(m.max);
+        self.limits(t.min, t.max);
     }
 
     fn global(&mut self, g: GlobalType) {
@@ -373,6 +496,9 @@ impl Writer {
             SegmentMode::Passive => self.u8(1),
             SegmentMode::Declared => self.u8(2),
         }
+        if !matches!(m, SegmentMode::Active { .. }) {
+            self.0.extend_from_slice(&[0; MODE - 1]);
+        }
     }
 }
 
@@ -380,27 +506,47 @@ struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], DescriptorError> {
-        if self.0.len() < n {
-            return Err(DescriptorError::Truncated);
-        }
-        let (head, rest) = self.0.split_at(n);
+        let (head, rest) = self
+            .0
+            .split_at_checked(n)
+            .ok_or(DescriptorError::Truncated)?;
         self.0 = rest;
         Ok(head)
     }
 
-    fn u8(&mut self) -> Result<u8, DescriptorError> {
-        Ok(self.take(1)?[0])
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DescriptorError> {
+        let (head, rest) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or(DescriptorError::Truncated)?;
+        self.0 = rest;
+        Ok(*head)
     }
 
     fn u32(&mut self) -> Result<u32, DescriptorError> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(u32::from_le_bytes(self.array()?))
     }
 
-    fn u64(&mut self) -> Result<u64, DescriptorError> {
-        let mut b = [0; 8];
-        b.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(b))
+    /// A list's item count. Each item takes at least one byte: a count larger than what
+    /// is left is damage (and would otherwise reserve absurd amounts of memory).
+    fn count(&mut self) -> Result<usize, DescriptorError> {
+        let n = self.u32()? as usize;
+        if n > self.0.len() {
+            return Err(DescriptorError::Truncated);
+        }
+        Ok(n)
+    }
+
+    /// `n` records of `N` bytes.
+    fn fixed<const N: usize>(&mut self, n: usize) -> Result<&'a [[u8; N]], DescriptorError> {
+        let bytes = self.take(n.checked_mul(N).ok_or(DescriptorError::Truncated)?)?;
+        Ok(bytes.as_chunks::<N>().0)
+    }
+
+    /// A list of records of `N` bytes.
+    fn records<const N: usize>(&mut self) -> Result<&'a [[u8; N]], DescriptorError> {
+        let n = self.u32()? as usize;
+        self.fixed(n)
     }
 
     fn str(&mut self) -> Result<String, DescriptorError> {
@@ -409,91 +555,6 @@ impl<'a> Reader<'a> {
         core::str::from_utf8(b)
             .map(String::from)
             .map_err(|_| DescriptorError::BadString)
-    }
-
-    fn opt(&mut self) -> Result<Option<u64>, DescriptorError> {
-        match self.u8()? {
-            0 => Ok(None),
-            1 => Ok(Some(self.u64()?)),
-            t => Err(DescriptorError::BadTag(t)),
-        }
-    }
-
-    fn list<T>(
-        &mut self,
-        mut item: impl FnMut(&mut Self) -> Result<T, DescriptorError>,
-    ) -> Result<Vec<T>, DescriptorError> {
-        let n = self.u32()? as usize;
-        // Each item takes at least one byte: a count larger than what is left is damage.
-        if n > self.0.len() {
-            return Err(DescriptorError::Truncated);
-        }
-        (0..n).map(|_| item(self)).collect()
-    }
-
-    fn ty(&mut self) -> Result<Type, DescriptorError> {
-        Ok(match self.u8()? {
-            0 => Type::I32,
-            1 => Type::I64,
-            2 => Type::F32,
-            3 => Type::F64,
-            4 => Type::FuncRef,
-            5 => Type::ExternRef,
-            t => return Err(DescriptorError::BadTag(t)),
-        })
-    }
-
-    fn types(&mut self) -> Result<Vec<Type>, DescriptorError> {
-        self.list(Self::ty)
-    }
-
-    fn table(&mut self) -> Result<TableType, DescriptorError> {
-        Ok(TableType {
-            elem: self.ty()?,
-            min: self.u64()?,
-            max: self.opt()?,
-        })
-    }
-
-    fn memory(&mut self) -> Result<MemoryType, DescriptorError> {
-        Ok(MemoryType {
-            min: self.u64()?,
-            max: self.opt()?,
-        })
-    }
-
-    fn global(&mut self) -> Result<GlobalType, DescriptorError> {
-        Ok(GlobalType {
-            ty: self.ty()?,
-            mutable: self.u8()? != 0,
-        })
-    }
-
-    fn expr(&mut self) -> Result<ConstExpr, DescriptorError> {
-        let tag = self.u8()?;
-        let v = self.u64()?;
-        Ok(match tag {
-            0 => ConstExpr::I32(v as u32 as i32),
-            1 => ConstExpr::I64(v as i64),
-            2 => ConstExpr::F32(v as u32),
-            3 => ConstExpr::F64(v),
-            4 => ConstExpr::RefNull,
-            5 => ConstExpr::RefFunc(v as u32),
-            6 => ConstExpr::GlobalGet(v as u32),
-            t => return Err(DescriptorError::BadTag(t)),
-        })
-    }
-
-    fn mode(&mut self) -> Result<SegmentMode, DescriptorError> {
-        Ok(match self.u8()? {
-            0 => SegmentMode::Active {
-                index: self.u32()?,
-                offset: self.expr()?,
-            },
-            1 => SegmentMode::Passive,
-            2 => SegmentMode::Declared,
-            t => return Err(DescriptorError::BadTag(t)),
-        })
     }
 }
 
