@@ -5,12 +5,20 @@
 //!
 //! | section | holds |
 //! |---|---|
-//! | `.text.wasm.<module>` | the machine code, one local symbol `wasm_<module>_<function>` per function (named from the name section when there is one) |
+//! | `.text.wasm.<module>` | the machine code, one local symbol `wasm_<module>_<function>` per function (named from the name section when there is one), and its relocations (below) |
 //! | `.rodata.wasm.<module>` | the module descriptor (`kiln_wasm::instance::descriptor`: types, imports, exports, element and data segments' modes and places, names, function offsets), local symbol `kiln_wasm_<module>_descriptor`, and the module's name |
 //! | `.rodata.wasm.<module>.data` | the bytes of the data segments, local symbol `kiln_wasm_<module>_data` |
 //! | `.rodata.wasm.<module>.elem` | the items of the element segments (constant expressions), local symbol `kiln_wasm_<module>_elem` |
 //! | `.rodata.wasm.<module>.globals` | the initial values of the module's globals (constant expressions), local symbol `kiln_wasm_<module>_globals` |
 //! | `.kiln_wasm_modules` | one [`RECORD_SIZE`]-byte record: pointers to (and lengths of) the name, the code, the descriptor, the data bytes, the element items and the globals' initial values, filled in by `R_X86_64_64` relocations |
+//!
+//! Every relocation the compiler left in the code is written as an ELF relocation
+//! ([`code_relocation`]): a `call rel32` becomes `R_X86_64_PLT32` against the callee,
+//! the function's own `wasm_<module>_<function>` symbol or one of the runtime's undefined
+//! symbols (`kiln_wasm_trap`, `kiln_wasm_builtin_*`, `kiln_wasi_preview1_*`) that the
+//! image's link resolves against `kiln-wasm`; any other `rel32` field `R_X86_64_PC32`, an
+//! absolute one `R_X86_64_64`. A relocation naming a symbol the compiler does not define
+//! stops the build rather than producing a broken object.
 //!
 //! The linker script collects every object's `.kiln_wasm_modules` record between
 //! `__kiln_wasm_modules_start` and `__kiln_wasm_modules_end`, and the kernel instantiates
@@ -20,6 +28,8 @@
 
 use crate::profile::Profile;
 use anyhow::{bail, Context, Result};
+use kiln_wasm::compile::symbols::{runtime_import, RuntimeSymbol, Target};
+use kiln_wasm::compile::{Reloc, RelocKind};
 use kiln_wasm::module::ImportKind;
 use kiln_wasm::CompiledModule;
 use object::write::{Object, Relocation, StandardSegment, Symbol, SymbolSection};
@@ -95,7 +105,7 @@ pub fn compile(path: &Path, profile: &Profile) -> Result<CompiledModule> {
     let module = compile_bytes(&module_bytes(path)?, path)?;
     for import in &module.info.imports {
         let is_func = matches!(import.kind, ImportKind::Func(_));
-        if !is_func || import.module != kiln_wasm::wasi::MODULE {
+        if !is_func || runtime_import(&import.module, &import.name).is_none() {
             bail!(
                 "{}: imports {}::{}, which kiln does not provide (only functions of {} are)",
                 path.display(),
@@ -119,14 +129,20 @@ pub fn compile_bytes(bytes: &[u8], path: &Path) -> Result<CompiledModule> {
             e.message
         )
     })?;
-    if let Some(r) = module.relocs.first() {
-        bail!(
-            "{}: the compiler left a relocation at code offset {:#x} that AOT objects cannot express yet",
-            path.display(),
-            r.offset
-        );
-    }
     Ok(module)
+}
+
+/// The ELF relocation type and addend of compiled code's relocation `r`: `PLT32` for the
+/// target of a `call`/`jmp rel32` (opcode `e8`/`e9` just before the field), else `PC32`
+/// for a `rel32` field, `64` for an absolute one.
+fn code_relocation(code: &[u8], r: &Reloc) -> (elf::RelocationType, i64) {
+    let opcode = (r.offset as usize).checked_sub(1).map(|at| code[at]);
+    let r_type = match r.kind {
+        RelocKind::Rel32 if matches!(opcode, Some(0xE8 | 0xE9)) => elf::R_X86_64_PLT32,
+        RelocKind::Rel32 => elf::R_X86_64_PC32,
+        RelocKind::Abs64 => elf::R_X86_64_64,
+    };
+    (r_type, r.addend)
 }
 
 /// The ELF object of `module`, named `name` in the image.
@@ -139,8 +155,9 @@ pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
         SectionKind::Text,
     );
     obj.append_section_data(text, &module.code, 16);
+    let mut func_symbols = Vec::with_capacity(module.funcs.len());
     for (func, offset, len) in module.symbols() {
-        obj.add_symbol(Symbol {
+        func_symbols.push(obj.add_symbol(Symbol {
             name: format!("wasm_{name}_{}", identifier(&func)).into_bytes(),
             value: offset as u64,
             size: len as u64,
@@ -149,7 +166,50 @@ pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
             weak: false,
             section: SymbolSection::Section(text),
             flags: SymbolFlags::None,
-        });
+        }));
+    }
+    let mut runtime_symbols: Vec<(RuntimeSymbol, object::write::SymbolId)> = Vec::new();
+    for r in &module.relocs {
+        let symbol = match Target::of(r.target) {
+            Some(Target::Func(f)) => f
+                .checked_sub(module.info.imported_funcs)
+                .and_then(|defined| func_symbols.get(defined as usize).copied()),
+            Some(Target::Runtime(s)) => Some(match runtime_symbols.iter().find(|(t, _)| *t == s) {
+                Some((_, id)) => *id,
+                None => {
+                    let id = obj.add_symbol(Symbol {
+                        name: s.name().as_bytes().to_vec(),
+                        value: 0,
+                        size: 0,
+                        kind: SymbolKind::Text,
+                        scope: SymbolScope::Linkage,
+                        weak: false,
+                        section: SymbolSection::Undefined,
+                        flags: SymbolFlags::None,
+                    });
+                    runtime_symbols.push((s, id));
+                    id
+                }
+            }),
+            None => None,
+        };
+        let Some(symbol) = symbol else {
+            bail!(
+                "module {name}: a relocation at code offset {:#x} names symbol {}, which is neither one of its functions nor a runtime symbol",
+                r.offset,
+                r.target.0
+            );
+        };
+        let (r_type, addend) = code_relocation(&module.code, r);
+        obj.add_relocation(
+            text,
+            Relocation {
+                offset: r.offset as u64,
+                symbol,
+                addend,
+                flags: RelocationFlags::Elf { r_type },
+            },
+        )?;
     }
     let rodata = obj.add_section(
         seg(&obj, StandardSegment::Data),
@@ -368,6 +428,69 @@ mod tests {
             u64::from_le_bytes(table.data().unwrap()[field..][..8].try_into().unwrap())
         };
         assert_eq!([len(56), len(72), len(88)], [7, 18, 18]);
+    }
+
+    #[test]
+    fn calls_become_plt32_relocations_against_functions_and_runtime_symbols() {
+        let path = write_temp(
+            "calls.wat",
+            br#"(module
+                (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+                (memory 1)
+                (func $leaf (result i32) (memory.grow (i32.const 1)))
+                (func (export "_start")
+                    (drop (call $leaf))
+                    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0)))))"#,
+        );
+        let module = compile(&path, &profile()).unwrap();
+        let bytes = object_bytes("calls", &module).unwrap();
+        let file = object::File::parse(&*bytes).unwrap();
+        let text = file.section_by_name(".text.wasm.calls").unwrap();
+        let mut seen = Vec::new();
+        for (at, r) in text.relocations() {
+            let object::RelocationTarget::Symbol(s) = r.target() else {
+                panic!("{r:?}")
+            };
+            let symbol = file.symbol_by_index(s).unwrap();
+            assert_eq!(
+                r.flags(),
+                RelocationFlags::Elf {
+                    r_type: elf::R_X86_64_PLT32
+                }
+            );
+            assert_eq!(r.addend(), -4);
+            assert_eq!(text.data().unwrap()[at as usize - 1], 0xE8, "a call rel32");
+            let name = symbol.name().unwrap().to_string();
+            // Runtime symbols are undefined, for the image's link; functions are defined.
+            assert_eq!(symbol.is_undefined(), name.starts_with("kiln_"), "{name}");
+            seen.push(name);
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(
+            seen,
+            [
+                "kiln_wasi_preview1_fd_write",
+                "kiln_wasm_builtin_memory_grow",
+                "kiln_wasm_trap",
+                "wasm_calls_leaf",
+            ]
+        );
+        assert_eq!(module.relocs.len(), text.relocations().count());
+    }
+
+    #[test]
+    fn a_relocation_to_an_unknown_symbol_is_refused() {
+        let path = write_temp("plain_func.wat", b"(module (func))");
+        let mut module = compile(&path, &profile()).unwrap();
+        let mut bogus = module.relocs[0];
+        bogus.target = kiln_wasm::compile::SymbolId(5);
+        module.relocs.push(bogus);
+        let err = object_bytes("plain_func", &module).unwrap_err().to_string();
+        assert!(
+            err.contains("neither one of its functions nor a runtime symbol"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -23,16 +23,28 @@
 //! from `[rsp + 8*i]`. An `i32` occupies the low 4 bytes of its slot, an `f32` the
 //! low 4 bytes, a reference the whole slot.
 //!
-//! A direct call to a function of the same module is a `call rel32` to its symbol.
-//! Calls to imported functions and `call_indirect` go through a [`FuncRef`]: the caller
-//! loads `r15` with `FuncRef::vmctx` and `r14` with that context's memory base, calls
-//! `FuncRef::code`, then restores both from its own frame (the callee never changes them):
-//! every function stores its own VM context at `[rbp - 8]` in its prologue.
+//! A direct call to a function of the same module is a `call rel32` against the callee's
+//! symbol (an ELF relocation in AOT objects, resolved by the loader in memory).
+//! Calls to functions bound at instantiation (imports other than the runtime's own, see
+//! below; only the spec-suite harness binds those: `spectest` and registered modules) and
+//! `call_indirect` go through a [`FuncRef`]: the caller loads `r15` with
+//! `FuncRef::vmctx` and `r14` with that context's memory base, calls `FuncRef::code`,
+//! then restores both from its own frame (the callee never changes them): every function
+//! stores its own VM context at `[rbp - 8]` in its prologue.
 //!
 //! Host functions are reached the same way: their `FuncRef::code` is a small adapter of
 //! the runtime that passes the argument slots to Rust, and their `FuncRef::vmctx` points
 //! to the runtime's record of the function, whose first word (read as a memory base by
 //! the caller's context switch) is 0.
+//!
+//! # Imports the runtime provides
+//!
+//! The functions of `wasi_snapshot_preview1` are the runtime's own: a call to one is a
+//! `call rel32` against the runtime symbol [`WASI_PREVIEW1_PREFIX`]`<name>`
+//! (`kiln_wasi_preview1_fd_write`, ...), an entry in this calling convention that finds
+//! the program's WASI state and memory through the caller's VM context (`r15`). A
+//! [`FuncRef`] for such an import (`ref.func`, tables, exports) is that same entry with
+//! the importing instance's own context, so direct and indirect calls run the same code.
 //!
 //! # Stack limit
 //!
@@ -41,8 +53,8 @@
 //!
 //! # Traps
 //!
-//! Generated code raises a trap by loading the [`TrapCode`] into `edi` and calling the
-//! routine whose address is at [`VMCTX_TRAP_FN`]. That routine never returns: the
+//! Generated code raises a trap by loading the [`TrapCode`] into `edi` and calling
+//! (`call rel32`) the runtime symbol [`TRAP_SYMBOL`]. That routine never returns: the
 //! runtime unwinds to the entry point and reports the code and the return address
 //! (which names the function and offset). Out-of-bounds memory accesses are not checked
 //! in code: they fault in the guard region ([`MEMORY_RESERVATION`]) and the runtime's
@@ -51,10 +63,18 @@
 //! # Builtins
 //!
 //! Operations too long to inline (`memory.grow`, bulk memory, table operations) call
-//! runtime routines through the table at [`VMCTX_BUILTINS`], with the System V calling
-//! convention: `extern "sysv64" fn(vmctx, a, b, c, d, e) -> u64` with as many
-//! arguments as the operation has (each zero-extended to 64 bits). Those that can trap
-//! return `0` on success or a `TrapCode` value, which the generated code then raises.
+//! runtime routines by `call rel32` against their symbols ([`Builtin::symbol`]), with the
+//! System V calling convention: `extern "sysv64" fn(vmctx, a, b, c, d, e) -> u64` with as
+//! many arguments as the operation has (each zero-extended to 64 bits). Those that can
+//! trap return `0` on success or a `TrapCode` value, which the generated code then raises.
+//!
+//! # Runtime symbols
+//!
+//! The trap routine, the builtins and the WASI entries are defined once, by `kiln-wasm`,
+//! under the names above. An AOT object refers to them as undefined symbols
+//! (`R_X86_64_PLT32`) that the image's link resolves; code loaded in memory resolves them
+//! through `kiln-wasm`'s own table, with a veneer (`jmp [rip]`) when one is beyond the
+//! reach of `rel32`.
 
 /// Register number (x86-64 encoding) holding the VM context.
 pub const VMCTX_REG: u8 = 15;
@@ -83,13 +103,9 @@ pub const VMCTX_TABLES: u32 = 32;
 pub const VMCTX_GLOBALS: u32 = 40;
 /// `*const u64`: the runtime-wide signature id of each type index of the module.
 pub const VMCTX_SIG_IDS: u32 = 48;
-/// Address of the trap routine (see the module docs).
-pub const VMCTX_TRAP_FN: u32 = 56;
-/// Start of the [`Builtin`] function-pointer table, 8 bytes per entry.
-pub const VMCTX_BUILTINS: u32 = 64;
 /// `u64` owned by the runtime (e.g. a pointer back to its instance); generated code
 /// never reads it.
-pub const VMCTX_RUNTIME: u32 = VMCTX_BUILTINS + 8 * Builtin::COUNT as u32;
+pub const VMCTX_RUNTIME: u32 = 56;
 /// Size in bytes of the VM context.
 pub const VMCTX_SIZE: u32 = VMCTX_RUNTIME + 8;
 
@@ -159,13 +175,44 @@ pub enum Builtin {
     ElemDrop,
 }
 
+/// The symbol of the trap routine generated code calls.
+pub const TRAP_SYMBOL: &str = "kiln_wasm_trap";
+/// The symbols of the runtime's `wasi_snapshot_preview1` entries are this prefix and the
+/// function's name.
+pub const WASI_PREVIEW1_PREFIX: &str = "kiln_wasi_preview1_";
+
 impl Builtin {
     /// Number of builtins.
     pub const COUNT: usize = 10;
 
-    /// Byte offset of this builtin's pointer in the VM context.
-    pub const fn vmctx_offset(self) -> u32 {
-        VMCTX_BUILTINS + 8 * self as u32
+    /// Every builtin, in order.
+    pub const ALL: [Builtin; Builtin::COUNT] = [
+        Builtin::MemoryGrow,
+        Builtin::MemoryFill,
+        Builtin::MemoryCopy,
+        Builtin::MemoryInit,
+        Builtin::DataDrop,
+        Builtin::TableGrow,
+        Builtin::TableFill,
+        Builtin::TableCopy,
+        Builtin::TableInit,
+        Builtin::ElemDrop,
+    ];
+
+    /// The runtime symbol generated code calls for this builtin.
+    pub const fn symbol(self) -> &'static str {
+        match self {
+            Builtin::MemoryGrow => "kiln_wasm_builtin_memory_grow",
+            Builtin::MemoryFill => "kiln_wasm_builtin_memory_fill",
+            Builtin::MemoryCopy => "kiln_wasm_builtin_memory_copy",
+            Builtin::MemoryInit => "kiln_wasm_builtin_memory_init",
+            Builtin::DataDrop => "kiln_wasm_builtin_data_drop",
+            Builtin::TableGrow => "kiln_wasm_builtin_table_grow",
+            Builtin::TableFill => "kiln_wasm_builtin_table_fill",
+            Builtin::TableCopy => "kiln_wasm_builtin_table_copy",
+            Builtin::TableInit => "kiln_wasm_builtin_table_init",
+            Builtin::ElemDrop => "kiln_wasm_builtin_elem_drop",
+        }
     }
 }
 
@@ -255,7 +302,11 @@ mod tests {
     fn layouts_match_the_offsets() {
         assert_eq!(core::mem::size_of::<FuncRef>() as u32, FUNCREF_SIZE);
         assert_eq!(core::mem::size_of::<TableDesc>() as u32, TABLE_DESC_SIZE);
-        assert_eq!(Builtin::ElemDrop as usize + 1, Builtin::COUNT);
-        assert_eq!(Builtin::ElemDrop.vmctx_offset() + 8, VMCTX_RUNTIME);
+        for (i, b) in Builtin::ALL.iter().enumerate() {
+            assert_eq!(*b as usize, i);
+            assert!(b.symbol().starts_with("kiln_wasm_builtin_"));
+            let same = Builtin::ALL.iter().filter(|o| o.symbol() == b.symbol());
+            assert_eq!(same.count(), 1, "{}", b.symbol());
+        }
     }
 }

@@ -26,8 +26,8 @@ use kiln_abi::bundle::Bundle;
 use kiln_abi::{ExitStatus, MemoryError};
 use kiln_wasm::instance::descriptor;
 use kiln_wasm::instance::instantiate::{self, InstantiateError};
-use kiln_wasm::instance::wasi_link::{self, MemoryCell};
-use kiln_wasm::instance::{Extern, Store, Trap, Value};
+use kiln_wasm::instance::wasi_link;
+use kiln_wasm::instance::{Store, Trap, Value};
 use kiln_wasm::module::ExportKind;
 use kiln_wasm::wasi::Wasi;
 
@@ -175,8 +175,7 @@ fn run_module(
 ) -> ExitStatus {
     let mut store = Store::new(&MACHINE);
     store.add_image_code(module.clone(), record.code as u64, record.code_len);
-    let memory: MemoryCell = Rc::default();
-    let imports = match wasi_link::imports(&mut store, &module, wasi, &memory) {
+    let imports = match wasi_link::imports(&mut store, &module, wasi) {
         Ok(i) => i,
         Err(e) => {
             println!("kiln: {}: {e}", record.name());
@@ -191,9 +190,6 @@ fn run_module(
             return ExitStatus::Failure;
         }
     };
-    if let Some(Extern::Memory(m)) = inst.export("memory") {
-        memory.set(m);
-    }
     let func = |name| {
         module
             .info

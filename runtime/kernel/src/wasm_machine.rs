@@ -171,14 +171,6 @@ impl Machine for KernelMachine {
         })
     }
 
-    fn trap_fn(&self) -> u64 {
-        trampoline::trap_fn()
-    }
-
-    fn host_adapter(&self) -> u64 {
-        trampoline::host_adapter()
-    }
-
     fn stack_limit(&self) -> u64 {
         STACK_LIMIT.load(Ordering::Relaxed)
     }

@@ -2,7 +2,7 @@
 
 use kiln_abi::ExitStatus;
 use kiln_wasm::instance::instantiate::{self as instance, InstantiateError};
-use kiln_wasm::instance::wasi_link::{self, MemoryCell};
+use kiln_wasm::instance::wasi_link;
 use kiln_wasm::instance::Trap;
 use kiln_wasm::instance::Value;
 use kiln_wasm::instance::{Extern, Store};
@@ -193,8 +193,7 @@ fn run_file(opts: RunOpts, tree: Tree) -> ExitCode {
         .chain(program_args.iter().cloned())
         .collect();
     let wasi = Rc::new(Wasi::new(program_args).with_env(opts.env).with_tree(tree));
-    let memory: MemoryCell = Rc::default();
-    let imports = match wasi_link::imports(&mut store, &module, wasi, &memory) {
+    let imports = match wasi_link::imports(&mut store, &module, wasi) {
         Ok(i) => i,
         Err(e) => return fail(ExitStatus::Failure, e),
     };
@@ -206,9 +205,6 @@ fn run_file(opts: RunOpts, tree: Tree) -> ExitCode {
         }
         Err(e) => return fail(ExitStatus::Failure, format!("{e:?}")),
     };
-    if let Some(Extern::Memory(m)) = inst.export("memory") {
-        memory.set(m);
-    }
     let Some(Extern::Func(f)) = inst.export(&name) else {
         return fail(ExitStatus::Failure, format!("no function `{name}`"));
     };

@@ -148,26 +148,97 @@ fn wasi_imports_link_and_see_the_instance_memory() {
             (func (export "argc") (result i32 i32)
                 (drop (call $sizes (i32.const 0) (i32.const 4)))
                 (i32.load (i32.const 0)) (i32.load (i32.const 4)))
-            (func (export "sock") (result i32) (call $sock (i32.const 0) (i32.const 0) (i32.const 0))))"#;
+            (func (export "sock") (result i32) (call $sock (i32.const 0) (i32.const 0) (i32.const 0)))
+            ;; The same import through a table, and re-exported.
+            (type $sizes_t (func (param i32 i32) (result i32)))
+            (table funcref (elem $sizes))
+            (export "sizes" (func $sizes))
+            (func (export "argc_indirect") (result i32 i32)
+                (drop (call_indirect (type $sizes_t) (i32.const 8) (i32.const 12) (i32.const 0)))
+                (i32.load (i32.const 8)) (i32.load (i32.const 12))))"#;
         let wasm = wat::parse_str(wat).unwrap();
         let module = Rc::new(kiln_wasm::compile(&wasm, kiln_wasm::supported_features()).unwrap());
         let mut store = Store::new(&super::trap::MACHINE);
         let wasi = Rc::new(kiln_wasm::wasi::Wasi::new(vec!["p".into(), "abc".into()]));
-        let memory: kiln_wasm::instance::wasi_link::MemoryCell = Rc::default();
-        let imports =
-            kiln_wasm::instance::wasi_link::imports(&mut store, &module, wasi, &memory).unwrap();
+        let imports = kiln_wasm::instance::wasi_link::imports(&mut store, &module, wasi).unwrap();
         let inst = instance::instantiate(&mut store, module, &imports)
             .map_err(|e| format!("{e:?}"))
             .unwrap();
-        let Some(Extern::Memory(m)) = inst.export("memory") else {
-            panic!("no memory")
-        };
-        memory.set(m);
         assert_eq!(call(&store, inst, "argc", &[], 2), Ok(vec![2, 6]));
+        assert_eq!(call(&store, inst, "argc_indirect", &[], 2), Ok(vec![2, 6]));
+        // Called from outside, the re-exported import works on its instance's memory.
+        assert_eq!(call(&store, inst, "sizes", &[16, 20], 1), Ok(vec![0]));
+        assert_eq!(call(&store, inst, "argc_indirect", &[], 2), Ok(vec![2, 6]));
         assert_eq!(
             call(&store, inst, "sock", &[], 1),
             Ok(vec![kiln_wasm::wasi::errno::NOSYS as u64])
         );
+    });
+}
+
+#[test]
+fn wasi_imports_are_the_runtimes_own_and_checked() {
+    let compile = |wat: &str| {
+        kiln_wasm::compile(
+            &wat::parse_str(wat).unwrap(),
+            kiln_wasm::supported_features(),
+        )
+    };
+    let err = compile(
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32) (result i32))))"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.message
+            .contains("wasi_snapshot_preview1::fd_write is declared"),
+        "{err}"
+    );
+    let unknown =
+        compile(r#"(module (import "wasi_snapshot_preview1" "no_such" (func)))"#).unwrap();
+    let mut store = Store::new(&super::trap::MACHINE);
+    let wasi = Rc::new(kiln_wasm::wasi::Wasi::new(vec![]));
+    let err = kiln_wasm::instance::wasi_link::imports(&mut store, &unknown, wasi).unwrap_err();
+    assert!(err.contains("not a function of WASI preview 1"), "{err}");
+}
+
+#[test]
+fn far_runtime_symbols_are_reached_through_veneers() {
+    on_wasm_thread(|| {
+        let wat = r#"(module (memory 1 4)
+            (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+            (func $boom (export "boom") (unreachable)))"#;
+        let module = Rc::new(
+            kiln_wasm::compile(
+                &wat::parse_str(wat).unwrap(),
+                kiln_wasm::supported_features(),
+            )
+            .unwrap(),
+        );
+        let mut store = Store::new(&super::trap::MACHINE);
+        let (base, veneers) = store.map_code(module.clone()).unwrap();
+        // The code is mapped far (more than 2 GiB) from this executable's text, as Linux
+        // lays out a process: the trap routine and memory.grow each need a veneer.
+        let trap = kiln_wasm::instance::trampoline::runtime_address(
+            kiln_wasm::compile::symbols::RuntimeSymbol::Trap,
+        );
+        assert!(base.abs_diff(trap) > 1 << 31, "{base:#x} vs {trap:#x}");
+        assert_eq!(veneers, 2);
+        let inst = instance::instantiate(&mut store, module, &[])
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
+        assert_eq!(call(&store, inst, "grow", &[2], 1), Ok(vec![1]));
+        assert_eq!(
+            call(&store, inst, "grow", &[2], 1),
+            Ok(vec![u32::MAX as u64])
+        );
+        let Some(Extern::Func(f)) = inst.export("boom") else {
+            panic!("no boom")
+        };
+        // SAFETY: the FuncRef lives in the store.
+        let t = instance::call_ref(&store, unsafe { &*f }, &mut []).unwrap_err();
+        // The veneer jumps: the trap's return address is still in the trapping function.
+        let text = super::cli::describe_trap(&store, &t);
+        assert!(text.starts_with("trap: unreachable in boom (+0x"), "{text}");
     });
 }
 
@@ -354,12 +425,6 @@ impl kiln_wasm::instance::Machine for CaptureMachine {
         // SAFETY: forwarded from the caller.
         unsafe { super::trap::MACHINE.enter(vmctx, code, slots) }
     }
-    fn trap_fn(&self) -> u64 {
-        super::trap::MACHINE.trap_fn()
-    }
-    fn host_adapter(&self) -> u64 {
-        super::trap::MACHINE.host_adapter()
-    }
     fn stack_limit(&self) -> u64 {
         super::trap::MACHINE.stack_limit()
     }
@@ -382,16 +447,11 @@ fn example_programs_print_what_their_out_files_say() {
                 Rc::new(kiln_wasm::compile(&wasm, kiln_wasm::supported_features()).unwrap());
             let mut store = Store::new(&CAPTURE_MACHINE);
             let wasi = Rc::new(kiln_wasm::wasi::Wasi::new(vec![path.display().to_string()]));
-            let memory: kiln_wasm::instance::wasi_link::MemoryCell = Rc::default();
             let imports =
-                kiln_wasm::instance::wasi_link::imports(&mut store, &module, wasi, &memory)
-                    .unwrap();
+                kiln_wasm::instance::wasi_link::imports(&mut store, &module, wasi).unwrap();
             let inst = instance::instantiate(&mut store, module, &imports)
                 .map_err(|e| format!("{e:?}"))
                 .unwrap();
-            if let Some(Extern::Memory(m)) = inst.export("memory") {
-                memory.set(m);
-            }
             CAPTURE.0.lock().unwrap().clear();
             call(&store, inst, "_start", &[], 0).unwrap();
             let out = String::from_utf8(CAPTURE.0.lock().unwrap().clone()).unwrap();

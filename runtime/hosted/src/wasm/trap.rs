@@ -3,7 +3,7 @@
 //! `enter` calls a WASM function through the shared assembly trampoline
 //! (`kiln_wasm::instance::trampoline`) that saves the callee-saved registers and the
 //! stack pointer. A trap — raised by generated code
-//! through `VMCTX_TRAP_FN`, or a fault (SIGSEGV/SIGBUS in the guard region, SIGFPE,
+//! through the runtime's trap routine, or a fault (SIGSEGV/SIGBUS in the guard region, SIGFPE,
 //! SIGILL) caught by the signal handler and redirected — lands in an assembly routine
 //! that records the trap code and the faulting address, restores the saved stack
 //! pointer and returns from the trampoline with a non-zero status. No Rust frame is
@@ -31,14 +31,6 @@ impl Machine for HostedMachine {
     unsafe fn enter(&self, vmctx: u64, code: u64, slots: &mut [u64]) -> Result<(), Trap> {
         // SAFETY: forwarded from the caller.
         unsafe { enter(vmctx, code, slots) }
-    }
-
-    fn trap_fn(&self) -> u64 {
-        trampoline::trap_fn()
-    }
-
-    fn host_adapter(&self) -> u64 {
-        trampoline::host_adapter()
     }
 
     fn stack_limit(&self) -> u64 {

@@ -1,25 +1,28 @@
-//! Calls: direct calls inside the module, calls through imports and tables, and calls
-//! to the runtime's builtins.
+//! Calls: direct calls inside the module and to the imports the runtime provides (both
+//! `call rel32` against a symbol), calls through imports bound at instantiation and
+//! through tables, and calls to the runtime's builtins.
 //!
 //! WASM-to-WASM calls pass every argument and result in 8-byte stack slots
 //! (`kiln_abi::wasm`); all other operands are spilled first, so nothing lives in a
 //! register across a call.
 
 use super::stack::{Rhs, Val};
+use super::symbols::RuntimeSymbol;
 use super::{FuncCompiler, MEMBASE, VMCTX};
 use crate::module::{FuncType, Type};
 use kiln_abi::wasm::{
     Builtin, TrapCode, FUNCREF_CODE, FUNCREF_SIG_ID, FUNCREF_SIZE, FUNCREF_VMCTX, VMCTX_FUNCS,
     VMCTX_MEMORY_BASE, VMCTX_SIG_IDS,
 };
-use kiln_x64::{AluOp, Cond, Mem, Reg, Size};
+use kiln_x64::{AluOp, Cond, Mem, Reg, Size, SymbolId};
 
 /// Where a call goes.
 #[derive(Clone, Copy)]
 enum Callee {
-    /// A function of this module: a direct `call rel32`.
-    Direct(u32),
-    /// An imported function, through its `FuncRef` in the VM context.
+    /// A function of this module or of the runtime: a direct `call rel32` to the symbol.
+    /// The callee runs in the caller's context.
+    Direct(SymbolId),
+    /// An import bound at instantiation, through its `FuncRef` in the VM context.
     Import(u32),
     /// Through a table: the index is in the register, checked against the table and the
     /// signature before the call.
@@ -51,7 +54,7 @@ impl FuncCompiler<'_> {
         self.spill_all();
         self.save_homes();
         match callee {
-            Callee::Direct(f) => self.asm.call(self.func_labels[f as usize]),
+            Callee::Direct(symbol) => self.asm.call_symbol(symbol),
             Callee::Import(f) => {
                 self.asm
                     .mov(Size::S64, Reg::R11, Mem::base(VMCTX, VMCTX_FUNCS as i32));
@@ -120,10 +123,10 @@ impl FuncCompiler<'_> {
 
     pub(crate) fn call(&mut self, func: u32) {
         let ty = self.module.func_type(func).clone();
-        let callee = if func < self.module.imported_funcs {
-            Callee::Import(func)
-        } else {
-            Callee::Direct(func)
+        let callee = match self.runtime_imports.get(func as usize) {
+            None => Callee::Direct(SymbolId(func)),
+            Some(Some(f)) => Callee::Direct(RuntimeSymbol::Wasi(*f).id()),
+            Some(None) => Callee::Import(func),
         };
         self.emit_call(&ty, callee);
     }
@@ -172,8 +175,7 @@ impl FuncCompiler<'_> {
         self.stack.truncate(base);
         self.save_homes();
         self.asm.mov(Size::S64, Reg::Rdi, VMCTX);
-        self.asm
-            .call_ind(Mem::base(VMCTX, builtin.vmctx_offset() as i32));
+        self.asm.call_symbol(RuntimeSymbol::Builtin(builtin).id());
         self.reload_homes();
         if traps {
             self.trap_if_eax();

@@ -23,25 +23,37 @@
 //! ```
 //!
 //! After the code of each function come its trap stubs and its float constants.
+//!
+//! Calls between the module's functions, to the trap routine, to builtins and to the
+//! imports the runtime provides are `call rel32` instructions whose targets are left to
+//! relocations ([`symbols`]): xtask turns them into ELF relocations, [`link`] resolves
+//! them for code loaded in memory.
 
 mod call;
 mod control;
 mod float;
 mod int;
+pub mod link;
 mod locals;
 mod memory;
 mod stack;
+pub mod symbols;
 mod table;
 mod visit;
 
 use crate::error::CompileError;
 use crate::module::{parse, FuncFacts, ModuleInfo, Type};
+use crate::wasi::Func;
 use alloc::string::String;
 use alloc::vec::Vec;
 use control::Frame;
-use kiln_abi::wasm::{TrapCode, VMCTX_STACK_LIMIT, VMCTX_TRAP_FN};
-use kiln_x64::{AluOp, Assembler, Cond, Label, Mem, Reg, Reloc, Size};
+use kiln_abi::wasm::{TrapCode, VMCTX_STACK_LIMIT};
+use kiln_x64::{AluOp, Assembler, Cond, Label, Mem, Reg, Size};
+/// The relocation types of [`CompiledModule::relocs`], for its users (xtask's object
+/// writer).
+pub use kiln_x64::{Reloc, RelocKind, SymbolId};
 use stack::{RegSet, Val};
+use symbols::{runtime_imports, RuntimeSymbol};
 use wasmparser::{BinaryReader, WasmFeatures};
 
 /// The x86-64 extensions generated code uses beyond the x86-64 baseline (SSE2), as
@@ -67,12 +79,10 @@ pub struct FuncCode {
 pub struct CompiledModule {
     /// The module description.
     pub info: ModuleInfo,
-    /// Machine code of all defined functions. Calls between them are PC-relative and
-    /// everything outside the module is reached through the VM context, so the bytes
-    /// are position-independent.
+    /// Machine code of all defined functions, with the fields of `relocs` still zero.
     pub code: Vec<u8>,
-    /// Relocations of `code` as the assembler reports them (none with the current
-    /// ABI; kept so AOT and JIT apply whatever a future ABI adds).
+    /// Relocations of `code`: `rel32` calls to the module's functions and to runtime
+    /// symbols, numbered as [`symbols::Target`] says.
     pub relocs: Vec<Reloc>,
     /// Where each defined function's code is, in function index order.
     pub funcs: Vec<FuncCode>,
@@ -103,16 +113,16 @@ impl CompiledModule {
 /// Validates and compiles a module with the given feature set.
 pub fn compile(bytes: &[u8], features: WasmFeatures) -> Result<CompiledModule, CompileError> {
     let info = parse(bytes, features)?;
+    let runtime = runtime_imports(&info);
+    check_runtime_imports(&info, &runtime)?;
     let mut asm = Assembler::new();
-    let labels: Vec<Label> = (0..info.funcs.len()).map(|_| asm.new_label()).collect();
     let mut funcs = Vec::with_capacity(info.bodies.len());
     for (i, body) in info.bodies.iter().enumerate() {
         let index = info.imported_funcs + i as u32;
         asm.align(16);
         let offset = asm.offset();
-        asm.bind(labels[index as usize]);
         let reader = BinaryReader::new(&bytes[body.clone()], body.start as u64);
-        FuncCompiler::new(&mut asm, &info, &labels, index, &info.facts[i])
+        FuncCompiler::new(&mut asm, &info, &runtime, index, &info.facts[i])
             .compile(reader, features)?;
         funcs.push(FuncCode {
             index,
@@ -131,11 +141,39 @@ pub fn compile(bytes: &[u8], features: WasmFeatures) -> Result<CompiledModule, C
     })
 }
 
+/// Fails when an import the runtime provides (`runtime` says which, see
+/// [`runtime_imports`]) is declared with another type than the runtime's function has:
+/// its calls go straight to that function.
+fn check_runtime_imports(info: &ModuleInfo, runtime: &[Option<Func>]) -> Result<(), CompileError> {
+    let func_imports = info
+        .imports
+        .iter()
+        .filter(|i| matches!(i.kind, crate::module::ImportKind::Func(_)));
+    for ((index, import), f) in func_imports.enumerate().zip(runtime) {
+        let Some(f) = f else { continue };
+        let ty = info.func_type(index as u32);
+        if ty.params != f.params() || ty.results != f.results() {
+            let msg = alloc::format!(
+                "import {}::{} is declared {:?} -> {:?}, but the function takes {:?} -> {:?}",
+                import.module,
+                import.name,
+                ty.params,
+                ty.results,
+                f.params(),
+                f.results()
+            );
+            return Err(CompileError::new(msg, 0));
+        }
+    }
+    Ok(())
+}
+
 /// Compiles one function body.
 pub(crate) struct FuncCompiler<'m> {
     asm: &'m mut Assembler,
     module: &'m ModuleInfo,
-    func_labels: &'m [Label],
+    /// Per imported function, the runtime function it is bound to, if any.
+    runtime_imports: &'m [Option<Func>],
     /// Types of parameters then locals.
     locals: Vec<Type>,
     params: u32,
@@ -176,7 +214,7 @@ impl<'m> FuncCompiler<'m> {
     fn new(
         asm: &'m mut Assembler,
         module: &'m ModuleInfo,
-        func_labels: &'m [Label],
+        runtime_imports: &'m [Option<Func>],
         index: u32,
         facts: &'m FuncFacts,
     ) -> Self {
@@ -184,7 +222,7 @@ impl<'m> FuncCompiler<'m> {
         Self {
             asm,
             module,
-            func_labels,
+            runtime_imports,
             locals: ty.params.clone(),
             params: ty.params.len() as u32,
             results: ty.results.clone(),
@@ -320,12 +358,12 @@ impl<'m> FuncCompiler<'m> {
         for (code, label) in core::mem::take(&mut self.traps) {
             self.asm.bind(label);
             self.asm.mov(Size::S32, Reg::Rdi, code as i32);
-            self.asm.call_ind(Mem::base(VMCTX, VMCTX_TRAP_FN as i32));
+            self.asm.call_symbol(RuntimeSymbol::Trap.id());
         }
         if let Some(label) = self.dynamic_trap {
             self.asm.bind(label);
             self.asm.mov(Size::S32, Reg::Rdi, Reg::Rax);
-            self.asm.call_ind(Mem::base(VMCTX, VMCTX_TRAP_FN as i32));
+            self.asm.call_symbol(RuntimeSymbol::Trap.id());
         }
         if !self.consts.is_empty() {
             self.asm.align(8);
@@ -396,7 +434,17 @@ mod tests {
         assert_eq!(m.code.len() as u32, m.funcs[2].offset + m.funcs[2].len);
         let names: Vec<String> = m.symbols().map(|(n, _, _)| n).collect();
         assert_eq!(names, ["a", "b", "c"]);
-        assert!(m.relocs.is_empty());
+        // The stack checks' trap stubs and $c's call of $a, which is its only call.
+        let c = m.funcs[2];
+        let traps = m
+            .relocs
+            .iter()
+            .filter(|r| r.target == RuntimeSymbol::Trap.id());
+        assert!(traps.count() >= 3);
+        let calls: Vec<_> = m.relocs.iter().filter(|r| r.target.0 == 0).collect();
+        assert_eq!(calls.len(), 1);
+        assert!((c.offset..c.offset + c.len).contains(&calls[0].offset));
+        assert_eq!(m.code[calls[0].offset as usize - 1], 0xE8, "call rel32");
         assert_eq!(m.func_at(m.code.len() as u32 + 10), None);
     }
 

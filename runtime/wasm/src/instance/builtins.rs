@@ -1,6 +1,8 @@
 //! The runtime routines generated code calls for operations too long to inline
 //! (`kiln_abi::wasm::Builtin`): memory growth, bulk memory and table operations.
 //! Each receives the caller's VM context and returns 0 or a trap code (or a result).
+//! They are `#[no_mangle]` under [`Builtin::symbol`](kiln_abi::wasm::Builtin::symbol)'s
+//! names: AOT objects call them through relocations the image's link resolves.
 
 use super::instantiate::InstanceData;
 use alloc::vec::Vec;
@@ -11,16 +13,16 @@ pub type BuiltinFn = extern "sysv64" fn(*mut u64, u64, u64, u64, u64, u64) -> u6
 
 /// The builtins in `kiln_abi::wasm::Builtin` order.
 pub const TABLE: [BuiltinFn; kiln_abi::wasm::Builtin::COUNT] = [
-    memory_grow,
-    memory_fill,
-    memory_copy,
-    memory_init,
-    data_drop,
-    table_grow,
-    table_fill,
-    table_copy,
-    table_init,
-    elem_drop,
+    kiln_wasm_builtin_memory_grow,
+    kiln_wasm_builtin_memory_fill,
+    kiln_wasm_builtin_memory_copy,
+    kiln_wasm_builtin_memory_init,
+    kiln_wasm_builtin_data_drop,
+    kiln_wasm_builtin_table_grow,
+    kiln_wasm_builtin_table_fill,
+    kiln_wasm_builtin_table_copy,
+    kiln_wasm_builtin_table_init,
+    kiln_wasm_builtin_elem_drop,
 ];
 
 fn instance<'a>(vmctx: *mut u64) -> &'a mut InstanceData {
@@ -48,7 +50,15 @@ fn trap(code: TrapCode) -> u64 {
     code as u64
 }
 
-extern "sysv64" fn memory_grow(vmctx: *mut u64, delta: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+#[no_mangle]
+pub extern "sysv64" fn kiln_wasm_builtin_memory_grow(
+    vmctx: *mut u64,
+    delta: u64,
+    _: u64,
+    _: u64,
+    _: u64,
+    _: u64,
+) -> u64 {
     let inst = instance(vmctx);
     // SAFETY: the memory lives in the store.
     let m = unsafe { &mut *inst.memory.expect("validated: module has a memory") };
@@ -56,7 +66,8 @@ extern "sysv64" fn memory_grow(vmctx: *mut u64, delta: u64, _: u64, _: u64, _: u
         .map_or(u32::MAX as u64, |old| old)
 }
 
-extern "sysv64" fn memory_fill(
+#[no_mangle]
+pub extern "sysv64" fn kiln_wasm_builtin_memory_fill(
     vmctx: *mut u64,
     dst: u64,
     val: u64,
@@ -74,7 +85,8 @@ extern "sysv64" fn memory_fill(
     }
 }
 
-extern "sysv64" fn memory_copy(
+#[no_mangle]
+pub extern "sysv64" fn kiln_wasm_builtin_memory_copy(
     vmctx: *mut u64,
     dst: u64,
     src: u64,
@@ -92,7 +104,8 @@ extern "sysv64" fn memory_copy(
     }
 }
 
-extern "sysv64" fn memory_init(
+#[no_mangle]
+pub extern "sysv64" fn kiln_wasm_builtin_memory_init(
     vmctx: *mut u64,
     seg: u64,
     dst: u64,
@@ -113,7 +126,15 @@ extern "sysv64" fn memory_init(
     status
 }
 
-extern "sysv64" fn data_drop(vmctx: *mut u64, seg: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+#[no_mangle]
+pub extern "sysv64" fn kiln_wasm_builtin_data_drop(
+    vmctx: *mut u64,
+    seg: u64,
+    _: u64,
+    _: u64,
+    _: u64,
+    _: u64,
+) -> u64 {
     instance(vmctx).data[seg as usize] = Vec::new();
     OK
 }
@@ -123,7 +144,8 @@ fn table<'a>(vmctx: *mut u64, index: u64) -> &'a mut super::store::Table {
     unsafe { &mut *instance(vmctx).tables[index as usize] }
 }
 
-extern "sysv64" fn table_grow(
+#[no_mangle]
+pub extern "sysv64" fn kiln_wasm_builtin_table_grow(
     vmctx: *mut u64,
     t: u64,
     init: u64,
@@ -136,7 +158,8 @@ extern "sysv64" fn table_grow(
         .map_or(u32::MAX as u64, |old| old)
 }
 
-extern "sysv64" fn table_fill(
+#[no_mangle]
+pub extern "sysv64" fn kiln_wasm_builtin_table_fill(
     vmctx: *mut u64,
     t: u64,
     dst: u64,
@@ -154,7 +177,8 @@ extern "sysv64" fn table_fill(
     }
 }
 
-extern "sysv64" fn table_copy(
+#[no_mangle]
+pub extern "sysv64" fn kiln_wasm_builtin_table_copy(
     vmctx: *mut u64,
     dt: u64,
     st: u64,
@@ -176,7 +200,8 @@ extern "sysv64" fn table_copy(
     }
 }
 
-extern "sysv64" fn table_init(
+#[no_mangle]
+pub extern "sysv64" fn kiln_wasm_builtin_table_init(
     vmctx: *mut u64,
     t: u64,
     seg: u64,
@@ -195,7 +220,15 @@ extern "sysv64" fn table_init(
     }
 }
 
-extern "sysv64" fn elem_drop(vmctx: *mut u64, seg: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+#[no_mangle]
+pub extern "sysv64" fn kiln_wasm_builtin_elem_drop(
+    vmctx: *mut u64,
+    seg: u64,
+    _: u64,
+    _: u64,
+    _: u64,
+    _: u64,
+) -> u64 {
     instance(vmctx).elems[seg as usize] = Vec::new();
     OK
 }

@@ -1,10 +1,11 @@
 //! Instantiation: linking imports, building the VM context, applying segments, running
 //! the start function; and calling exported functions.
 
-use super::builtins;
 use super::store::{Extern, Global, Memory, Store, Table};
-use super::Trap;
+use super::{trampoline, Trap};
+use crate::compile::symbols::{runtime_import, RuntimeSymbol};
 use crate::module::{ConstExpr, ExportKind, ImportKind, SegmentMode};
+use crate::wasi::Wasi;
 use crate::CompiledModule;
 use alloc::boxed::Box;
 use alloc::rc::Rc;
@@ -12,6 +13,7 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 use kiln_abi::wasm::{self as abi, FuncRef, TableDesc};
+use kiln_abi::Platform;
 
 /// Why instantiation failed.
 #[derive(Debug)]
@@ -43,6 +45,10 @@ pub struct InstanceData {
     pub data: Vec<Vec<u8>>,
     /// The module.
     pub module: Rc<CompiledModule>,
+    /// The WASI world its runtime-provided imports work on (set when it has any).
+    pub wasi: Option<Rc<Wasi>>,
+    /// The platform of its store.
+    pub platform: &'static dyn Platform,
 }
 
 /// A handle to an instance living in a [`Store`].
@@ -112,9 +118,27 @@ pub fn instantiate(
     if imports.len() != info.imports.len() {
         return Err(link("unknown import"));
     }
+    let mut wasi = None;
     for (import, ext) in info.imports.iter().zip(imports) {
+        let provided = runtime_import(&import.module, &import.name);
         // SAFETY (all derefs below): externs point into the store.
         match (import.kind, *ext) {
+            (ImportKind::Func(t), Extern::Runtime) => {
+                let (Some(f), Some(w)) = (provided, &store.wasi) else {
+                    return Err(link("unknown import"));
+                };
+                wasi = Some(w.clone());
+                // The importing instance's own context, filled in below.
+                funcs.push(FuncRef {
+                    code: trampoline::runtime_address(RuntimeSymbol::Wasi(f)),
+                    vmctx: 0,
+                    sig_id: sig_ids[t as usize],
+                });
+            }
+            // Compiled code calls the runtime's function directly: nothing else can stand in.
+            (ImportKind::Func(_), Extern::Func(_)) if provided.is_some() => {
+                return Err(link("incompatible import type"));
+            }
             (ImportKind::Func(t), Extern::Func(f)) => {
                 let f = unsafe { *f };
                 if f.sig_id != sig_ids[t as usize] {
@@ -162,8 +186,20 @@ pub fn instantiate(
         elems: Vec::new(),
         data: Vec::new(),
         module: module.clone(),
+        wasi,
+        platform: store.platform(),
     });
     let vmctx = data.vmctx.as_mut_ptr() as u64;
+    let func_imports = info
+        .imports
+        .iter()
+        .zip(imports)
+        .filter(|(i, _)| matches!(i.kind, ImportKind::Func(_)));
+    for (f, (_, ext)) in funcs.iter_mut().zip(func_imports) {
+        if *ext == Extern::Runtime {
+            f.vmctx = vmctx;
+        }
+    }
     for f in &module.funcs {
         funcs.push(FuncRef {
             code: code_base + f.offset as u64,
@@ -222,10 +258,6 @@ pub fn instantiate(
     ctx[w(abi::VMCTX_TABLES)] = data.table_descs.as_ptr() as u64;
     ctx[w(abi::VMCTX_GLOBALS)] = data.global_cells.as_ptr() as u64;
     ctx[w(abi::VMCTX_SIG_IDS)] = data.sig_ids.as_ptr() as u64;
-    ctx[w(abi::VMCTX_TRAP_FN)] = store.machine.trap_fn();
-    for (i, f) in builtins::TABLE.iter().enumerate() {
-        ctx[w(abi::VMCTX_BUILTINS) + i] = *f as usize as u64;
-    }
     let raw = &mut *data as *mut InstanceData;
     data.vmctx[w(abi::VMCTX_RUNTIME)] = raw as u64;
     data.elems = info

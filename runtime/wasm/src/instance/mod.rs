@@ -2,10 +2,11 @@
 //! platform.
 //!
 //! Everything here is plain `no_std` Rust over `kiln_abi::Platform`. What depends on how
-//! generated code is entered and left — the entry trampoline, the trap routine, the
-//! host-function adapter, the stack bounds — comes from the platform runtime through the
-//! [`Machine`] trait (`runtime/hosted` implements it with signals and assembly
-//! trampolines; the kernel will with its exception handlers).
+//! generated code is entered and left — entering it, recording traps and faults, the
+//! stack bounds — comes from the platform runtime through the [`Machine`] trait
+//! (`runtime/hosted` implements it with signals, the kernel with its exception
+//! handlers); the assembly both share, and the runtime symbols generated code calls (the
+//! trap routine, builtins, WASI entries), are this crate's own (`trampoline`).
 
 pub mod builtins;
 pub mod descriptor;
@@ -45,12 +46,6 @@ pub trait Machine {
     /// host function's adapter and its `HostFunc`), and `slots` must be as long as the
     /// larger of its parameter and result counts.
     unsafe fn enter(&self, vmctx: u64, code: u64, slots: &mut [u64]) -> Result<(), Trap>;
-
-    /// Address of the routine generated code calls to trap (`VMCTX_TRAP_FN`).
-    fn trap_fn(&self) -> u64;
-
-    /// Address of the adapter that makes a host function callable like a WASM function.
-    fn host_adapter(&self) -> u64;
 
     /// The lowest stack address generated code may use on the current thread.
     fn stack_limit(&self) -> u64;

@@ -2,8 +2,10 @@
 //! the signature ids `call_indirect` compares. A [`Store`] owns them all for as long as
 //! any instance may reach them (a spec-test file, or one program run).
 
+use super::trampoline;
 use super::Machine;
 use crate::module::FuncType;
+use crate::wasi::Wasi;
 use crate::{CompiledModule, Type};
 use alloc::boxed::Box;
 use alloc::rc::Rc;
@@ -168,6 +170,10 @@ extern "sysv64" fn host_trampoline(f: *const HostFunc, slots: *mut u64) {
 pub enum Extern {
     /// A function (a `FuncRef` that stays valid while the store lives).
     Func(*const FuncRef),
+    /// For an import the runtime provides itself (WASI, see
+    /// `compile::symbols::runtime_import`): its own function, bound at instantiation to
+    /// the importing instance and the store's WASI world.
+    Runtime,
     /// A table of the store.
     Table(*mut Table),
     /// A memory of the store.
@@ -215,6 +221,8 @@ pub struct Store {
     pub(crate) code: Vec<CodeRegion>,
     pub(crate) instances: Vec<Box<super::instantiate::InstanceData>>,
     signatures: Vec<FuncType>,
+    /// The WASI world of the program the store runs, if it has one.
+    pub(crate) wasi: Option<Rc<Wasi>>,
 }
 
 impl Store {
@@ -230,7 +238,14 @@ impl Store {
             code: Vec::new(),
             instances: Vec::new(),
             signatures: Vec::new(),
+            wasi: None,
         }
+    }
+
+    /// Sets the WASI world the runtime's WASI functions work on for instances created
+    /// from now on.
+    pub fn set_wasi(&mut self, wasi: Rc<Wasi>) {
+        self.wasi = Some(wasi);
     }
 
     /// The platform the store's memories live on.
@@ -250,15 +265,25 @@ impl Store {
         i as u64 + 1
     }
 
-    /// Maps a module's code read+execute (written while read+write, never both).
-    pub fn map_code(&mut self, module: Rc<CompiledModule>) -> Result<u64, String> {
-        let len = module.code.len().max(1).next_multiple_of(4096);
+    /// Maps a module's code read+execute (written while read+write, never both), linked
+    /// where it lands (`CompiledModule::link`, with the runtime's symbols from
+    /// [`trampoline::runtime_address`]). Returns the address and how many veneers the
+    /// link needed to reach runtime symbols beyond `rel32` range.
+    pub fn map_code(&mut self, module: Rc<CompiledModule>) -> Result<(u64, usize), String> {
+        let len = module.linked_len().max(1).next_multiple_of(4096);
         let p = self.platform();
         let base = p.reserve(len).map_err(|_| "cannot reserve code memory")?;
+        let linked = match module.link(base as u64, trampoline::runtime_address) {
+            Ok(linked) => linked,
+            Err(e) => {
+                p.release(base, len);
+                return Err(e);
+            }
+        };
         p.protect(base, len, Protection::ReadWrite)
             .map_err(|_| "cannot map code memory")?;
-        // SAFETY: `base` has `len >= code.len()` writable bytes.
-        unsafe { core::ptr::copy_nonoverlapping(module.code.as_ptr(), base, module.code.len()) };
+        // SAFETY: `base` has `len >= linked_len() >= bytes.len()` writable bytes.
+        unsafe { core::ptr::copy_nonoverlapping(linked.bytes.as_ptr(), base, linked.bytes.len()) };
         p.protect(base, len, Protection::ReadExecute)
             .map_err(|_| "cannot make code executable")?;
         let base = base as u64;
@@ -269,7 +294,7 @@ impl Store {
             len,
             module,
         });
-        Ok(base)
+        Ok((base, linked.veneers))
     }
 
     /// Registers code compiled ahead of time and already mapped read+execute at `base`
@@ -289,7 +314,7 @@ impl Store {
     pub(crate) fn code_for(&mut self, module: &Rc<CompiledModule>) -> Result<u64, String> {
         match self.code.iter().find(|c| Rc::ptr_eq(&c.module, module)) {
             Some(c) if !c.owned => Ok(c.base),
-            _ => self.map_code(module.clone()),
+            _ => self.map_code(module.clone()).map(|(base, _)| base),
         }
     }
 
@@ -325,7 +350,7 @@ impl Store {
             slots,
         });
         let fr = Box::new(FuncRef {
-            code: self.machine.host_adapter(),
+            code: trampoline::host_adapter(),
             vmctx: &*hf as *const HostFunc as u64,
             sig_id: self.sig_id(ty),
         });

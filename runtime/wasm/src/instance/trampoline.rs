@@ -4,8 +4,8 @@
 //!   stores its stack pointer where the caller says (the platform's "jump slot"), loads
 //!   `r15`/`r14` from the VM context, copies the argument slots to the stack, calls the
 //!   code and copies the result slots back. It returns 0.
-//! - [`kiln_wasm_trap`] is what generated code calls to trap (`VMCTX_TRAP_FN`: `edi` =
-//!   trap code, return address = where). [`kiln_wasm_trap_landing`] is where a platform's
+//! - [`kiln_wasm_trap`] is what generated code calls to trap (the runtime symbol
+//!   `kiln_abi::wasm::TRAP_SYMBOL`: `edi` = trap code, return address = where). [`kiln_wasm_trap_landing`] is where a platform's
 //!   fault handler resumes a faulting WASM instruction (`edi` = trap code, `rsi` = faulting
 //!   address). Both call the platform's recorder (set with [`set_trap_recorder`]) with the
 //!   code, the address and the frame pointer of the trapping function; the recorder keeps
@@ -14,7 +14,17 @@
 //!   (host functions and builtins return normally).
 //! - [`kiln_wasm_host_adapter`] makes a [`super::store::HostFunc`] callable like a WASM
 //!   function (`r15` = the `HostFunc`, argument/result slots above the return address).
+//! - `kiln_wasi_preview1_<name>`, one per function of [`crate::wasi::Func`] (made from the
+//!   one list, `wasi::preview1_functions`), is the runtime's entry for that WASI import:
+//!   it puts the function's index in `eax` and jumps to a common entry that calls
+//!   [`super::wasi_link::dispatch`] with the caller's VM context (`r15`), the index and
+//!   the argument/result slots.
+//!
+//! [`runtime_address`] is the in-memory loader's table of these symbols and the builtins.
 
+use super::builtins;
+use crate::compile::symbols::RuntimeSymbol;
+use crate::wasi::{preview1_functions, Func};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 core::arch::global_asm!(
@@ -96,6 +106,64 @@ unsafe extern "sysv64" {
     pub fn kiln_wasm_host_adapter();
 }
 
+core::arch::global_asm!(
+    ".pushsection .text.kiln_wasi_preview1, \"ax\"",
+    ".globl kiln_wasi_preview1_entry",
+    "kiln_wasi_preview1_entry:",
+    // rsp is 16-byte aligned at the generated code's call: after the return address
+    // and rbp it is again, as the System V call below needs.
+    "push rbp",
+    "mov rbp, rsp",
+    "mov rdi, r15",
+    "mov esi, eax",
+    "lea rdx, [rbp + 16]",
+    "call {dispatch}",
+    "pop rbp",
+    "ret",
+    ".popsection",
+    dispatch = sym super::wasi_link::dispatch,
+);
+
+/// Defines the WASI entry stubs and [`wasi_entry`] from the list of functions.
+macro_rules! wasi_entries {
+    ($($name:ident($($p:ident),*) -> ($($r:ident),*);)*) => {
+        $(
+            core::arch::global_asm!(
+                ".pushsection .text.kiln_wasi_preview1, \"ax\"",
+                concat!(".globl kiln_wasi_preview1_", stringify!($name)),
+                concat!("kiln_wasi_preview1_", stringify!($name), ":"),
+                "mov eax, {index}",
+                "jmp kiln_wasi_preview1_entry",
+                ".popsection",
+                index = const Func::$name as u32,
+            );
+        )*
+
+        /// The address of `func`'s entry.
+        fn wasi_entry(func: Func) -> u64 {
+            unsafe extern "sysv64" {
+                $(
+                    #[link_name = concat!("kiln_wasi_preview1_", stringify!($name))]
+                    safe fn $name();
+                )*
+            }
+            match func {
+                $(Func::$name => $name as *const () as u64,)*
+            }
+        }
+    };
+}
+preview1_functions!(wasi_entries);
+
+/// The address of a runtime symbol in this program, for code linked in memory.
+pub fn runtime_address(symbol: RuntimeSymbol) -> u64 {
+    match symbol {
+        RuntimeSymbol::Trap => kiln_wasm_trap as *const () as u64,
+        RuntimeSymbol::Builtin(b) => builtins::TABLE[b as usize] as usize as u64,
+        RuntimeSymbol::Wasi(f) => wasi_entry(f),
+    }
+}
+
 /// What the platform does with a trap: `(code, pc, frame pointer) -> jump slot value`.
 pub type TrapRecorder = extern "sysv64" fn(u32, u64, u64) -> u64;
 
@@ -105,11 +173,6 @@ static RECORDER: AtomicUsize = AtomicUsize::new(0);
 /// Installs the platform's trap recorder (once, before any code runs).
 pub fn set_trap_recorder(recorder: TrapRecorder) {
     RECORDER.store(recorder as usize, Ordering::Release);
-}
-
-/// Address of [`kiln_wasm_trap`], for `VMCTX_TRAP_FN`.
-pub fn trap_fn() -> u64 {
-    kiln_wasm_trap as *const () as u64
 }
 
 /// Address of [`kiln_wasm_trap_landing`], for fault handlers.

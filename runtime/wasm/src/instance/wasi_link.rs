@@ -1,63 +1,79 @@
-//! Links [`crate::wasi`] into a module's imports as host functions. `proc_exit` ends
+//! Links [`crate::wasi`] into a module: its `wasi_snapshot_preview1` imports are the
+//! runtime's own functions ([`crate::compile::symbols::runtime_import`]), which compiled
+//! code calls directly. Their entries (`trampoline`) land in [`dispatch`], which finds
+//! the program's WASI world and memory through the caller's VM context. `proc_exit` ends
 //! the program through `Platform::exit`.
 
-use super::store::{Extern, Memory, Store};
+use super::instantiate::InstanceData;
+use super::store::{Extern, Store};
+use crate::compile::symbols::runtime_import;
 use crate::module::ImportKind;
-use crate::wasi::{Outcome, Wasi, MODULE};
+use crate::wasi::{errno, Func, Outcome, Wasi, MODULE};
 use crate::CompiledModule;
-use alloc::boxed::Box;
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::Cell;
+use kiln_abi::wasm::VMCTX_RUNTIME;
 
-/// The instance's memory, known only once instantiation has created or imported it.
-pub type MemoryCell = Rc<Cell<*mut Memory>>;
-
-/// One import per module import: WASI functions as host functions (with the types the
-/// module declares). Fails on the first import that is not WASI.
+/// Gives the store's instances the WASI world `wasi` and answers one import per module
+/// import: [`Extern::Runtime`] for each. Fails on the first import that is not a
+/// function of `wasi_snapshot_preview1`.
 pub fn imports(
     store: &mut Store,
     module: &CompiledModule,
     wasi: Rc<Wasi>,
-    memory: &MemoryCell,
 ) -> Result<Vec<Extern>, String> {
+    store.set_wasi(wasi);
     module
         .info
         .imports
         .iter()
-        .map(|i| {
-            let ImportKind::Func(t) = i.kind else {
-                return Err(format!("unknown import {}::{}", i.module, i.name));
-            };
-            if i.module != MODULE {
-                return Err(format!(
-                    "unknown import {}::{} (only {MODULE} is provided)",
-                    i.module, i.name
-                ));
+        .map(|i| match i.kind {
+            ImportKind::Func(_) if runtime_import(&i.module, &i.name).is_some() => {
+                Ok(Extern::Runtime)
             }
-            let ty = module.info.types[t as usize].clone();
-            let (name, wasi, memory) = (i.name.clone(), wasi.clone(), memory.clone());
-            let platform = store.platform();
-            let (params, returns) = (ty.params.len(), !ty.results.is_empty());
-            Ok(store.host_func(
-                &ty,
-                Box::new(move |slots: &mut [u64]| {
-                    let m = memory.get();
-                    let bytes: &mut [u8] = if m.is_null() {
-                        &mut []
-                    } else {
-                        // SAFETY: the memory lives in the store, which outlives the call.
-                        unsafe { (*m).bytes() }
-                    };
-                    match wasi.call(platform, bytes, &name, &slots[..params]) {
-                        Outcome::Errno(e) if returns => slots[0] = e as u64,
-                        Outcome::Errno(_) => {}
-                        Outcome::Exit(code) => platform.exit(code as i32),
-                    }
-                }),
-            ))
+            _ if i.module == MODULE => Err(format!(
+                "unknown import {}::{} (not a function of WASI preview 1)",
+                i.module, i.name
+            )),
+            _ => Err(format!(
+                "unknown import {}::{} (only {MODULE} is provided)",
+                i.module, i.name
+            )),
         })
         .collect()
+}
+
+/// Runs WASI function number `index` ([`Func::ALL`]) for the instance whose VM context is
+/// `vmctx`, with the argument and result slots at `slots` (the WASM calling convention).
+/// The runtime's WASI entries call it.
+pub(crate) extern "sysv64" fn dispatch(vmctx: *const u64, index: u32, slots: *mut u64) {
+    let func = Func::ALL[index as usize];
+    let (params, results) = (func.params().len(), func.results().len());
+    // SAFETY: the entries are only called by generated code, with its own VM context,
+    // whose runtime slot points to the instance owning it (alive while its code runs),
+    // and with at least max(params, results) slots, as the import's type (checked at
+    // compile time against `func`'s) says.
+    let (inst, slots) = unsafe {
+        let inst = &*(*vmctx.add(VMCTX_RUNTIME as usize / 8) as *const InstanceData);
+        (
+            inst,
+            core::slice::from_raw_parts_mut(slots, params.max(results)),
+        )
+    };
+    let memory: &mut [u8] = match inst.memory {
+        // SAFETY: the memory lives in the store, which outlives the call.
+        Some(m) => unsafe { (*m).bytes() },
+        None => &mut [],
+    };
+    let outcome = match &inst.wasi {
+        Some(wasi) => wasi.call(inst.platform, memory, func, &slots[..params]),
+        None => Outcome::Errno(errno::NOSYS),
+    };
+    match outcome {
+        Outcome::Errno(e) if results > 0 => slots[0] = e as u64,
+        Outcome::Errno(_) => {}
+        Outcome::Exit(code) => inst.platform.exit(code as i32),
+    }
 }

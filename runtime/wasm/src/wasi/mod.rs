@@ -11,9 +11,10 @@
 //! - clocks (realtime, monotonic; the CPU-time clocks read the monotonic one), randomness,
 //!   `poll_oneoff` on clocks (sleep, [`poll`]), `sched_yield`, `proc_exit`.
 //!
-//! Every other function answers `ENOSYS`; no call panics on what a program passes. The
-//! functions work on the instance's linear memory as a byte slice, so the same code
-//! serves the hosted runtime and the kernel.
+//! Every other function of preview 1 ([`Func`], listed once by [`preview1_functions`])
+//! answers `ENOSYS`; no call panics on what a program passes. The functions work on the
+//! instance's linear memory as a byte slice, so the same code serves the hosted runtime
+//! and the kernel. Calls are dispatched by [`Func`], never by name.
 
 pub mod errno;
 pub mod files;
@@ -23,6 +24,7 @@ mod poll;
 mod tests;
 pub mod tree;
 
+use crate::Type;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -34,6 +36,121 @@ use tree::{Tree, TreeError};
 
 /// The import module name.
 pub const MODULE: &str = "wasi_snapshot_preview1";
+
+/// Calls macro `$m` with every function of `wasi_snapshot_preview1` and its core WASM
+/// signature, `name(params) -> results;` (every function but `proc_exit` returns an
+/// errno). The one list the [`Func`] enum and the runtime's entry stubs
+/// (`instance::trampoline`) are made from.
+macro_rules! preview1_functions {
+    ($m:ident) => {
+        $m! {
+            args_get(I32, I32) -> (I32);
+            args_sizes_get(I32, I32) -> (I32);
+            environ_get(I32, I32) -> (I32);
+            environ_sizes_get(I32, I32) -> (I32);
+            clock_res_get(I32, I32) -> (I32);
+            clock_time_get(I32, I64, I32) -> (I32);
+            fd_advise(I32, I64, I64, I32) -> (I32);
+            fd_allocate(I32, I64, I64) -> (I32);
+            fd_close(I32) -> (I32);
+            fd_datasync(I32) -> (I32);
+            fd_fdstat_get(I32, I32) -> (I32);
+            fd_fdstat_set_flags(I32, I32) -> (I32);
+            fd_fdstat_set_rights(I32, I64, I64) -> (I32);
+            fd_filestat_get(I32, I32) -> (I32);
+            fd_filestat_set_size(I32, I64) -> (I32);
+            fd_filestat_set_times(I32, I64, I64, I32) -> (I32);
+            fd_pread(I32, I32, I32, I64, I32) -> (I32);
+            fd_prestat_get(I32, I32) -> (I32);
+            fd_prestat_dir_name(I32, I32, I32) -> (I32);
+            fd_pwrite(I32, I32, I32, I64, I32) -> (I32);
+            fd_read(I32, I32, I32, I32) -> (I32);
+            fd_readdir(I32, I32, I32, I64, I32) -> (I32);
+            fd_renumber(I32, I32) -> (I32);
+            fd_seek(I32, I64, I32, I32) -> (I32);
+            fd_sync(I32) -> (I32);
+            fd_tell(I32, I32) -> (I32);
+            fd_write(I32, I32, I32, I32) -> (I32);
+            path_create_directory(I32, I32, I32) -> (I32);
+            path_filestat_get(I32, I32, I32, I32, I32) -> (I32);
+            path_filestat_set_times(I32, I32, I32, I32, I64, I64, I32) -> (I32);
+            path_link(I32, I32, I32, I32, I32, I32, I32) -> (I32);
+            path_open(I32, I32, I32, I32, I32, I64, I64, I32, I32) -> (I32);
+            path_readlink(I32, I32, I32, I32, I32, I32) -> (I32);
+            path_remove_directory(I32, I32, I32) -> (I32);
+            path_rename(I32, I32, I32, I32, I32, I32) -> (I32);
+            path_symlink(I32, I32, I32, I32, I32) -> (I32);
+            path_unlink_file(I32, I32, I32) -> (I32);
+            poll_oneoff(I32, I32, I32, I32) -> (I32);
+            proc_exit(I32) -> ();
+            proc_raise(I32) -> (I32);
+            sched_yield() -> (I32);
+            random_get(I32, I32) -> (I32);
+            sock_accept(I32, I32, I32) -> (I32);
+            sock_recv(I32, I32, I32, I32, I32, I32) -> (I32);
+            sock_send(I32, I32, I32, I32, I32) -> (I32);
+            sock_shutdown(I32, I32) -> (I32);
+        }
+    };
+}
+pub(crate) use preview1_functions;
+
+/// Defines [`Func`] from the list.
+macro_rules! define_funcs {
+    ($($name:ident($($p:ident),*) -> ($($r:ident),*);)*) => {
+        /// A function of `wasi_snapshot_preview1`, named as the module imports it.
+        #[allow(non_camel_case_types, reason = "the WASI names, as programs import them")]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Func {
+            $(
+                #[doc = concat!("`", stringify!($name), "`")]
+                $name,
+            )*
+        }
+
+        impl Func {
+            /// Every function, in index order.
+            pub const ALL: &[Func] = &[$(Func::$name),*];
+
+            /// The import name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Func::$name => stringify!($name),)*
+                }
+            }
+
+            /// The runtime symbol of its entry (`kiln_abi::wasm::WASI_PREVIEW1_PREFIX`
+            /// and the name).
+            pub fn symbol(self) -> &'static str {
+                match self {
+                    $(Func::$name => concat!("kiln_wasi_preview1_", stringify!($name)),)*
+                }
+            }
+
+            /// Parameter types.
+            pub fn params(self) -> &'static [Type] {
+                match self {
+                    $(Func::$name => &[$(Type::$p),*],)*
+                }
+            }
+
+            /// Result types.
+            pub fn results(self) -> &'static [Type] {
+                match self {
+                    $(Func::$name => &[$(Type::$r),*],)*
+                }
+            }
+        }
+    };
+}
+preview1_functions!(define_funcs);
+
+impl Func {
+    /// The function called `name`, if preview 1 has one.
+    pub fn from_name(name: &str) -> Option<Func> {
+        Func::ALL.iter().copied().find(|f| f.name() == name)
+    }
+}
 
 /// What a WASI call asks of its caller besides its result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,17 +237,18 @@ impl Wasi {
             .with_tree(Tree::from_bundle(bundle)?))
     }
 
-    /// Runs WASI function `name` with `args` (the WASM arguments, zero-extended) on
+    /// Runs WASI function `func` with `args` (the WASM arguments, zero-extended) on
     /// linear memory `memory`.
     pub fn call(
         &self,
         platform: &dyn Platform,
         memory: &mut [u8],
-        name: &str,
+        func: Func,
         args: &[u64],
     ) -> Outcome {
+        use Func::*;
         let a = |i: usize| args.get(i).copied().unwrap_or(0);
-        if name == "proc_exit" {
+        if func == proc_exit {
             return Outcome::Exit(a(0) as u32);
         }
         let mut mem = Mem(memory);
@@ -139,47 +257,46 @@ impl Wasi {
             return Outcome::Errno(errno::INVAL);
         };
         let m = &mut mem;
-        let r = match name {
-            "args_sizes_get" => sizes(m, &self.args, a(0), a(1)),
-            "args_get" => strings(m, &self.args, a(0), a(1)),
-            "environ_sizes_get" => sizes(m, &self.env, a(0), a(1)),
-            "environ_get" => strings(m, &self.env, a(0), a(1)),
-            "clock_res_get" => Clock::from_id(a(0) as u32)
+        let r = match func {
+            args_sizes_get => sizes(m, &self.args, a(0), a(1)),
+            args_get => strings(m, &self.args, a(0), a(1)),
+            environ_sizes_get => sizes(m, &self.env, a(0), a(1)),
+            environ_get => strings(m, &self.env, a(0), a(1)),
+            clock_res_get => Clock::from_id(a(0) as u32)
                 .ok_or(errno::INVAL)
                 .and_then(|_| m.put_u64(a(1), 1)),
-            "clock_time_get" => Clock::from_id(a(0) as u32)
+            clock_time_get => Clock::from_id(a(0) as u32)
                 .ok_or(errno::INVAL)
                 .and_then(|c| m.put_u64(a(2), c.now(platform))),
-            "random_get" => m.slice(a(0), a(1)).map(|b| platform.random_fill(b)),
-            "poll_oneoff" => poll::poll_oneoff(platform, &files, m, a(0), a(1), a(2), a(3)),
-            "sched_yield" => Ok(()),
-            "fd_write" => files.fd_write(platform, m, a(0), a(1), a(2), a(3)),
-            "fd_read" => files.fd_read(platform, m, a(0), a(1), a(2), a(3)),
-            "fd_pread" => files.fd_pread(m, a(0), a(1), a(2), a(3), a(4)),
-            "fd_seek" => files.fd_seek(m, a(0), a(1) as i64, a(2), a(3)),
-            "fd_tell" => files.fd_seek(m, a(0), 0, 1, a(1)),
-            "fd_close" => files.fd_close(a(0)),
-            "fd_renumber" => files.fd_renumber(a(0), a(1)),
-            "fd_fdstat_get" => files.fd_fdstat_get(m, a(0), a(1)),
-            "fd_filestat_get" => files.fd_filestat_get(m, a(0), a(1)),
-            "fd_prestat_get" => files.fd_prestat_get(m, a(0), a(1)),
-            "fd_prestat_dir_name" => files.fd_prestat_dir_name(m, a(0), a(1), a(2)),
-            "fd_readdir" => files.fd_readdir(m, a(0), a(1), a(2), a(3), a(4)),
-            "path_open" => files.path_open(m, a(0), (a(2), a(3)), a(4), a(5), a(7), a(8)),
-            "path_filestat_get" => files.path_filestat_get(m, a(0), (a(2), a(3)), a(4)),
-            "path_readlink" => files.path_readlink(m, a(0), (a(1), a(2))),
-            "fd_sync" | "fd_datasync" => files.check(a(0)),
-            "fd_filestat_set_size" | "fd_filestat_set_times" | "fd_allocate" => {
-                files.fd_change(a(0))
-            }
-            "path_create_directory"
-            | "path_remove_directory"
-            | "path_unlink_file"
-            | "path_rename"
-            | "path_symlink"
-            | "path_link"
-            | "path_filestat_set_times" => files.path_change(a(0)),
-            _ => Err(errno::NOSYS),
+            random_get => m.slice(a(0), a(1)).map(|b| platform.random_fill(b)),
+            poll_oneoff => poll::poll_oneoff(platform, &files, m, a(0), a(1), a(2), a(3)),
+            sched_yield => Ok(()),
+            fd_write => files.fd_write(platform, m, a(0), a(1), a(2), a(3)),
+            fd_read => files.fd_read(platform, m, a(0), a(1), a(2), a(3)),
+            fd_pread => files.fd_pread(m, a(0), a(1), a(2), a(3), a(4)),
+            fd_seek => files.fd_seek(m, a(0), a(1) as i64, a(2), a(3)),
+            fd_tell => files.fd_seek(m, a(0), 0, 1, a(1)),
+            fd_close => files.fd_close(a(0)),
+            fd_renumber => files.fd_renumber(a(0), a(1)),
+            fd_fdstat_get => files.fd_fdstat_get(m, a(0), a(1)),
+            fd_filestat_get => files.fd_filestat_get(m, a(0), a(1)),
+            fd_prestat_get => files.fd_prestat_get(m, a(0), a(1)),
+            fd_prestat_dir_name => files.fd_prestat_dir_name(m, a(0), a(1), a(2)),
+            fd_readdir => files.fd_readdir(m, a(0), a(1), a(2), a(3), a(4)),
+            path_open => files.path_open(m, a(0), (a(2), a(3)), a(4), a(5), a(7), a(8)),
+            path_filestat_get => files.path_filestat_get(m, a(0), (a(2), a(3)), a(4)),
+            path_readlink => files.path_readlink(m, a(0), (a(1), a(2))),
+            fd_sync | fd_datasync => files.check(a(0)),
+            fd_filestat_set_size | fd_filestat_set_times | fd_allocate => files.fd_change(a(0)),
+            path_create_directory
+            | path_remove_directory
+            | path_unlink_file
+            | path_rename
+            | path_symlink
+            | path_link
+            | path_filestat_set_times => files.path_change(a(0)),
+            fd_advise | fd_fdstat_set_flags | fd_fdstat_set_rights | fd_pwrite | proc_exit
+            | proc_raise | sock_accept | sock_recv | sock_send | sock_shutdown => Err(errno::NOSYS),
         };
         Outcome::Errno(r.err().unwrap_or(errno::SUCCESS))
     }

@@ -68,7 +68,8 @@ impl Fixture {
 
     /// The errno of calling `name`.
     fn call(&mut self, name: &str, args: &[u64]) -> u32 {
-        match self.wasi.call(&self.p, &mut self.mem, name, args) {
+        let func = Func::from_name(name).unwrap_or_else(|| panic!("no WASI function {name}"));
+        match self.wasi.call(&self.p, &mut self.mem, func, args) {
             Outcome::Errno(e) => e,
             Outcome::Exit(code) => panic!("{name} exited with {code}"),
         }
@@ -143,7 +144,7 @@ fn writes_reads_arguments_and_reports_errors() {
     assert_eq!(f.call("sock_accept", &[]), errno::NOSYS);
     assert_eq!(f.call("proc_raise", &[9]), errno::NOSYS);
     assert_eq!(
-        f.wasi.call(&f.p, &mut f.mem, "proc_exit", &[3]),
+        f.wasi.call(&f.p, &mut f.mem, Func::proc_exit, &[3]),
         Outcome::Exit(3)
     );
 }
