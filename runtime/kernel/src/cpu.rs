@@ -107,15 +107,35 @@ impl CpuName {
                 name.bytes[j * 4..][..4].copy_from_slice(&reg.to_le_bytes());
             }
         }
-        name.len = name.bytes.iter().position(|&b| b == 0).unwrap_or(48);
+        // This runs once, at boot, where an emulator pays for the first run of each
+        // instruction far more than for running it: `black_box` hides the trip count so
+        // that the compiler keeps one small loop instead of 48 unrolled compares.
+        let size = core::hint::black_box(name.bytes.len());
+        name.len = name.bytes[..size]
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(size);
         name
     }
 
-    /// The name without padding.
+    /// The name without padding (spaces), or "unknown" if it is not printable ASCII.
     pub fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.bytes[..self.len])
-            .unwrap_or("unknown")
-            .trim()
+        let mut bytes = &self.bytes[..self.len];
+        while let [b' ', rest @ ..] = bytes {
+            bytes = rest;
+        }
+        while let [rest @ .., b' '] = bytes {
+            bytes = rest;
+        }
+        let mut printable = true;
+        for &b in bytes {
+            printable &= (b' '..=b'~').contains(&b);
+        }
+        if !printable {
+            return "unknown";
+        }
+        // SAFETY: every byte is printable ASCII (checked above), so the bytes are UTF-8.
+        unsafe { core::str::from_utf8_unchecked(bytes) }
     }
 }
 
