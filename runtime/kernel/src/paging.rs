@@ -137,20 +137,6 @@ impl PageTables {
         Ok(())
     }
 
-    /// Removes the mapping of the page at `virt` and returns the frame it mapped.
-    pub fn unmap(&mut self, virt: u64) -> Result<Option<u64>, MapError> {
-        let Some(e) = self.entry(virt, 1, false)? else {
-            return Ok(None);
-        };
-        // SAFETY: `entry` returned a valid entry of this tree.
-        let old = unsafe { core::mem::replace(&mut *e, 0) };
-        if old & PRESENT == 0 {
-            return Ok(None);
-        }
-        cpu::invlpg(virt);
-        Ok(Some(old & ADDRESS_MASK))
-    }
-
     /// Changes the rights of the mapped page at `virt`.
     pub fn protect(&mut self, virt: u64, prot: Protection) -> Result<(), MapError> {
         let bits = leaf_bits(prot)?;
@@ -174,29 +160,48 @@ impl PageTables {
             .is_some_and(|e| unsafe { *e } & PRESENT != 0))
     }
 
-    /// Unmaps every page in `[start, end)`, handing each frame to `release`. Missing
-    /// tables are skipped whole, so a mostly-empty 4 GiB region is cheap to clear.
+    /// Unmaps every page in `[start, end)`, handing each frame to `release`. Walks the
+    /// tree, skipping missing tables whole, so clearing a mostly-empty 8 GiB region
+    /// touches a handful of entries.
     pub fn unmap_range(
         &mut self,
         start: u64,
         end: u64,
         mut release: impl FnMut(u64),
     ) -> Result<(), MapError> {
-        let mut addr = start;
-        while addr < end {
-            match self.entry(addr, 1, false)? {
-                Some(_) => {
-                    if let Some(frame) = self.unmap(addr)? {
-                        release(frame);
-                    }
-                    addr += PAGE_SIZE;
-                }
-                // No page table here: skip to the next 2 MiB boundary.
-                None => addr = (addr + 1).next_multiple_of(HUGE_PAGE_SIZE),
+        unmap_in(self.pml4, 4, start, end, &mut release)
+    }
+}
+
+/// Unmaps the pages of `[start, end)` under the table at `table_phys` (at `level`).
+fn unmap_in(
+    table_phys: u64,
+    level: u32,
+    start: u64,
+    end: u64,
+    release: &mut dyn FnMut(u64),
+) -> Result<(), MapError> {
+    // Bytes one entry of this level covers.
+    let span = PAGE_SIZE << (9 * (level - 1));
+    let mut addr = start;
+    while addr < end {
+        let next = (addr | (span - 1)).saturating_add(1);
+        // SAFETY: `table_phys` is a page table of this tree, in identity-mapped RAM.
+        let e = unsafe { &mut (*table(table_phys))[index(addr, level)] };
+        if *e & PRESENT != 0 {
+            if level == 1 {
+                release(*e & ADDRESS_MASK);
+                *e = 0;
+                cpu::invlpg(addr);
+            } else if *e & HUGE != 0 {
+                return Err(MapError::InsideHugePage);
+            } else {
+                unmap_in(*e & ADDRESS_MASK, level - 1, addr, end.min(next), release)?;
             }
         }
-        Ok(())
+        addr = next;
     }
+    Ok(())
 }
 
 /// The kernel's (only) address space, once `init` has built it.
