@@ -11,7 +11,7 @@ use super::CompiledModule;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use kiln_x64::{apply_relocs, Assembler, Mem, RelocKind, SymbolId};
+use kiln_x64::{apply_relocs, RelocKind, SymbolId};
 
 /// Bytes per veneer (14 used, padded so veneers stay aligned).
 const VENEER_SIZE: usize = 16;
@@ -84,18 +84,14 @@ impl CompiledModule {
     }
 }
 
-/// `jmp [rip + 0]` and the 8-byte target, padded to [`VENEER_SIZE`].
+/// `jmp [rip + 0]` (`ff 25 00000000`) and the 8-byte target, padded with `int3` to
+/// [`VENEER_SIZE`]. Written as bytes: the kernel links this code too, and needs no
+/// assembler for one fixed instruction.
 fn veneer(target: u64) -> [u8; VENEER_SIZE] {
-    let mut a = Assembler::new();
-    let slot = a.new_label();
-    a.jmp_ind(Mem::label(slot));
-    a.bind(slot);
-    a.emit_bytes(&target.to_le_bytes());
-    a.align(VENEER_SIZE as u32);
-    let code = a.finish().expect("a veneer has no unbound label");
-    code.bytes
-        .try_into()
-        .expect("a veneer is one aligned block")
+    let mut v = [0xCC; VENEER_SIZE];
+    v[..6].copy_from_slice(&[0xFF, 0x25, 0, 0, 0, 0]);
+    v[6..14].copy_from_slice(&target.to_le_bytes());
+    v
 }
 
 #[cfg(test)]
