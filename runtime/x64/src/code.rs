@@ -2,8 +2,10 @@
 //!
 //! The same [`Code`] feeds both back ends: the AOT path turns `bytes` + `relocs` into
 //! an ELF object (each [`Reloc`] maps one-to-one onto an `R_X86_64_64` or
-//! `R_X86_64_PC32` relocation), the JIT copies the bytes to their final address and
-//! resolves the relocations there with [`apply_relocs`] / [`Code::patch_in_place`].
+//! `R_X86_64_PC32` relocation, or `R_X86_64_PLT32` for the target of a call, which a
+//! static link resolves to the same value), the JIT copies the bytes to their final
+//! address and resolves the relocations there with [`apply_relocs`] /
+//! [`Code::patch_in_place`].
 
 use alloc::vec::Vec;
 
