@@ -1,7 +1,7 @@
 //! `kiln_abi::Platform` on bare metal: serial console, TSC/RTC clocks, RDSEED/RDRAND, and
 //! memory regions managed through the kernel's page tables.
 
-use crate::paging::{MapError, KERNEL_SPACE, PAGE_SIZE};
+use crate::paging::{MapError, PageTables, KERNEL_SPACE, PAGE_SIZE};
 use crate::{clock, cpu, exit, frames, serial};
 use alloc::vec::Vec;
 use kiln_abi::{MemoryError, Platform, Protection};
@@ -63,10 +63,46 @@ fn map_error(e: MapError) -> MemoryError {
     }
 }
 
+/// Gives every page of `[addr, addr + len)` protection `prot`, mapping a frame from
+/// `fresh` where none is mapped yet.
+fn map_pages(
+    pt: &mut PageTables,
+    addr: u64,
+    len: u64,
+    prot: Protection,
+    fresh: fn() -> Option<u64>,
+) -> Result<(), MemoryError> {
+    for page in (addr..addr + len).step_by(PAGE_SIZE as usize) {
+        if pt.is_mapped_page(page).map_err(map_error)? {
+            pt.protect(page, prot).map_err(map_error)?;
+        } else {
+            let frame = fresh().ok_or(MemoryError::OutOfMemory)?;
+            if let Err(e) = pt.map(page, frame, prot) {
+                // SAFETY: the frame was never mapped.
+                unsafe { frames::free(frame) };
+                return Err(map_error(e));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The bare-metal platform. Stateless itself: the state lives in the kernel's globals.
 pub struct KernelPlatform;
 
 impl KernelPlatform {
+    /// Maps fresh frames read-write over `[addr, addr + len)`, inside a reserved region,
+    /// without zeroing them: for memory whose bytes are all written before they are read
+    /// (native stacks). Zeroing, and the host's first touch of the guest RAM it writes,
+    /// is most of what mapping costs (a 1 MiB stack: 0.85 ms zeroed, 0.41 ms not, under TCG).
+    pub fn map_unzeroed(&self, addr: *mut u8, len: usize) -> Result<(), MemoryError> {
+        let (addr, len) = (addr as u64, len as u64);
+        Self::check_range(addr, len)?;
+        let mut space = KERNEL_SPACE.lock();
+        let pt = space.as_mut().ok_or(MemoryError::OutOfMemory)?;
+        map_pages(pt, addr, len, Protection::ReadWrite, frames::alloc)
+    }
+
     /// Checks that `[addr, addr + len)` is page-aligned and inside one live region.
     fn check_range(addr: u64, len: u64) -> Result<(), MemoryError> {
         if !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
@@ -136,19 +172,7 @@ impl Platform for KernelPlatform {
                 .unmap_range(addr, addr + len, |frame| unsafe { frames::free(frame) })
                 .map_err(map_error);
         }
-        for page in (addr..addr + len).step_by(PAGE_SIZE as usize) {
-            if pt.is_mapped_page(page).map_err(map_error)? {
-                pt.protect(page, prot).map_err(map_error)?;
-            } else {
-                let frame = frames::alloc_zeroed().ok_or(MemoryError::OutOfMemory)?;
-                if let Err(e) = pt.map(page, frame, prot) {
-                    // SAFETY: the frame was never mapped.
-                    unsafe { frames::free(frame) };
-                    return Err(map_error(e));
-                }
-            }
-        }
-        Ok(())
+        map_pages(pt, addr, len, prot, frames::alloc_zeroed)
     }
 
     fn release(&self, addr: *mut u8, len: usize) {

@@ -6,6 +6,7 @@
 //! the guard page and is reported as a page fault (the fault handlers run on IST stacks,
 //! so they still have a stack to run on).
 
+use crate::log;
 use crate::paging::PAGE_SIZE;
 use crate::platform::KernelPlatform;
 use kiln_abi::{MemoryError, Platform, Protection};
@@ -20,14 +21,21 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Maps a stack of `size` bytes (rounded up to pages) above a guard page.
+    /// Maps a stack of `size` bytes (rounded up to pages) above a guard page. Its pages
+    /// are not zeroed (a stack is written before it is read), except when the debug log
+    /// is on: [`Stack::high_water`] needs a zeroed stack.
     pub fn new(size: usize) -> Result<Stack, MemoryError> {
         let size = size.next_multiple_of(PAGE_SIZE as usize);
         let len = size + GUARD;
         let region = KernelPlatform.reserve(len)?;
         // SAFETY: `GUARD` is inside the region just reserved.
         let base = unsafe { region.add(GUARD) };
-        if let Err(e) = KernelPlatform.protect(base, size, Protection::ReadWrite) {
+        let mapped = if log::enabled(log::Level::Debug) {
+            KernelPlatform.protect(base, size, Protection::ReadWrite)
+        } else {
+            KernelPlatform.map_unzeroed(base, size)
+        };
+        if let Err(e) = mapped {
             KernelPlatform.release(region, len);
             return Err(e);
         }
@@ -41,8 +49,8 @@ impl Stack {
         unsafe { self.region.add(self.len) }
     }
 
-    /// Bytes of the stack that were ever written (the stack starts zeroed; scans
-    /// from the bottom for the first non-zero word).
+    /// Bytes of the stack that were ever written (scans from the bottom for the first
+    /// non-zero word; meaningful when the debug log is on, which zeroes new stacks).
     pub fn high_water(&self) -> usize {
         let base = self.region.wrapping_add(GUARD) as *const u64;
         let words = (self.len - GUARD) / 8;
