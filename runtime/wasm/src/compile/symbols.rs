@@ -3,7 +3,7 @@
 //! [`SymbolId`]s, and which imports the runtime provides itself.
 //!
 //! A function's id is its index in the module's function index space; a runtime symbol's
-//! id is [`RUNTIME_BASE`] plus its place in [`RuntimeSymbol::ALL`]-order. The AOT object
+//! id is `RUNTIME_BASE` (2^31) plus its place in [`RuntimeSymbol::all`]. The AOT object
 //! writer turns ids into ELF symbols (`wasm_<module>_<function>` or the runtime symbol's
 //! name), the in-memory loader ([`super::link`]) into addresses.
 

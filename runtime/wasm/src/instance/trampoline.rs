@@ -17,7 +17,7 @@
 //! - `kiln_wasi_preview1_<name>`, one per function of [`crate::wasi::Func`] (made from the
 //!   one list, `wasi::preview1_functions`), is the runtime's entry for that WASI import:
 //!   it puts the function's index in `eax` and jumps to a common entry that calls
-//!   [`super::wasi_link::dispatch`] with the caller's VM context (`r15`), the index and
+//!   `wasi_link::dispatch` with the caller's VM context (`r15`), the index and
 //!   the argument/result slots.
 //!
 //! [`runtime_address`] is the in-memory loader's table of these symbols and the builtins.

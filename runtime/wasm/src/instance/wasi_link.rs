@@ -1,6 +1,6 @@
 //! Links [`crate::wasi`] into a module: its `wasi_snapshot_preview1` imports are the
 //! runtime's own functions ([`crate::compile::symbols::runtime_import`]), which compiled
-//! code calls directly. Their entries (`trampoline`) land in [`dispatch`], which finds
+//! code calls directly. Their entries (`trampoline`) land in `dispatch`, which finds
 //! the program's WASI world and memory through the caller's VM context. `proc_exit` ends
 //! the program through `Platform::exit`.
 

@@ -11,7 +11,7 @@
 //! - clocks (realtime, monotonic; the CPU-time clocks read the monotonic one), randomness,
 //!   `poll_oneoff` on clocks (sleep, [`poll`]), `sched_yield`, `proc_exit`.
 //!
-//! Every other function of preview 1 ([`Func`], listed once by [`preview1_functions`])
+//! Every other function of preview 1 ([`Func`], listed once by `preview1_functions`)
 //! answers `ENOSYS`; no call panics on what a program passes. The functions work on the
 //! instance's linear memory as a byte slice, so the same code serves the hosted runtime
 //! and the kernel. Calls are dispatched by [`Func`], never by name.
