@@ -2,13 +2,18 @@
 //!
 //! Frames are handed out by a bump pointer through the RAM ranges (nothing is zeroed or
 //! touched up front, which keeps boot fast); freed frames go on a free list threaded
-//! through the frames themselves (all RAM is identity mapped, see `paging`).
+//! through the frames themselves (all RAM is identity mapped, see `paging`). Runs of
+//! contiguous frames (native stacks, which come and go with every program) are freed
+//! whole into a few run slots, so the next run of that size is handed out again without
+//! touching its frames.
 
 use crate::paging::PAGE_SIZE;
 use crate::start_info::{BootInfo, RAM};
 use spin::Mutex;
 
 const MAX_RANGES: usize = 16;
+/// Freed runs of contiguous frames kept whole.
+const MAX_RUNS: usize = 8;
 
 struct Frames {
     /// Usable RAM as `[start, end)` page-aligned ranges, in map order.
@@ -19,6 +24,9 @@ struct Frames {
     next: u64,
     /// Head of the list of freed frames (0 = empty); each holds the next one's address.
     free_head: u64,
+    /// Freed runs as `(first frame, frames)`; the first `run_count` slots are used.
+    runs: [(u64, u64); MAX_RUNS],
+    run_count: usize,
     total: u64,
     in_use: u64,
 }
@@ -29,6 +37,8 @@ static FRAMES: Mutex<Frames> = Mutex::new(Frames {
     current: 0,
     next: 0,
     free_head: 0,
+    runs: [(0, 0); MAX_RUNS],
+    run_count: 0,
     total: 0,
     in_use: 0,
 });
@@ -69,6 +79,20 @@ impl Frames {
         }
         None
     }
+
+    /// Takes `count` frames from the front of the first freed run that has them.
+    fn take_run(&mut self, count: u64) -> Option<u64> {
+        let i = (0..self.run_count).find(|&i| self.runs[i].1 >= count)?;
+        let (start, len) = self.runs[i];
+        if len == count {
+            self.run_count -= 1;
+            self.runs[i] = self.runs[self.run_count];
+        } else {
+            self.runs[i] = (start + count * PAGE_SIZE, len - count);
+        }
+        self.in_use += count;
+        Some(start)
+    }
 }
 
 /// One frame with unspecified contents.
@@ -82,7 +106,7 @@ pub fn alloc() -> Option<u64> {
         f.in_use += 1;
         return Some(frame);
     }
-    f.bump(1)
+    f.bump(1).or_else(|| f.take_run(1))
 }
 
 /// One frame filled with zeros.
@@ -93,9 +117,32 @@ pub fn alloc_zeroed() -> Option<u64> {
     Some(frame)
 }
 
-/// `count` physically contiguous frames (used once, for the heap).
+/// `count` physically contiguous frames with unspecified contents: a freed run if one
+/// is large enough, else fresh frames.
 pub fn alloc_contiguous(count: u64) -> Option<u64> {
-    FRAMES.lock().bump(count)
+    let mut f = FRAMES.lock();
+    f.take_run(count).or_else(|| f.bump(count))
+}
+
+/// Gives back `count` contiguous frames from [`alloc_contiguous`], kept whole for the next
+/// request of that size when a run slot is free.
+///
+/// # Safety
+/// The frames must have come from this allocator and must no longer be mapped or used.
+pub unsafe fn free_run(start: u64, count: u64) {
+    let mut f = FRAMES.lock();
+    if f.run_count < MAX_RUNS {
+        let i = f.run_count;
+        f.runs[i] = (start, count);
+        f.run_count += 1;
+        f.in_use -= count;
+        return;
+    }
+    drop(f);
+    for i in 0..count {
+        // SAFETY: the caller hands the whole run over.
+        unsafe { free(start + i * PAGE_SIZE) };
+    }
 }
 
 /// Gives a frame back.

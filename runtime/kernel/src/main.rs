@@ -55,7 +55,10 @@ mod serial;
 mod som;
 #[cfg(all(target_os = "none", feature = "spectest"))]
 mod spec;
-#[cfg(all(target_os = "none", any(feature = "som", feature = "wasm")))]
+#[cfg(all(
+    target_os = "none",
+    any(feature = "som", feature = "wasm", feature = "selftest")
+))]
 mod stack;
 #[cfg(target_os = "none")]
 mod start;

@@ -109,6 +109,35 @@ impl PageTables {
         Ok(())
     }
 
+    /// Maps the `count` pages from `virt` to the contiguous frames from `phys`, walking
+    /// the tree once per page table rather than once per page.
+    pub fn map_run(
+        &mut self,
+        virt: u64,
+        phys: u64,
+        count: u64,
+        prot: Protection,
+    ) -> Result<(), MapError> {
+        let bits = leaf_bits(prot)?;
+        let mut done = 0;
+        while done < count {
+            let addr = virt + done * PAGE_SIZE;
+            let first = self.entry(addr, 1, true)?.ok_or(MapError::OutOfMemory)?;
+            let n = (512 - index(addr, 1) as u64).min(count - done);
+            for k in 0..n {
+                // SAFETY: `first` is entry `index(addr, 1)` of a 512-entry page table and
+                // `index(addr, 1) + k < 512`.
+                let e = unsafe { &mut *first.add(k as usize) };
+                if *e & PRESENT != 0 {
+                    return Err(MapError::Conflict);
+                }
+                *e = (phys + (done + k) * PAGE_SIZE) | bits;
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
     fn map_huge(&mut self, virt: u64, phys: u64, prot: Protection) -> Result<(), MapError> {
         let bits = leaf_bits(prot)?;
         let e = self.entry(virt, 2, true)?.ok_or(MapError::OutOfMemory)?;

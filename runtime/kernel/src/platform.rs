@@ -1,7 +1,7 @@
 //! `kiln_abi::Platform` on bare metal: serial console, TSC/RTC clocks, RDSEED/RDRAND, and
 //! memory regions managed through the kernel's page tables.
 
-use crate::paging::{MapError, PageTables, KERNEL_SPACE, PAGE_SIZE};
+use crate::paging::{MapError, KERNEL_SPACE, PAGE_SIZE};
 use crate::{clock, cpu, exit, frames, serial};
 use alloc::vec::Vec;
 use kiln_abi::{MemoryError, Platform, Protection};
@@ -63,44 +63,43 @@ fn map_error(e: MapError) -> MemoryError {
     }
 }
 
-/// Gives every page of `[addr, addr + len)` protection `prot`, mapping a frame from
-/// `fresh` where none is mapped yet.
-fn map_pages(
-    pt: &mut PageTables,
-    addr: u64,
-    len: u64,
-    prot: Protection,
-    fresh: fn() -> Option<u64>,
-) -> Result<(), MemoryError> {
-    for page in (addr..addr + len).step_by(PAGE_SIZE as usize) {
-        if pt.is_mapped_page(page).map_err(map_error)? {
-            pt.protect(page, prot).map_err(map_error)?;
-        } else {
-            let frame = fresh().ok_or(MemoryError::OutOfMemory)?;
-            if let Err(e) = pt.map(page, frame, prot) {
-                // SAFETY: the frame was never mapped.
-                unsafe { frames::free(frame) };
-                return Err(map_error(e));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The bare-metal platform. Stateless itself: the state lives in the kernel's globals.
 pub struct KernelPlatform;
 
 impl KernelPlatform {
-    /// Maps fresh frames read-write over `[addr, addr + len)`, inside a reserved region,
-    /// without zeroing them: for memory whose bytes are all written before they are read
-    /// (native stacks). Zeroing, and the host's first touch of the guest RAM it writes,
-    /// is most of what mapping costs (a 1 MiB stack: 0.85 ms zeroed, 0.41 ms not, under TCG).
-    pub fn map_unzeroed(&self, addr: *mut u8, len: usize) -> Result<(), MemoryError> {
+    /// Maps the contiguous frames from `phys` read-write over `[addr, addr + len)`, inside
+    /// a reserved region (native stacks: one run of frames, no zeroing, one page-table
+    /// walk per 2 MiB).
+    pub fn map_run(&self, addr: *mut u8, phys: u64, len: usize) -> Result<(), MemoryError> {
         let (addr, len) = (addr as u64, len as u64);
         Self::check_range(addr, len)?;
         let mut space = KERNEL_SPACE.lock();
         let pt = space.as_mut().ok_or(MemoryError::OutOfMemory)?;
-        map_pages(pt, addr, len, Protection::ReadWrite, frames::alloc)
+        pt.map_run(addr, phys, len / PAGE_SIZE, Protection::ReadWrite)
+            .map_err(map_error)
+    }
+
+    /// Ends the region at `addr` like [`Platform::release`], but leaves its frames to the
+    /// caller (who mapped them with [`KernelPlatform::map_run`] and frees the run whole).
+    pub fn release_keeping_frames(&self, addr: *mut u8, len: usize) {
+        self.end_region(addr as u64, len as u64, &mut |_| {});
+    }
+
+    /// Forgets the region `[addr, addr + len)` and unmaps its pages, handing each frame
+    /// to `frame`.
+    fn end_region(&self, addr: u64, len: u64, frame: &mut dyn FnMut(u64)) {
+        let len = len.next_multiple_of(PAGE_SIZE);
+        let mut regions = REGIONS.lock();
+        let Some(i) = regions.live.iter().position(|&r| r == (addr, len)) else {
+            return;
+        };
+        regions.live.swap_remove(i);
+        drop(regions);
+        if let Some(pt) = KERNEL_SPACE.lock().as_mut() {
+            // Region pages are always small pages, so this cannot fail. The region's
+            // (now empty) page tables are kept: its address range is never handed out again.
+            let _ = pt.unmap_range(addr, addr + len, frame);
+        }
     }
 
     /// Checks that `[addr, addr + len)` is page-aligned and inside one live region.
@@ -172,23 +171,26 @@ impl Platform for KernelPlatform {
                 .unmap_range(addr, addr + len, |frame| unsafe { frames::free(frame) })
                 .map_err(map_error);
         }
-        map_pages(pt, addr, len, prot, frames::alloc_zeroed)
+        for page in (addr..addr + len).step_by(PAGE_SIZE as usize) {
+            if pt.is_mapped_page(page).map_err(map_error)? {
+                pt.protect(page, prot).map_err(map_error)?;
+            } else {
+                let frame = frames::alloc_zeroed().ok_or(MemoryError::OutOfMemory)?;
+                if let Err(e) = pt.map(page, frame, prot) {
+                    // SAFETY: the frame was never mapped.
+                    unsafe { frames::free(frame) };
+                    return Err(map_error(e));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn release(&self, addr: *mut u8, len: usize) {
-        let (addr, len) = (addr as u64, (len as u64).next_multiple_of(PAGE_SIZE));
-        let mut regions = REGIONS.lock();
-        let Some(i) = regions.live.iter().position(|&r| r == (addr, len)) else {
-            return;
-        };
-        regions.live.swap_remove(i);
-        drop(regions);
-        if let Some(pt) = KERNEL_SPACE.lock().as_mut() {
-            // Region pages are always small pages, so this cannot fail. The region's
-            // (now empty) page tables are kept: its address range is never handed out again.
-            // SAFETY: each frame was mapped only in this region and is now unmapped.
-            let _ = pt.unmap_range(addr, addr + len, |frame| unsafe { frames::free(frame) });
-        }
+        // SAFETY: each frame was mapped only in this region and is now unmapped.
+        self.end_region(addr as u64, len as u64, &mut |frame| unsafe {
+            frames::free(frame)
+        });
     }
 
     fn exit(&self, status: i32) -> ! {

@@ -4,7 +4,7 @@
 //! never-inlined function so the symbolized backtrace shows where it came from.
 
 use crate::platform::KernelPlatform;
-use crate::{clock, exit, frames, heap, paging, println, rtc};
+use crate::{clock, exit, frames, heap, log, paging, println, rtc};
 use alloc::vec::Vec;
 use core::hint::black_box;
 use kiln_abi::{ExitStatus, Platform, Protection};
@@ -24,9 +24,10 @@ pub fn run(name: &str) -> Result<core::convert::Infallible, &'static str> {
         "wx_exec_write" => wx_exec_write(),
         "clock" => clock_check(),
         "platform_memory" => platform_memory(),
+        "stacks" => stacks(),
         "wx_audit" => wx_audit(),
         "panic" => deliberate_panic(),
-        _ => Err("unknown selftest (page_fault, invalid_opcode, stack_overflow, heap_stress, wx_write_exec, wx_exec_write, clock, platform_memory, wx_audit, panic)"),
+        _ => Err("unknown selftest (page_fault, invalid_opcode, stack_overflow, heap_stress, wx_write_exec, wx_exec_write, clock, platform_memory, stacks, wx_audit, panic)"),
     }
 }
 
@@ -326,6 +327,57 @@ fn platform_memory() -> Result<core::convert::Infallible, &'static str> {
         exit::exit(ExitStatus::Failure);
     }
     println!("platform_memory: ok");
+    exit::exit(ExitStatus::Success)
+}
+
+/// Native stacks come and go with every program: makes and drops more 4 MiB stacks than
+/// RAM holds, writing each one's deepest and highest words from code running on it, and
+/// checks that every frame comes back.
+#[inline(never)]
+fn stacks() -> Result<core::convert::Infallible, &'static str> {
+    const SIZE: usize = 4 << 20;
+    const ROUNDS: usize = 64; // 256 MiB in all, on a machine with 128 MiB
+    let (frames_before, _) = frames::usage();
+    // Writes `value` to the deepest page of `stack` from code running on it; reads it back.
+    let write_deepest = |stack: &crate::stack::Stack, value: u64| {
+        stack.run(|| {
+            let here = black_box(0u64);
+            let top = &here as *const u64 as usize;
+            // The page just above the guard page.
+            let bottom = (top - (SIZE - 4096)) & !4095;
+            // SAFETY: `[bottom, top)` lies inside this mapped stack, below the live frame.
+            unsafe {
+                (bottom as *mut u64).write_volatile(value);
+                (bottom as *const u64).read_volatile()
+            }
+        })
+    };
+    for round in 1..=ROUNDS as u64 {
+        let stack = crate::stack::Stack::new(SIZE).map_err(|_| "a stack could not be mapped")?;
+        if write_deepest(&stack, round) != round {
+            return Err("a stack's deepest page did not keep what was written");
+        }
+    }
+    // Under the debug log a stack starts zeroed, so its high-water mark is exact.
+    log::set_max_level(log::Level::Debug);
+    let stack = crate::stack::Stack::new(SIZE).map_err(|_| "a stack could not be mapped")?;
+    let untouched = stack.high_water();
+    write_deepest(&stack, u64::MAX);
+    let deepest = stack.high_water();
+    drop(stack);
+    log::set_max_level(log::Level::Info);
+    println!("stacks: high-water mark {untouched} bytes before use, {deepest} after");
+    if untouched != 0 || deepest < SIZE - 4096 {
+        return Err("the high-water mark of a zeroed stack is wrong");
+    }
+    // Page tables of the released regions stay (their address ranges are never reused).
+    let kept = frames::usage().0 - frames_before;
+    println!("stacks: {ROUNDS} stacks of 4 MiB made and dropped, {kept} frames still in use");
+    if kept > 4 * ROUNDS as u64 {
+        println!("stacks: FAILED: stack frames were not returned");
+        exit::exit(ExitStatus::Failure);
+    }
+    println!("stacks: ok");
     exit::exit(ExitStatus::Success)
 }
 
