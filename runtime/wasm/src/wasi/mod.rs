@@ -232,9 +232,13 @@ impl Wasi {
             .filter(|(key, value)| *key == "env" && value.contains('='))
             .map(|(_, value)| String::from(value))
             .collect();
-        Ok(Self::new(args)
-            .with_env(env)
-            .with_tree(Tree::from_bundle(bundle)?))
+        // Built directly rather than through `new` and `with_tree`: a default tree made
+        // and dropped at once would cost a boot under emulation its first-run translation.
+        Ok(Self {
+            args,
+            env,
+            files: RefCell::new(Files::new(Tree::from_bundle(bundle)?)),
+        })
     }
 
     /// Runs WASI function `func` with `args` (the WASM arguments, zero-extended) on
