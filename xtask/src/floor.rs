@@ -1,9 +1,12 @@
-//! The floor of boot time: an empty PVH kernel that exits the moment it runs.
+//! The floor of boot time: an empty PVH kernel that prints one byte and exits the moment
+//! it runs.
 //!
 //! `bench boot` boots it beside kiln's images, interleaved, so kiln's own share of the
-//! boot time is visible on a machine whose speed drifts. The image is a hand-built
-//! 64-bit ELF: one loadable segment at 1 MiB holding the Xen PVH note and five bytes of
-//! 32-bit code that write 0 to `isa-debug-exit` (port 0xf4).
+//! boot time is visible on a machine whose speed drifts: to the first output (its byte
+//! arrives when kiln's first line could at the earliest) and to the exit. The image is a
+//! hand-built 64-bit ELF: one loadable segment at 1 MiB holding the Xen PVH note and a
+//! few bytes of 32-bit code that write a newline to COM1 and 0 to `isa-debug-exit`
+//! (port 0xf4).
 
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -25,8 +28,11 @@ pub fn image() -> Vec<u8> {
     }
     note.extend(b"Xen\0");
     note.extend((entry as u32).to_le_bytes());
-    // mov dx, 0xf4 ; xor eax, eax ; out dx, eax ; hlt   (32-bit protected mode)
-    let code: &[u8] = &[0x66, 0xba, 0xf4, 0x00, 0x31, 0xc0, 0xef, 0xf4];
+    // 32-bit protected mode: mov dx, 0x3f8 ; mov al, 10 ; out dx, al ;
+    // mov dx, 0xf4 ; xor eax, eax ; out dx, eax ; hlt
+    let code: &[u8] = &[
+        0x66, 0xba, 0xf8, 0x03, 0xb0, 0x0a, 0xee, 0x66, 0xba, 0xf4, 0x00, 0x31, 0xc0, 0xef, 0xf4,
+    ];
     let size = (code_off + code.len()) as u64;
 
     let mut elf = Vec::with_capacity(size as usize);
@@ -80,8 +86,8 @@ mod tests {
         let code = &bytes[(entry - BASE) as usize..];
         assert_eq!(
             code[..4],
-            [0x66, 0xba, 0xf4, 0x00],
-            "entry starts at `mov dx, 0xf4`"
+            [0x66, 0xba, 0xf8, 0x03],
+            "entry starts at `mov dx, 0x3f8`"
         );
         // The note's descriptor (the last 4 bytes before the code) is the entry point.
         let desc = &bytes[(entry - BASE) as usize - 4..(entry - BASE) as usize];
