@@ -8,8 +8,10 @@ use super::instantiate::InstanceData;
 use alloc::vec::Vec;
 use kiln_abi::wasm::{TrapCode, VMCTX_RUNTIME};
 
-/// Signature shared by all builtins (unused trailing arguments are ignored).
-pub type BuiltinFn = extern "sysv64" fn(*mut u64, u64, u64, u64, u64, u64) -> u64;
+/// Signature shared by all builtins (unused trailing arguments are ignored). Unsafe to
+/// call: the first argument must be the VM context of a live instance, as generated code
+/// passes it (the functions themselves are private; only generated code calls them).
+pub type BuiltinFn = unsafe extern "sysv64" fn(*mut u64, u64, u64, u64, u64, u64) -> u64;
 
 /// The builtins in `kiln_abi::wasm::Builtin` order.
 pub const TABLE: [BuiltinFn; kiln_abi::wasm::Builtin::COUNT] = [
@@ -51,7 +53,7 @@ fn trap(code: TrapCode) -> u64 {
 }
 
 #[no_mangle]
-pub extern "sysv64" fn kiln_wasm_builtin_memory_grow(
+extern "sysv64" fn kiln_wasm_builtin_memory_grow(
     vmctx: *mut u64,
     delta: u64,
     _: u64,
@@ -67,7 +69,7 @@ pub extern "sysv64" fn kiln_wasm_builtin_memory_grow(
 }
 
 #[no_mangle]
-pub extern "sysv64" fn kiln_wasm_builtin_memory_fill(
+extern "sysv64" fn kiln_wasm_builtin_memory_fill(
     vmctx: *mut u64,
     dst: u64,
     val: u64,
@@ -86,7 +88,7 @@ pub extern "sysv64" fn kiln_wasm_builtin_memory_fill(
 }
 
 #[no_mangle]
-pub extern "sysv64" fn kiln_wasm_builtin_memory_copy(
+extern "sysv64" fn kiln_wasm_builtin_memory_copy(
     vmctx: *mut u64,
     dst: u64,
     src: u64,
@@ -105,7 +107,7 @@ pub extern "sysv64" fn kiln_wasm_builtin_memory_copy(
 }
 
 #[no_mangle]
-pub extern "sysv64" fn kiln_wasm_builtin_memory_init(
+extern "sysv64" fn kiln_wasm_builtin_memory_init(
     vmctx: *mut u64,
     seg: u64,
     dst: u64,
@@ -127,7 +129,7 @@ pub extern "sysv64" fn kiln_wasm_builtin_memory_init(
 }
 
 #[no_mangle]
-pub extern "sysv64" fn kiln_wasm_builtin_data_drop(
+extern "sysv64" fn kiln_wasm_builtin_data_drop(
     vmctx: *mut u64,
     seg: u64,
     _: u64,
@@ -145,7 +147,7 @@ fn table<'a>(vmctx: *mut u64, index: u64) -> &'a mut super::store::Table {
 }
 
 #[no_mangle]
-pub extern "sysv64" fn kiln_wasm_builtin_table_grow(
+extern "sysv64" fn kiln_wasm_builtin_table_grow(
     vmctx: *mut u64,
     t: u64,
     init: u64,
@@ -159,7 +161,7 @@ pub extern "sysv64" fn kiln_wasm_builtin_table_grow(
 }
 
 #[no_mangle]
-pub extern "sysv64" fn kiln_wasm_builtin_table_fill(
+extern "sysv64" fn kiln_wasm_builtin_table_fill(
     vmctx: *mut u64,
     t: u64,
     dst: u64,
@@ -178,7 +180,7 @@ pub extern "sysv64" fn kiln_wasm_builtin_table_fill(
 }
 
 #[no_mangle]
-pub extern "sysv64" fn kiln_wasm_builtin_table_copy(
+extern "sysv64" fn kiln_wasm_builtin_table_copy(
     vmctx: *mut u64,
     dt: u64,
     st: u64,
@@ -201,7 +203,7 @@ pub extern "sysv64" fn kiln_wasm_builtin_table_copy(
 }
 
 #[no_mangle]
-pub extern "sysv64" fn kiln_wasm_builtin_table_init(
+extern "sysv64" fn kiln_wasm_builtin_table_init(
     vmctx: *mut u64,
     t: u64,
     seg: u64,
@@ -221,7 +223,7 @@ pub extern "sysv64" fn kiln_wasm_builtin_table_init(
 }
 
 #[no_mangle]
-pub extern "sysv64" fn kiln_wasm_builtin_elem_drop(
+extern "sysv64" fn kiln_wasm_builtin_elem_drop(
     vmctx: *mut u64,
     seg: u64,
     _: u64,

@@ -141,10 +141,13 @@ macro_rules! wasi_entries {
 
         /// The address of `func`'s entry.
         fn wasi_entry(func: Func) -> u64 {
+            // Declared only for their addresses: the entries follow the WASM calling
+            // convention (`r15` = VM context, slots on the stack), so they stay unsafe
+            // to call from Rust.
             unsafe extern "sysv64" {
                 $(
                     #[link_name = concat!("kiln_wasi_preview1_", stringify!($name))]
-                    safe fn $name();
+                    fn $name();
                 )*
             }
             match func {
