@@ -628,10 +628,15 @@ mod tests {
         ] {
             assert_eq!(decode(good, short).unwrap_err(), DescriptorError::Truncated);
         }
-        assert_eq!(
-            decode(&good[..good.len() - 1], blobs).unwrap_err(),
-            DescriptorError::Truncated
-        );
+        // Every cut of the descriptor, inside any record or count, is refused (not a
+        // panic, not a shorter module).
+        for len in 0..good.len() {
+            let err = decode(&good[..len], blobs).unwrap_err();
+            assert!(
+                matches!(err, DescriptorError::Truncated | DescriptorError::BadMagic),
+                "cut at {len}: {err:?}"
+            );
+        }
         let mut bad = good.clone();
         bad[0] = b'X';
         assert_eq!(decode(&bad, blobs).unwrap_err(), DescriptorError::BadMagic);
