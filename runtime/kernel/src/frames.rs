@@ -62,7 +62,10 @@ pub fn init(info: &BootInfo, first_free: u64) {
 }
 
 impl Frames {
-    /// Bump-allocates `count` contiguous frames from the first range with room.
+    /// Bump-allocates `count` contiguous frames from the current range. A run that does
+    /// not fit there is taken from the end of a later range instead, so that the rest of
+    /// the current range stays for smaller requests (a run too large for any range must
+    /// not use the bump pointer up).
     fn bump(&mut self, count: u64) -> Option<u64> {
         while self.current < self.range_count {
             let end = self.ranges[self.current].1;
@@ -72,12 +75,29 @@ impl Frames {
                 self.in_use += count;
                 return Some(frame);
             }
+            if count > 1 {
+                return self.take_from_later_range(count);
+            }
             self.current += 1;
             if self.current < self.range_count {
                 self.next = self.ranges[self.current].0;
             }
         }
         None
+    }
+
+    /// Takes `count` frames from the end of the first range after the current one that
+    /// has them.
+    fn take_from_later_range(&mut self, count: u64) -> Option<u64> {
+        let bytes = count * PAGE_SIZE;
+        let later = self.current + 1..self.range_count;
+        let i = later.into_iter().find(|&i| {
+            let (start, end) = self.ranges[i];
+            end - start >= bytes
+        })?;
+        self.ranges[i].1 -= bytes;
+        self.in_use += count;
+        Some(self.ranges[i].1)
     }
 
     /// Takes `count` frames from the front of the first freed run that has them.

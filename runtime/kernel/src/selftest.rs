@@ -358,6 +358,15 @@ fn stacks() -> Result<core::convert::Infallible, &'static str> {
             return Err("a stack's deepest page did not keep what was written");
         }
     }
+    // A run larger than RAM is refused without using up the RAM left for smaller ones:
+    // with the freed run held, the next stack still gets frames.
+    let held = crate::stack::Stack::new(SIZE).map_err(|_| "a stack could not be mapped")?;
+    if frames::alloc_contiguous(frames::usage().1 + 1).is_some() {
+        return Err("a run larger than RAM was handed out");
+    }
+    let next = crate::stack::Stack::new(SIZE)
+        .map_err(|_| "a refused large run lost the frames left for the next stack")?;
+    drop((held, next));
     // Under the debug log a stack starts zeroed, so its high-water mark is exact.
     log::set_max_level(log::Level::Debug);
     let stack = crate::stack::Stack::new(SIZE).map_err(|_| "a stack could not be mapped")?;
