@@ -151,7 +151,8 @@ mod tests {
             }
             // Calls between the module's functions go straight to the callee.
             let b = m.func(1);
-            let calls_a = m.relocs.iter().filter(|r| r.target.0 == 0);
+            let calls_a: Vec<_> = m.relocs.iter().filter(|r| r.target.0 == 0).collect();
+            assert_eq!(calls_a.len(), 2, "b calls a twice");
             for r in calls_a {
                 assert!(r.offset >= b.offset && r.offset < b.offset + b.len);
                 assert_eq!(call_target(&linked.bytes, r.offset as usize, base), base);

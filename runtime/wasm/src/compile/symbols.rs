@@ -110,6 +110,13 @@ mod tests {
             assert_eq!(Target::of(s.id()), Some(Target::Runtime(s)));
             names.push(s.name());
         }
+        // `Func::symbol` spells the ABI's prefix out (it is made with `concat!`).
+        for f in Func::ALL {
+            let name = f
+                .symbol()
+                .strip_prefix(kiln_abi::wasm::WASI_PREVIEW1_PREFIX);
+            assert_eq!(name, Some(f.name()));
+        }
         assert_eq!(names.len(), 1 + Builtin::COUNT + Func::ALL.len());
         names.sort();
         names.dedup();
