@@ -331,8 +331,8 @@ fn platform_memory() -> Result<core::convert::Infallible, &'static str> {
 }
 
 /// Native stacks come and go with every program: makes and drops more 4 MiB stacks than
-/// RAM holds, writing each one's deepest and highest words from code running on it, and
-/// checks that every frame comes back.
+/// RAM holds, writing each one's deepest page from code running on it, and checks that
+/// every frame comes back and that a refused run larger than RAM loses none.
 #[inline(never)]
 fn stacks() -> Result<core::convert::Infallible, &'static str> {
     const SIZE: usize = 4 << 20;
