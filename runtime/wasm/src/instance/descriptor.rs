@@ -318,8 +318,10 @@ pub fn decode(bytes: &[u8], blobs: Blobs<'_>) -> Result<CompiledModule, Descript
 /// The `count` constant expressions at byte `at` of `blob`.
 fn exprs(blob: &[u8], at: usize, count: u32) -> Result<Vec<ConstExpr>, DescriptorError> {
     let mut r = Reader(blob.get(at..).ok_or(DescriptorError::Truncated)?);
-    let mut items = Vec::with_capacity(count as usize);
-    for b in r.fixed::<EXPR>(count as usize)? {
+    // The records are checked first: a damaged count must not reserve memory.
+    let records = r.fixed::<EXPR>(count as usize)?;
+    let mut items = Vec::with_capacity(records.len());
+    for b in records {
         items.push(expr(b)?);
     }
     Ok(items)
@@ -637,6 +639,12 @@ mod tests {
                 "cut at {len}: {err:?}"
             );
         }
+        // A damaged count of constant expressions is refused before anything is reserved
+        // for it.
+        assert_eq!(
+            exprs(&e.globals, 0, u32::MAX).unwrap_err(),
+            DescriptorError::Truncated
+        );
         let mut bad = good.clone();
         bad[0] = b'X';
         assert_eq!(decode(&bad, blobs).unwrap_err(), DescriptorError::BadMagic);
