@@ -100,9 +100,12 @@ impl Frames {
         Some(self.ranges[i].1)
     }
 
-    /// Takes `count` frames from the front of the first freed run that has them.
+    /// Takes `count` frames from the front of the smallest freed run that has them, so
+    /// that a large freed run (a Smalltalk stack) stays whole for the next large request.
     fn take_run(&mut self, count: u64) -> Option<u64> {
-        let i = (0..self.run_count).find(|&i| self.runs[i].1 >= count)?;
+        let i = (0..self.run_count)
+            .filter(|&i| self.runs[i].1 >= count)
+            .min_by_key(|&i| self.runs[i].1)?;
         let (start, len) = self.runs[i];
         if len == count {
             self.run_count -= 1;
