@@ -52,6 +52,43 @@ fn trap(code: TrapCode) -> u64 {
     code as u64
 }
 
+/// Copies `len` items from `src[from..]` to `dst[at..]`, or traps with `code` when either
+/// range is out of bounds (then nothing is copied).
+fn copy_checked<T: Copy>(
+    dst: &mut [T],
+    at: u64,
+    src: &[T],
+    from: u64,
+    len: u64,
+    code: TrapCode,
+) -> u64 {
+    match (range(at, len, dst.len()), range(from, len, src.len())) {
+        (Some(d), Some(s)) => {
+            dst[d].copy_from_slice(&src[s]);
+            OK
+        }
+        _ => trap(code),
+    }
+}
+
+/// Copies `len` items of `items` from `from` to `at` (the ranges may overlap), or traps
+/// with `code` when either range is out of bounds (then nothing is copied).
+fn copy_within_checked<T: Copy>(
+    items: &mut [T],
+    at: u64,
+    from: u64,
+    len: u64,
+    code: TrapCode,
+) -> u64 {
+    match (range(at, len, items.len()), range(from, len, items.len())) {
+        (Some(d), Some(s)) => {
+            items.copy_within(s, d.start);
+            OK
+        }
+        _ => trap(code),
+    }
+}
+
 #[no_mangle]
 extern "sysv64" fn kiln_wasm_builtin_memory_grow(
     vmctx: *mut u64,
@@ -96,14 +133,7 @@ extern "sysv64" fn kiln_wasm_builtin_memory_copy(
     _: u64,
     _: u64,
 ) -> u64 {
-    let mem = memory(vmctx);
-    match (range(dst, len, mem.len()), range(src, len, mem.len())) {
-        (Some(d), Some(s)) => {
-            mem.copy_within(s, d.start);
-            OK
-        }
-        _ => trap(TrapCode::MemoryOutOfBounds),
-    }
+    copy_within_checked(memory(vmctx), dst, src, len, TrapCode::MemoryOutOfBounds)
 }
 
 #[no_mangle]
@@ -116,14 +146,14 @@ extern "sysv64" fn kiln_wasm_builtin_memory_init(
     _: u64,
 ) -> u64 {
     let data = core::mem::take(&mut instance(vmctx).data[seg as usize]);
-    let mem = memory(vmctx);
-    let status = match (range(dst, len, mem.len()), range(src, len, data.len())) {
-        (Some(d), Some(s)) => {
-            mem[d].copy_from_slice(&data[s]);
-            OK
-        }
-        _ => trap(TrapCode::MemoryOutOfBounds),
-    };
+    let status = copy_checked(
+        memory(vmctx),
+        dst,
+        &data,
+        src,
+        len,
+        TrapCode::MemoryOutOfBounds,
+    );
     instance(vmctx).data[seg as usize] = data;
     status
 }
@@ -188,18 +218,16 @@ extern "sysv64" fn kiln_wasm_builtin_table_copy(
     src: u64,
     len: u64,
 ) -> u64 {
-    let src_elems = table(vmctx, st).elems.clone();
-    let d = table(vmctx, dt);
-    match (
-        range(dst, len, d.elems.len()),
-        range(src, len, src_elems.len()),
-    ) {
-        (Some(dr), Some(sr)) => {
-            d.elems[dr].copy_from_slice(&src_elems[sr]);
-            OK
-        }
-        _ => trap(TrapCode::TableOutOfBounds),
+    const OOB: TrapCode = TrapCode::TableOutOfBounds;
+    if dt == st {
+        return copy_within_checked(&mut table(vmctx, dt).elems, dst, src, len, OOB);
     }
+    // Two tables: the source's entries are moved out for the copy and back (no clone;
+    // the vector's buffer, which generated code points to, stays where it is).
+    let items = core::mem::take(&mut table(vmctx, st).elems);
+    let status = copy_checked(&mut table(vmctx, dt).elems, dst, &items, src, len, OOB);
+    table(vmctx, st).elems = items;
+    status
 }
 
 #[no_mangle]
@@ -211,15 +239,18 @@ extern "sysv64" fn kiln_wasm_builtin_table_init(
     src: u64,
     len: u64,
 ) -> u64 {
-    let items = instance(vmctx).elems[seg as usize].clone();
-    let t = table(vmctx, t);
-    match (range(dst, len, t.elems.len()), range(src, len, items.len())) {
-        (Some(d), Some(s)) => {
-            t.elems[d].copy_from_slice(&items[s]);
-            OK
-        }
-        _ => trap(TrapCode::TableOutOfBounds),
-    }
+    // Moved out for the copy and back, like `memory.init`'s segment (no clone).
+    let items = core::mem::take(&mut instance(vmctx).elems[seg as usize]);
+    let status = copy_checked(
+        &mut table(vmctx, t).elems,
+        dst,
+        &items,
+        src,
+        len,
+        TrapCode::TableOutOfBounds,
+    );
+    instance(vmctx).elems[seg as usize] = items;
+    status
 }
 
 #[no_mangle]
