@@ -97,16 +97,7 @@ impl PageTables {
 
     /// Maps the 4 KiB page at `virt` to the frame at `phys`.
     pub fn map(&mut self, virt: u64, phys: u64, prot: Protection) -> Result<(), MapError> {
-        let bits = leaf_bits(prot)?;
-        let e = self.entry(virt, 1, true)?.ok_or(MapError::OutOfMemory)?;
-        // SAFETY: `entry` returned a valid entry of this tree.
-        unsafe {
-            if *e & PRESENT != 0 {
-                return Err(MapError::Conflict);
-            }
-            *e = phys | bits;
-        }
-        Ok(())
+        self.map_run(virt, phys, 1, prot)
     }
 
     /// Maps the `count` pages from `virt` to the contiguous frames from `phys`, walking
