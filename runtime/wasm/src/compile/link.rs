@@ -29,7 +29,11 @@ impl CompiledModule {
     /// Upper bound of [`link`](Self::link)'s output length: the code, aligned, and a veneer
     /// for every distinct runtime symbol the code refers to.
     pub fn linked_len(&self) -> usize {
-        self.code.len().next_multiple_of(VENEER_SIZE) + VENEER_SIZE * self.runtime_targets().len()
+        Self::linked_len_with(&self.code, &self.runtime_targets())
+    }
+
+    fn linked_len_with(code: &[u8], targets: &[RuntimeSymbol]) -> usize {
+        code.len().next_multiple_of(VENEER_SIZE) + VENEER_SIZE * targets.len()
     }
 
     /// The code relocated to run at `base`, where `runtime` gives each runtime symbol's
@@ -39,14 +43,15 @@ impl CompiledModule {
         base: u64,
         runtime: impl Fn(RuntimeSymbol) -> u64,
     ) -> Result<LinkedCode, String> {
+        let targets = self.runtime_targets();
         let code_end = self.code.len().next_multiple_of(VENEER_SIZE);
-        let limit = base + self.linked_len() as u64;
+        let limit = base + Self::linked_len_with(&self.code, &targets) as u64;
         let mut bytes = self.code.clone();
         bytes.resize(code_end, 0xCC);
         // Where each runtime symbol is called: directly when every field can reach it.
         let mut resolved: Vec<(SymbolId, u64)> = Vec::new();
         let mut veneers = 0;
-        for s in self.runtime_targets() {
+        for s in targets {
             let addr = runtime(s);
             let near = |at: u64| at.abs_diff(addr) < (1 << 31) - 1;
             if near(base) && near(limit) {
