@@ -7,6 +7,7 @@
 //! counter is read by latching, so no PIT interrupt is ever needed.
 
 use crate::port::{inb, outb};
+use crate::start::BootCell;
 use crate::{cpu, rtc};
 use spin::Once;
 
@@ -48,7 +49,7 @@ struct Calibration {
     source: Source,
 }
 
-static CALIBRATION: Once<Calibration> = Once::new();
+static CALIBRATION: BootCell<Calibration> = BootCell::new();
 /// RTC seconds and monotonic ns read at the same moment, for the wall clock.
 static WALL_BASE: Once<(u64, u64)> = Once::new();
 
@@ -157,7 +158,7 @@ pub fn init() -> Result<(), &'static str> {
             Source::Pit,
         ),
     };
-    CALIBRATION.call_once(|| Calibration {
+    CALIBRATION.set(Calibration {
         tsc_hz,
         ns_per_tick_32: ((1_000_000_000u128 << 32) / u128::from(tsc_hz)) as u64,
         source,

@@ -31,7 +31,7 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> Cpuid {
     Cpuid { eax, ebx, ecx, edx }
 }
 
-/// Where a feature bit lives: CPUID leaf, register and bit.
+/// Where a feature bit lives: CPUID leaf and register.
 #[derive(Clone, Copy)]
 enum Reg {
     Ecx,
@@ -39,46 +39,95 @@ enum Reg {
     Ebx,
 }
 
-/// The features kiln needs: the x86-64 baseline the kernel itself relies on, then what
-/// the default machine profile guarantees to generated code (targets/qemu-*.toml).
-const REQUIRED: &[(&str, u32, Reg, u32)] = &[
-    ("fxsr", 1, Reg::Edx, 24),
-    ("sse", 1, Reg::Edx, 25),
-    ("sse2", 1, Reg::Edx, 26),
-    ("nx", 0x8000_0001, Reg::Edx, 20),
-    ("sse3", 1, Reg::Ecx, 0),
-    ("ssse3", 1, Reg::Ecx, 9),
-    ("sse4.1", 1, Reg::Ecx, 19),
-    ("sse4.2", 1, Reg::Ecx, 20),
-    ("popcnt", 1, Reg::Ecx, 23),
-    ("lzcnt", 0x8000_0001, Reg::Ecx, 5),
-    ("bmi1", 7, Reg::Ebx, 3),
-    ("bmi2", 7, Reg::Ebx, 8),
-    ("movbe", 1, Reg::Ecx, 22),
-    ("cx16", 1, Reg::Ecx, 13),
-    ("rdrand", 1, Reg::Ecx, 30),
+/// The CPUID words the required features live in, as `(leaf, register)`.
+const WORDS: [(u32, Reg); 5] = [
+    (1, Reg::Ecx),
+    (1, Reg::Edx),
+    (7, Reg::Ebx),
+    (0x8000_0001, Reg::Ecx),
+    (0x8000_0001, Reg::Edx),
 ];
 
-fn has(leaf: u32, reg: Reg, bit: u32) -> bool {
+/// The features kiln needs: the x86-64 baseline the kernel itself relies on, then what
+/// the default machine profile guarantees to generated code (targets/qemu-*.toml). Each
+/// is a name, an index into [`WORDS`] and a bit.
+const REQUIRED: &[(&str, usize, u32)] = &[
+    ("fxsr", 1, 24),
+    ("sse", 1, 25),
+    ("sse2", 1, 26),
+    ("nx", 4, 20),
+    ("sse3", 0, 0),
+    ("ssse3", 0, 9),
+    ("sse4.1", 0, 19),
+    ("sse4.2", 0, 20),
+    ("popcnt", 0, 23),
+    ("lzcnt", 3, 5),
+    ("bmi1", 2, 3),
+    ("bmi2", 2, 8),
+    ("movbe", 0, 22),
+    ("cx16", 0, 13),
+    ("rdrand", 0, 30),
+];
+
+/// The required bits of each word of [`WORDS`], folded from [`REQUIRED`] at compile time.
+const REQUIRED_MASKS: [u32; WORDS.len()] = {
+    let mut masks = [0; WORDS.len()];
+    let mut i = 0;
+    while i < REQUIRED.len() {
+        let (_, word, bit) = REQUIRED[i];
+        masks[word] |= 1 << bit;
+        i += 1;
+    }
+    masks
+};
+
+/// One CPUID word (0 when the CPU does not have the leaf).
+fn word(leaf: u32, reg: Reg) -> u32 {
     let max = cpuid(leaf & 0x8000_0000, 0).eax;
     if leaf > max {
-        return false;
+        return 0;
     }
     let r = cpuid(leaf, 0);
-    let value = match reg {
+    match reg {
         Reg::Ecx => r.ecx,
         Reg::Edx => r.edx,
         Reg::Ebx => r.ebx,
-    };
-    value & (1 << bit) != 0
+    }
 }
 
-/// The names of the required features this CPU lacks (empty when all are present).
-pub fn missing_features() -> impl Iterator<Item = &'static str> {
-    REQUIRED
-        .iter()
-        .filter(|(_, leaf, reg, bit)| !has(*leaf, *reg, *bit))
-        .map(|(name, ..)| *name)
+/// The CPU's answers for the required features, read once.
+pub struct Features([u32; WORDS.len()]);
+
+impl Features {
+    /// Reads the CPUID words of [`WORDS`].
+    pub fn read() -> Features {
+        // This runs once, at boot, where an emulator pays for the first run of each
+        // instruction far more than for running it: `black_box` hides the trip count so
+        // that the compiler keeps one small loop instead of five unrolled copies.
+        let mut words = [0; WORDS.len()];
+        for i in 0..core::hint::black_box(WORDS.len()) {
+            let (leaf, reg) = WORDS[i];
+            words[i] = word(leaf, reg);
+        }
+        Features(words)
+    }
+
+    /// Whether every required feature is present (no branch per feature).
+    pub fn complete(&self) -> bool {
+        let mut lacking = 0;
+        for (&word, &mask) in self.0.iter().zip(&REQUIRED_MASKS) {
+            lacking |= mask & !word;
+        }
+        lacking == 0
+    }
+
+    /// The names of the required features this CPU lacks.
+    pub fn missing(&self) -> impl Iterator<Item = &'static str> + '_ {
+        REQUIRED
+            .iter()
+            .filter(|&&(_, word, bit)| self.0[word] & (1 << bit) == 0)
+            .map(|&(name, ..)| name)
+    }
 }
 
 /// The CPU's brand string, or its vendor string when there is none.
@@ -180,7 +229,7 @@ pub fn rdrand() -> Option<u64> {
 /// Whether the CPU has RDSEED (CPUID.7.0:EBX bit 18). QEMU's TCG does not; KVM hosts
 /// from Broadwell/Zen on do.
 pub fn has_rdseed() -> bool {
-    has(7, Reg::Ebx, 18)
+    word(7, Reg::Ebx) & (1 << 18) != 0
 }
 
 /// One random number straight from the CPU's entropy source (RDSEED), or `None` if none

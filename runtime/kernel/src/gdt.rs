@@ -4,9 +4,9 @@
 //! CPU pushes the exception frame).
 
 use crate::boot;
+use crate::start::BootCell;
 use core::arch::asm;
 use core::mem::size_of;
-use spin::Once;
 
 /// Selector of the 64-bit kernel code segment.
 pub const KERNEL_CODE: u16 = 0x08;
@@ -30,8 +30,8 @@ struct Tss {
     iomap_base: u16,
 }
 
-static TSS: Once<Tss> = Once::new();
-static GDT: Once<[u64; 5]> = Once::new();
+static TSS: BootCell<Tss> = BootCell::new();
+static GDT: BootCell<[u64; 5]> = BootCell::new();
 
 #[repr(C, packed)]
 struct DescriptorPointer {
@@ -45,22 +45,20 @@ fn stack_top(sym: &u8) -> u64 {
 
 /// Builds the TSS and GDT and loads them (reloading CS, the data segments and TR).
 pub fn init() {
-    let tss = TSS.call_once(|| {
-        let mut ist = [0u64; 7];
-        // SAFETY: only the addresses of the linker-placed stack symbols are taken.
-        unsafe {
-            ist[usize::from(IST_FAULT) - 1] = stack_top(&boot::__ist_fault_top);
-            ist[usize::from(IST_FATAL) - 1] = stack_top(&boot::__ist_fatal_top);
-        }
-        Tss {
-            reserved0: 0,
-            rsp: [0; 3],
-            reserved1: 0,
-            ist,
-            reserved2: 0,
-            reserved3: 0,
-            iomap_base: size_of::<Tss>() as u16, // no I/O permission bitmap
-        }
+    let mut ist = [0u64; 7];
+    // SAFETY: only the addresses of the linker-placed stack symbols are taken.
+    unsafe {
+        ist[usize::from(IST_FAULT) - 1] = stack_top(&boot::__ist_fault_top);
+        ist[usize::from(IST_FATAL) - 1] = stack_top(&boot::__ist_fatal_top);
+    }
+    let tss = TSS.set(Tss {
+        reserved0: 0,
+        rsp: [0; 3],
+        reserved1: 0,
+        ist,
+        reserved2: 0,
+        reserved3: 0,
+        iomap_base: size_of::<Tss>() as u16, // no I/O permission bitmap
     });
     let base = tss as *const Tss as u64;
     let limit = (size_of::<Tss>() - 1) as u64;
@@ -71,15 +69,13 @@ pub fn init() {
         | (((limit >> 16) & 0xf) << 48)
         | (((base >> 24) & 0xff) << 56);
     let tss_high = base >> 32;
-    let gdt = GDT.call_once(|| {
-        [
-            0,
-            0x00af_9a00_0000_ffff,
-            0x00cf_9200_0000_ffff,
-            tss_low,
-            tss_high,
-        ]
-    });
+    let gdt = GDT.set([
+        0,
+        0x00af_9a00_0000_ffff,
+        0x00cf_9200_0000_ffff,
+        tss_low,
+        tss_high,
+    ]);
     let pointer = DescriptorPointer {
         limit: (size_of::<[u64; 5]>() - 1) as u16,
         base: gdt.as_ptr() as u64,

@@ -9,9 +9,9 @@
 //! Hardware interrupts stay disabled: kiln polls its devices.
 
 use crate::gdt;
+use crate::start::BootCell;
 use core::arch::{asm, global_asm};
 use core::mem::size_of;
-use spin::Once;
 
 global_asm!(
     ".macro kiln_exception_stub n, has_error_code",
@@ -155,7 +155,7 @@ struct Gate {
 /// Present, ring 0, 64-bit interrupt gate (interrupts stay off inside the handler).
 const INTERRUPT_GATE: u8 = 0x8e;
 
-static IDT: Once<[Gate; 32]> = Once::new();
+static IDT: BootCell<[Gate; 32]> = BootCell::new();
 
 #[repr(C, packed)]
 struct DescriptorPointer {
@@ -174,21 +174,19 @@ fn ist_for(vector: usize) -> u8 {
 
 /// Builds and loads the IDT.
 pub fn init() {
-    let idt = IDT.call_once(|| {
-        core::array::from_fn(|vector| {
-            // SAFETY: the stub table is a constant array built by the assembler above.
-            let handler = unsafe { kiln_exception_stubs[vector] };
-            Gate {
-                offset_low: handler as u16,
-                selector: gdt::KERNEL_CODE,
-                ist: ist_for(vector),
-                attributes: INTERRUPT_GATE,
-                offset_mid: (handler >> 16) as u16,
-                offset_high: (handler >> 32) as u32,
-                reserved: 0,
-            }
-        })
-    });
+    let idt = IDT.set(core::array::from_fn(|vector| {
+        // SAFETY: the stub table is a constant array built by the assembler above.
+        let handler = unsafe { kiln_exception_stubs[vector] };
+        Gate {
+            offset_low: handler as u16,
+            selector: gdt::KERNEL_CODE,
+            ist: ist_for(vector),
+            attributes: INTERRUPT_GATE,
+            offset_mid: (handler >> 16) as u16,
+            offset_high: (handler >> 32) as u32,
+            reserved: 0,
+        }
+    }));
     let pointer = DescriptorPointer {
         limit: (size_of::<[Gate; 32]>() - 1) as u16,
         base: idt.as_ptr() as u64,

@@ -9,7 +9,7 @@
 //! W^X holds by construction: mappings are made from `kiln_abi::Protection`, which has no
 //! writable+executable value, and EFER.NXE is on, so no page is ever both.
 
-use crate::start_info::{BootInfo, RAM};
+use crate::start_info::{BootInfo, Region, RAM};
 use crate::{boot, cpu, frames};
 use kiln_abi::Protection;
 use spin::Mutex;
@@ -72,6 +72,9 @@ impl PageTables {
 
     /// The entry for `virt` at `level` (1 = page table, 2 = page directory), creating the
     /// intermediate tables when `create`. `None` if a table is missing (and not created).
+    /// Never inlined: one copy of the walk serves every caller, so an emulator translates
+    /// it once.
+    #[inline(never)]
     fn entry(&mut self, virt: u64, level: u32, create: bool) -> Result<Option<*mut u64>, MapError> {
         let mut table_phys = self.pml4;
         for l in (level + 1..=4).rev() {
@@ -125,34 +128,6 @@ impl PageTables {
                 *e = (phys + (done + k) * PAGE_SIZE) | bits;
             }
             done += n;
-        }
-        Ok(())
-    }
-
-    fn map_huge(&mut self, virt: u64, phys: u64, prot: Protection) -> Result<(), MapError> {
-        let bits = leaf_bits(prot)?;
-        let e = self.entry(virt, 2, true)?.ok_or(MapError::OutOfMemory)?;
-        // SAFETY: `entry` returned a valid entry of this tree.
-        unsafe {
-            if *e & PRESENT != 0 {
-                return Err(MapError::Conflict);
-            }
-            *e = phys | bits | HUGE;
-        }
-        Ok(())
-    }
-
-    /// Identity-maps `[start, end)` (page-aligned), with 2 MiB pages where possible.
-    fn map_identity(&mut self, start: u64, end: u64, prot: Protection) -> Result<(), MapError> {
-        let mut addr = start;
-        while addr < end {
-            if addr.is_multiple_of(HUGE_PAGE_SIZE) && addr + HUGE_PAGE_SIZE <= end {
-                self.map_huge(addr, addr, prot)?;
-                addr += HUGE_PAGE_SIZE;
-            } else {
-                self.map(addr, addr, prot)?;
-                addr += PAGE_SIZE;
-            }
         }
         Ok(())
     }
@@ -231,47 +206,106 @@ fn addr_of(sym: &u8) -> u64 {
     sym as *const u8 as u64
 }
 
-/// Builds the kernel's page tables from the memory map and switches to them.
-pub fn init(info: &BootInfo) -> Result<(), MapError> {
-    // SAFETY: only the addresses of linker symbols are taken.
-    let (kernel_start, text_end, rodata_end, kernel_end, guards) = unsafe {
-        (
-            addr_of(&__kernel_start),
-            addr_of(&__text_end),
-            addr_of(&__rodata_end),
-            addr_of(&__kernel_end),
-            [
-                addr_of(&boot::__boot_stack_guard),
-                addr_of(&boot::__ist_guard),
-                addr_of(&boot::__ist_fatal_guard),
-            ],
-        )
-    };
-    let mut pt = PageTables::new()?;
-    // RAM outside the image: read+write data, never executable. Page 0 stays unmapped.
-    for r in info.regions().iter().filter(|r| r.kind == RAM) {
-        let start = r.start.max(PAGE_SIZE).next_multiple_of(PAGE_SIZE);
-        let end = r.end() & !(PAGE_SIZE - 1);
-        for (s, e) in [(start, end.min(kernel_start)), (start.max(kernel_end), end)] {
-            if s < e {
-                pt.map_identity(s, e, Protection::ReadWrite)?;
+/// Where the image's parts lie, from the linker script.
+struct Layout {
+    kernel_start: u64,
+    text_end: u64,
+    rodata_end: u64,
+    kernel_end: u64,
+    guards: [u64; 3],
+}
+
+impl Layout {
+    fn read() -> Layout {
+        // SAFETY: only the addresses of linker symbols are taken.
+        unsafe {
+            Layout {
+                kernel_start: addr_of(&__kernel_start),
+                text_end: addr_of(&__text_end),
+                rodata_end: addr_of(&__rodata_end),
+                kernel_end: addr_of(&__kernel_end),
+                guards: [
+                    addr_of(&boot::__boot_stack_guard),
+                    addr_of(&boot::__ist_guard),
+                    addr_of(&boot::__ist_fatal_guard),
+                ],
             }
         }
     }
-    // The image, section by section.
-    let mut page = kernel_start;
-    while page < kernel_end {
-        let prot = if page < text_end {
-            Protection::ReadExecute
-        } else if page < rodata_end {
-            Protection::Read
-        } else {
+
+    /// The rights of the 4 KiB page at `page`: the image's by section (its guard pages
+    /// not mapped), read+write for other whole pages of RAM, none for page 0 and holes.
+    /// `ram` is the memory map.
+    fn page_rights(&self, page: u64, ram: &[Region]) -> Protection {
+        if (self.kernel_start..self.kernel_end).contains(&page) {
+            if self.guards.contains(&page) {
+                Protection::None
+            } else if page < self.text_end {
+                Protection::ReadExecute
+            } else if page < self.rodata_end {
+                Protection::Read
+            } else {
+                Protection::ReadWrite
+            }
+        } else if page != 0
+            && ram
+                .iter()
+                .any(|r| r.kind == RAM && r.start <= page && page + PAGE_SIZE <= r.end())
+        {
             Protection::ReadWrite
-        };
-        if !guards.contains(&page) {
-            pt.map(page, page, prot)?;
+        } else {
+            Protection::None
         }
-        page += PAGE_SIZE;
+    }
+}
+
+/// Builds the kernel's page tables from the memory map and switches to them.
+///
+/// One pass over physical memory in 2 MiB steps: a step wholly inside one RAM region and
+/// clear of page 0 and the image is one 2 MiB page; any other step that holds RAM or the
+/// image gets a page table whose 512 entries come from [`Layout::page_rights`]. (Two code
+/// paths in all, so that an emulator translates little of this run-once code.)
+pub fn init(info: &BootInfo) -> Result<(), MapError> {
+    let layout = Layout::read();
+    let ram = info.regions();
+    let top = ram
+        .iter()
+        .filter(|r| r.kind == RAM)
+        .map(Region::end)
+        .max()
+        .unwrap_or(0)
+        .max(layout.kernel_end);
+    let rw = leaf_bits(Protection::ReadWrite)?;
+    let mut pt = PageTables::new()?;
+    let mut step = 0;
+    while step < top {
+        let end = step + HUGE_PAGE_SIZE;
+        let image = step < layout.kernel_end && layout.kernel_start < end;
+        let whole = ram
+            .iter()
+            .any(|r| r.kind == RAM && r.start <= step && end <= r.end());
+        if whole && step != 0 && !image {
+            let e = pt.entry(step, 2, true)?.ok_or(MapError::OutOfMemory)?;
+            // SAFETY: `entry` returned an entry of this tree, empty as the table is new.
+            unsafe { *e = step | rw | HUGE };
+        } else if image
+            || ram
+                .iter()
+                .any(|r| r.kind == RAM && r.start < end && step < r.end())
+        {
+            let first = pt.entry(step, 1, true)?.ok_or(MapError::OutOfMemory)?;
+            for k in 0..512 {
+                let page = step + k * PAGE_SIZE;
+                let entry = match leaf_bits(layout.page_rights(page, ram)) {
+                    Ok(bits) => page | bits,
+                    Err(_) => 0,
+                };
+                // SAFETY: `first` is entry 0 of a 512-entry page table (`step` is 2 MiB
+                // aligned) and `k < 512`.
+                unsafe { *first.add(k as usize) = entry };
+            }
+        }
+        step = end;
     }
     // SAFETY: the new tables map the image (running code, stacks, statics) and all RAM at
     // the same addresses as the boot tables did.

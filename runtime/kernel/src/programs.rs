@@ -74,16 +74,13 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
     if bundle.of_kind(EntryKind::SpecScript).next().is_some() {
         return crate::spec::run_all(&bundle, program_args);
     }
-    let runs: Vec<Entry> = bundle
-        .entries()
-        .filter(|e| matches!(e.kind, EntryKind::SomRun | EntryKind::WasmRun))
-        .collect();
-    if runs.is_empty() {
-        KernelPlatform.console_write(b"no programs in this image\n");
-        return ExitStatus::Success;
-    }
     let mut image_status = ExitStatus::Success;
-    for entry in &runs {
+    let mut ran_any = false;
+    let runs = bundle
+        .entries()
+        .filter(|e| matches!(e.kind, EntryKind::SomRun | EntryKind::WasmRun));
+    for entry in runs {
+        ran_any = true;
         // Arguments from the command line replace the ones the image was built with.
         let mut args = Vec::from([String::from(entry.name)]);
         if program_args.is_empty() {
@@ -92,7 +89,7 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
             args.extend(program_args.iter().cloned());
         }
         let start = clock::monotonic_ns();
-        let outcome = run_entry(&bundle, entry, &args);
+        let outcome = run_entry(&bundle, &entry, &args);
         let micros = (clock::monotonic_ns() - start) / 1000;
         println!(
             "kiln: {} ({}) {} in {}.{:03} ms",
@@ -105,6 +102,9 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
         if image_status == ExitStatus::Success && outcome.status != ExitStatus::Success {
             image_status = outcome.status;
         }
+    }
+    if !ran_any {
+        KernelPlatform.console_write(b"no programs in this image\n");
     }
     image_status
 }

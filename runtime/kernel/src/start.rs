@@ -1,5 +1,5 @@
 //! Start-up: [`kiln_main`] brings the machine up step by step, then runs what the image
-//! holds. The panic handler lives here too.
+//! holds. The panic handler lives here too, and [`BootCell`], for what start-up sets once.
 
 use crate::cmdline::CmdLine;
 use crate::platform::KernelPlatform;
@@ -7,11 +7,57 @@ use crate::start_info::BootInfo;
 use crate::{
     clock, cpu, debug, exit, frames, gdt, heap, idt, log, paging, print, println, serial, warn,
 };
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use kiln_abi::{ExitStatus, Platform};
-use spin::Once;
 
-static BOOT_INFO: Once<BootInfo> = Once::new();
+/// A value set once, during start-up, and only read after: what `spin::Once` gives
+/// without its waiting and retrying, which start-up (one CPU, each value set before it
+/// is used) never needs, and which an emulator would translate for every type it holds.
+pub struct BootCell<T> {
+    state: AtomicU8,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+const EMPTY: u8 = 0;
+const WRITING: u8 = 1;
+const READY: u8 = 2;
+
+// SAFETY: the value is written once, by the one caller whose compare-exchange moved the
+// state from EMPTY, and read only after the release store of READY (shared `&T` only).
+unsafe impl<T: Send + Sync> Sync for BootCell<T> {}
+
+impl<T> BootCell<T> {
+    pub const fn new() -> Self {
+        BootCell {
+            state: AtomicU8::new(EMPTY),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// Stores `value` and returns it. Panics if the cell was set before.
+    pub fn set(&self, value: T) -> &T {
+        let won = self
+            .state
+            .compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed);
+        assert!(won.is_ok(), "a boot value was set twice");
+        // SAFETY: the compare-exchange made this the only writer, and readers wait for READY.
+        let value = unsafe { (*self.value.get()).write(value) };
+        self.state.store(READY, Ordering::Release);
+        value
+    }
+
+    /// The value, once set.
+    pub fn get(&self) -> Option<&T> {
+        // SAFETY: READY is stored only after the value was written, and it is never
+        // written again.
+        (self.state.load(Ordering::Acquire) == READY)
+            .then(|| unsafe { (*self.value.get()).assume_init_ref() })
+    }
+}
+
+static BOOT_INFO: BootCell<BootInfo> = BootCell::new();
 
 /// The kernel command line the VMM passed (empty before the boot information is read).
 #[cfg(feature = "wasm")]
@@ -55,16 +101,16 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
     // SAFETY: `start_info` is the pointer the VMM passed in ebx; the boot page tables
     // identity-map the first GiB, where PVH loaders put the block and its data.
     let info = match unsafe { BootInfo::read(u64::from(start_info)) } {
-        Ok(info) => BOOT_INFO.call_once(|| info),
+        Ok(info) => BOOT_INFO.set(info),
         Err(e) => boot_error(e),
     };
     let cmdline = CmdLine::parse(info.cmdline());
     let selftest = apply_options(&cmdline);
 
-    let mut missing = cpu::missing_features().peekable();
-    if missing.peek().is_some() {
+    let features = cpu::Features::read();
+    if !features.complete() {
         print!("boot error: the CPU lacks required features:");
-        missing.for_each(|name| print!(" {name}"));
+        features.missing().for_each(|name| print!(" {name}"));
         println!(" (run QEMU with the CPU model in targets/, e.g. -cpu qemu64,+ssse3,...)");
         exit::exit(ExitStatus::BootError);
     }
@@ -74,13 +120,44 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
     if let Err(e) = paging::init(info) {
         boot_error(format_args!("cannot build the page tables: {e:?}"));
     }
-    if heap::init(info.ram_bytes()).is_none() {
+    let ram_bytes = info.ram_bytes();
+    if heap::init(ram_bytes).is_none() {
         boot_error("not enough RAM for the kernel heap");
     }
     if let Err(e) = clock::init() {
         boot_error(e);
     }
+    if log::enabled(log::Level::Debug) {
+        log_machine(info, &cmdline);
+    }
 
+    if let Some(name) = selftest {
+        run_selftest(name);
+    }
+    // The TSC counts from CPU reset, so it dates both the start of the VMM's boot
+    // (firmware included) and kiln's own part since `kiln_main` was entered.
+    let now = clock::monotonic_ns();
+    let kernel_ns = now - clock::ticks_to_ns(entry_tsc);
+    let (tsc_hz, tsc_source) = clock::tsc_rate();
+    println!(
+        "kiln {} booted: {} MiB RAM, cpu: {}, tsc {}.{:02} GHz ({}), boot {}.{} ms (kernel {}.{} ms)",
+        env!("CARGO_PKG_VERSION"),
+        (ram_bytes + (1 << 19)) >> 20, // rounded: the map has holes below 1 MiB
+        cpu::CpuName::read().as_str(),
+        tsc_hz / 1_000_000_000,
+        tsc_hz / 10_000_000 % 100,
+        tsc_source.name(),
+        now / 1_000_000,
+        now / 100_000 % 10,
+        kernel_ns / 1_000_000,
+        kernel_ns / 100_000 % 10,
+    );
+    let status = crate::programs::run_all(&cmdline.program_words());
+    KernelPlatform.exit(status as i32)
+}
+
+/// Logs the memory map, the memory in use and the command line (`log=debug`).
+fn log_machine(info: &BootInfo, cmdline: &CmdLine) {
     for r in info.regions() {
         debug!(
             "memory {:#018x}..{:#018x} type {}",
@@ -98,30 +175,6 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
     if !cmdline.program_args().is_empty() {
         debug!("program arguments: {}", cmdline.program_args());
     }
-
-    if let Some(name) = selftest {
-        run_selftest(name);
-    }
-    // The TSC counts from CPU reset, so it dates both the start of the VMM's boot
-    // (firmware included) and kiln's own part since `kiln_main` was entered.
-    let now = clock::monotonic_ns();
-    let kernel_ns = now - clock::ticks_to_ns(entry_tsc);
-    let (tsc_hz, tsc_source) = clock::tsc_rate();
-    println!(
-        "kiln {} booted: {} MiB RAM, cpu: {}, tsc {}.{:02} GHz ({}), boot {}.{} ms (kernel {}.{} ms)",
-        env!("CARGO_PKG_VERSION"),
-        (info.ram_bytes() + (1 << 19)) >> 20, // rounded: the map has holes below 1 MiB
-        cpu::CpuName::read().as_str(),
-        tsc_hz / 1_000_000_000,
-        tsc_hz / 10_000_000 % 100,
-        tsc_source.name(),
-        now / 1_000_000,
-        now / 100_000 % 10,
-        kernel_ns / 1_000_000,
-        kernel_ns / 100_000 % 10,
-    );
-    let status = crate::programs::run_all(&cmdline.program_words());
-    KernelPlatform.exit(status as i32)
 }
 
 #[cfg(feature = "selftest")]

@@ -56,7 +56,10 @@ impl Region {
 pub struct BootInfo {
     regions: [Region; MAX_REGIONS],
     region_count: usize,
+    /// Usable RAM in bytes, summed once.
+    ram_bytes: u64,
     cmdline: [u8; MAX_CMDLINE],
+    /// Bytes of `cmdline` that are valid UTF-8 (it is cut at the first bad byte).
     cmdline_len: usize,
 }
 
@@ -79,6 +82,7 @@ impl BootInfo {
         let mut info = BootInfo {
             regions: [Region::default(); MAX_REGIONS],
             region_count: 0,
+            ram_bytes: 0,
             cmdline: [0; MAX_CMDLINE],
             cmdline_len: 0,
         };
@@ -97,6 +101,9 @@ impl BootInfo {
                 kind: entry.kind,
             };
             info.region_count += 1;
+            if entry.kind == RAM {
+                info.ram_bytes += entry.size;
+            }
         }
         if raw.cmdline_paddr != 0 {
             let src = raw.cmdline_paddr as *const u8;
@@ -111,6 +118,9 @@ impl BootInfo {
             if info.cmdline_len == MAX_CMDLINE && unsafe { *src.add(MAX_CMDLINE) } != 0 {
                 return Err("the kernel command line is longer than 1024 bytes");
             }
+            if let Err(e) = core::str::from_utf8(&info.cmdline[..info.cmdline_len]) {
+                info.cmdline_len = e.valid_up_to();
+            }
         }
         Ok(info)
     }
@@ -122,20 +132,12 @@ impl BootInfo {
 
     /// Total usable RAM in bytes.
     pub fn ram_bytes(&self) -> u64 {
-        self.regions()
-            .iter()
-            .filter(|r| r.kind == RAM)
-            .map(|r| r.len)
-            .sum()
+        self.ram_bytes
     }
 
     /// The command line (invalid UTF-8 is cut at the first bad byte).
     pub fn cmdline(&self) -> &str {
-        let bytes = &self.cmdline[..self.cmdline_len];
-        match core::str::from_utf8(bytes) {
-            Ok(s) => s,
-            // The prefix up to `valid_up_to` is valid UTF-8 by definition.
-            Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
-        }
+        // SAFETY: `read` cut `cmdline_len` to the longest valid UTF-8 prefix.
+        unsafe { core::str::from_utf8_unchecked(&self.cmdline[..self.cmdline_len]) }
     }
 }
