@@ -31,47 +31,42 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> Cpuid {
     Cpuid { eax, ebx, ecx, edx }
 }
 
-/// Where a feature bit lives: CPUID leaf and register.
-#[derive(Clone, Copy)]
-enum Reg {
-    Ecx,
-    Edx,
-    Ebx,
-}
-
-/// The CPUID words the required features live in, as `(leaf, register)`.
-const WORDS: [(u32, Reg); 5] = [
-    (1, Reg::Ecx),
-    (1, Reg::Edx),
-    (7, Reg::Ebx),
-    (0x8000_0001, Reg::Ecx),
-    (0x8000_0001, Reg::Edx),
-];
+/// The CPUID words the required features live in, as indexes of [`Features`]: leaf 1
+/// ECX and EDX, leaf 7 EBX, leaf 0x8000_0001 ECX and EDX.
+const LEAF1_ECX: usize = 0;
+const LEAF1_EDX: usize = 1;
+const LEAF7_EBX: usize = 2;
+const EXT1_ECX: usize = 3;
+const EXT1_EDX: usize = 4;
+const WORDS: usize = 5;
 
 /// The features kiln needs: the x86-64 baseline the kernel itself relies on, then what
 /// the default machine profile guarantees to generated code (targets/qemu-*.toml). Each
-/// is a name, an index into [`WORDS`] and a bit.
+/// is a name, a CPUID word and a bit.
 const REQUIRED: &[(&str, usize, u32)] = &[
-    ("fxsr", 1, 24),
-    ("sse", 1, 25),
-    ("sse2", 1, 26),
-    ("nx", 4, 20),
-    ("sse3", 0, 0),
-    ("ssse3", 0, 9),
-    ("sse4.1", 0, 19),
-    ("sse4.2", 0, 20),
-    ("popcnt", 0, 23),
-    ("lzcnt", 3, 5),
-    ("bmi1", 2, 3),
-    ("bmi2", 2, 8),
-    ("movbe", 0, 22),
-    ("cx16", 0, 13),
-    ("rdrand", 0, 30),
+    ("fxsr", LEAF1_EDX, 24),
+    ("sse", LEAF1_EDX, 25),
+    ("sse2", LEAF1_EDX, 26),
+    ("nx", EXT1_EDX, 20),
+    ("sse3", LEAF1_ECX, 0),
+    ("ssse3", LEAF1_ECX, 9),
+    ("sse4.1", LEAF1_ECX, 19),
+    ("sse4.2", LEAF1_ECX, 20),
+    ("popcnt", LEAF1_ECX, 23),
+    ("lzcnt", EXT1_ECX, 5),
+    ("bmi1", LEAF7_EBX, 3),
+    ("bmi2", LEAF7_EBX, 8),
+    ("movbe", LEAF1_ECX, 22),
+    ("cx16", LEAF1_ECX, 13),
+    ("rdrand", LEAF1_ECX, 30),
 ];
 
-/// The required bits of each word of [`WORDS`], folded from [`REQUIRED`] at compile time.
-const REQUIRED_MASKS: [u32; WORDS.len()] = {
-    let mut masks = [0; WORDS.len()];
+/// RDSEED: leaf 7 EBX bit 18 (not required).
+const RDSEED_BIT: u32 = 18;
+
+/// The required bits of each CPUID word, folded from [`REQUIRED`] at compile time.
+const REQUIRED_MASKS: [u32; WORDS] = {
+    let mut masks = [0; WORDS];
     let mut i = 0;
     while i < REQUIRED.len() {
         let (_, word, bit) = REQUIRED[i];
@@ -81,35 +76,28 @@ const REQUIRED_MASKS: [u32; WORDS.len()] = {
     masks
 };
 
-/// One CPUID word (0 when the CPU does not have the leaf).
-fn word(leaf: u32, reg: Reg) -> u32 {
-    let max = cpuid(leaf & 0x8000_0000, 0).eax;
-    if leaf > max {
-        return 0;
-    }
-    let r = cpuid(leaf, 0);
-    match reg {
-        Reg::Ecx => r.ecx,
-        Reg::Edx => r.edx,
-        Reg::Ebx => r.ebx,
-    }
-}
-
-/// The CPU's answers for the required features, read once.
-pub struct Features([u32; WORDS.len()]);
+/// The CPUID words that hold the feature bits kiln checks.
+pub struct Features([u32; WORDS]);
 
 impl Features {
-    /// Reads the CPUID words of [`WORDS`].
+    /// Reads the words; a leaf beyond the CPU's highest reads as all zeros. Straight-line
+    /// code (the leaf checks select, they do not branch): this runs once, at boot, where
+    /// an emulator pays for translating each block far more than for running it.
     pub fn read() -> Features {
-        // This runs once, at boot, where an emulator pays for the first run of each
-        // instruction far more than for running it: `black_box` hides the trip count so
-        // that the compiler keeps one small loop instead of five unrolled copies.
-        let mut words = [0; WORDS.len()];
-        for i in 0..core::hint::black_box(WORDS.len()) {
-            let (leaf, reg) = WORDS[i];
-            words[i] = word(leaf, reg);
-        }
-        Features(words)
+        let max = cpuid(0, 0).eax;
+        let max_ext = cpuid(0x8000_0000, 0).eax;
+        let leaf1 = cpuid(1, 0);
+        let leaf7 = cpuid(7, 0);
+        let ext1 = cpuid(0x8000_0001, 0);
+        let has7 = u32::from(max >= 7).wrapping_neg();
+        let has_ext1 = u32::from(max_ext >= 0x8000_0001).wrapping_neg();
+        Features([
+            leaf1.ecx,
+            leaf1.edx,
+            leaf7.ebx & has7,
+            ext1.ecx & has_ext1,
+            ext1.edx & has_ext1,
+        ])
     }
 
     /// Whether every required feature is present (no branch per feature).
@@ -127,6 +115,11 @@ impl Features {
             .iter()
             .filter(|&&(_, word, bit)| self.0[word] & (1 << bit) == 0)
             .map(|&(name, ..)| name)
+    }
+
+    /// Whether the CPU has RDSEED.
+    pub fn rdseed(&self) -> bool {
+        self.0[LEAF7_EBX] & (1 << RDSEED_BIT) != 0
     }
 }
 
@@ -229,7 +222,7 @@ pub fn rdrand() -> Option<u64> {
 /// Whether the CPU has RDSEED (CPUID.7.0:EBX bit 18). QEMU's TCG does not; KVM hosts
 /// from Broadwell/Zen on do.
 pub fn has_rdseed() -> bool {
-    word(7, Reg::Ebx) & (1 << 18) != 0
+    Features::read().rdseed()
 }
 
 /// One random number straight from the CPU's entropy source (RDSEED), or `None` if none

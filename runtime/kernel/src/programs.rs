@@ -11,6 +11,8 @@
 use crate::clock;
 use crate::platform::KernelPlatform;
 use crate::println;
+use crate::serial;
+use crate::serial::Piece::{Num, Text};
 use alloc::string::String;
 use alloc::vec::Vec;
 use kiln_abi::bundle::{Bundle, Entry, EntryKind};
@@ -91,14 +93,19 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
         let start = clock::monotonic_ns();
         let outcome = run_entry(&bundle, &entry, &args);
         let micros = (clock::monotonic_ns() - start) / 1000;
-        println!(
-            "kiln: {} ({}) {} in {}.{:03} ms",
-            entry.name,
-            outcome.tier,
-            outcome.status.describe(),
-            micros / 1000,
-            micros % 1000
-        );
+        serial::print_line(&[
+            Text("kiln: "),
+            Text(entry.name),
+            Text(" ("),
+            Text(outcome.tier),
+            Text(") "),
+            Text(outcome.status.describe()),
+            Text(" in "),
+            Num(micros / 1000, 1),
+            Text("."),
+            Num(micros % 1000, 3),
+            Text(" ms"),
+        ]);
         if image_status == ExitStatus::Success && outcome.status != ExitStatus::Success {
             image_status = outcome.status;
         }

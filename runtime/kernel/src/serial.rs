@@ -63,6 +63,49 @@ pub fn read_available(buf: &mut [u8]) -> usize {
     n
 }
 
+/// A piece of a line for [`print_line`].
+pub enum Piece<'a> {
+    Text(&'a str),
+    /// A number in decimal, zero-padded to at least this many digits (at most 20).
+    Num(u64, usize),
+}
+
+/// Prints one line made of text and decimal numbers, without `core::fmt`: for the lines
+/// every run prints (the banner, the programs' summaries). Under an emulator each
+/// distinct block of code costs its translation the first time it runs; `core::fmt`'s
+/// machinery is several dozen blocks, this one loop (and one call for the whole line:
+/// a call per piece would be a block per piece). Long lines go out in pieces.
+pub fn print_line(pieces: &[Piece]) {
+    let mut buf = [0u8; 128];
+    let mut len = 0;
+    let mut put = |b: u8| {
+        if len == buf.len() {
+            write_bytes(&buf);
+            len = 0;
+        }
+        buf[len] = b;
+        len += 1;
+    };
+    for piece in pieces {
+        match *piece {
+            Piece::Text(text) => text.bytes().for_each(&mut put),
+            Piece::Num(value, digits) => {
+                let mut reversed = [0u8; 20];
+                let mut n = 0;
+                let mut rest = value;
+                while n < reversed.len() && (n == 0 || rest != 0 || n < digits) {
+                    reversed[n] = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                    n += 1;
+                }
+                reversed[..n].iter().rev().for_each(|&b| put(b));
+            }
+        }
+    }
+    put(b'\n');
+    write_bytes(&buf[..len]);
+}
+
 /// The console as a `core::fmt::Write` sink.
 pub struct Serial;
 

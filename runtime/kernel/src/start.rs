@@ -3,6 +3,7 @@
 
 use crate::cmdline::CmdLine;
 use crate::platform::KernelPlatform;
+use crate::serial::Piece::{Num, Text};
 use crate::start_info::BootInfo;
 use crate::{
     clock, cpu, debug, exit, frames, gdt, heap, idt, log, paging, print, println, serial, warn,
@@ -139,19 +140,28 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
     let now = clock::monotonic_ns();
     let kernel_ns = now - clock::ticks_to_ns(entry_tsc);
     let (tsc_hz, tsc_source) = clock::tsc_rate();
-    println!(
-        "kiln {} booted: {} MiB RAM, cpu: {}, tsc {}.{:02} GHz ({}), boot {}.{} ms (kernel {}.{} ms)",
-        env!("CARGO_PKG_VERSION"),
-        (ram_bytes + (1 << 19)) >> 20, // rounded: the map has holes below 1 MiB
-        cpu::CpuName::read().as_str(),
-        tsc_hz / 1_000_000_000,
-        tsc_hz / 10_000_000 % 100,
-        tsc_source.name(),
-        now / 1_000_000,
-        now / 100_000 % 10,
-        kernel_ns / 1_000_000,
-        kernel_ns / 100_000 % 10,
-    );
+    let cpu_name = cpu::CpuName::read();
+    serial::print_line(&[
+        Text(concat!("kiln ", env!("CARGO_PKG_VERSION"), " booted: ")),
+        Num((ram_bytes + (1 << 19)) >> 20, 1), // rounded: the map has holes below 1 MiB
+        Text(" MiB RAM, cpu: "),
+        Text(cpu_name.as_str()),
+        Text(", tsc "),
+        Num(tsc_hz / 1_000_000_000, 1),
+        Text("."),
+        Num(tsc_hz / 10_000_000 % 100, 2),
+        Text(" GHz ("),
+        Text(tsc_source.name()),
+        Text("), boot "),
+        Num(now / 1_000_000, 1),
+        Text("."),
+        Num(now / 100_000 % 10, 1),
+        Text(" ms (kernel "),
+        Num(kernel_ns / 1_000_000, 1),
+        Text("."),
+        Num(kernel_ns / 100_000 % 10, 1),
+        Text(" ms)"),
+    ]);
     let status = crate::programs::run_all(&cmdline.program_words());
     KernelPlatform.exit(status as i32)
 }
