@@ -10,7 +10,8 @@
 //! | `.rodata.wasm.<module>.data` | the bytes of the data segments, local symbol `kiln_wasm_<module>_data` |
 //! | `.rodata.wasm.<module>.elem` | the items of the element segments (constant expressions), local symbol `kiln_wasm_<module>_elem` |
 //! | `.rodata.wasm.<module>.globals` | the initial values of the module's globals (constant expressions), local symbol `kiln_wasm_<module>_globals` |
-//! | `.kiln_wasm_modules` | one [`RECORD_SIZE`]-byte record: pointers to (and lengths of) the name, the code, the descriptor, the data bytes, the element items and the globals' initial values, filled in by `R_X86_64_64` relocations |
+//! | `.rodata.wasm.<module>.template` | the instance template (`kiln_wasm::instance::template`: the instance as instantiation leaves it, its function references' code filled in by `R_X86_64_64` relocations), local symbol `kiln_wasm_<module>_template`; empty for a module that imports more than the runtime's functions |
+//! | `.kiln_wasm_modules` | one [`RECORD_SIZE`]-byte record: pointers to (and lengths of) the name, the code, the descriptor, the data bytes, the element items, the globals' initial values and the template, filled in by `R_X86_64_64` relocations |
 //!
 //! Every relocation the compiler left in the code is written as an ELF relocation
 //! ([`code_relocation`]): a `call rel32` becomes `R_X86_64_PLT32` against the callee,
@@ -22,7 +23,8 @@
 //!
 //! The linker script collects every object's `.kiln_wasm_modules` record between
 //! `__kiln_wasm_modules_start` and `__kiln_wasm_modules_end`, and the kernel instantiates
-//! each module from its record: nothing is compiled at boot. Bad input never reaches an
+//! each program from its record's template (the descriptor is read only to name
+//! functions in a trap's report): nothing is compiled at boot. Bad input never reaches an
 //! image: an invalid module stops the build with its file, byte offset and wasmparser's
 //! message, and so does an import the runtime does not provide.
 
@@ -30,7 +32,8 @@ use crate::profile::Profile;
 use anyhow::{bail, Context, Result};
 use kiln_wasm::compile::symbols::{runtime_import, RuntimeSymbol, Target};
 use kiln_wasm::compile::{Reloc, RelocKind};
-use kiln_wasm::module::ImportKind;
+use kiln_wasm::instance::template::ENTRY_POINTS;
+use kiln_wasm::module::{ExportKind, ImportKind};
 use kiln_wasm::CompiledModule;
 use object::write::{Object, Relocation, StandardSegment, Symbol, SymbolSection};
 use object::{
@@ -43,9 +46,9 @@ use std::path::{Path, PathBuf};
 pub const TABLE_SECTION: &str = ".kiln_wasm_modules";
 /// Bytes per record: name pointer, name length, code pointer, code length, descriptor
 /// pointer, descriptor length, data pointer, data length, element items pointer, element
-/// items length, initial values pointer, initial values length (eight bytes each,
-/// little-endian).
-pub const RECORD_SIZE: usize = 96;
+/// items length, initial values pointer, initial values length, template pointer,
+/// template length (eight bytes each, little-endian).
+pub const RECORD_SIZE: usize = 112;
 
 /// A module compiled into an object file.
 pub struct AotModule {
@@ -99,7 +102,8 @@ pub fn check_profile(profile: &Profile) -> Result<()> {
     Ok(())
 }
 
-/// Validates and compiles the module at `path` for `profile`.
+/// Validates and compiles the module at `path` for `profile`; it may import only
+/// functions the runtime provides.
 pub fn compile(path: &Path, profile: &Profile) -> Result<CompiledModule> {
     check_profile(profile)?;
     let module = compile_bytes(&module_bytes(path)?, path)?;
@@ -116,6 +120,28 @@ pub fn compile(path: &Path, profile: &Profile) -> Result<CompiledModule> {
         }
     }
     Ok(module)
+}
+
+/// Fails unless `module` (read from `path`) exports a function a program can start at:
+/// the first of `ENTRY_POINTS` it exports, taking no parameters.
+fn check_entry(path: &Path, module: &CompiledModule) -> Result<()> {
+    let entry = ENTRY_POINTS.iter().find_map(|&name| {
+        let e = module.info.export(name)?;
+        (e.kind == ExportKind::Func).then_some((name, e.index))
+    });
+    match entry {
+        None => bail!(
+            "{}: exports none of the functions a program starts at ({})",
+            path.display(),
+            ENTRY_POINTS.join(", ")
+        ),
+        Some((name, f)) if !module.info.func_type(f).params.is_empty() => bail!(
+            "{}: its entry function `{name}` takes parameters; a program's must take none",
+            path.display()
+        ),
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 /// Validates and compiles the module `bytes` (read from `path`), whatever it imports:
@@ -169,30 +195,32 @@ pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
         }));
     }
     let mut runtime_symbols: Vec<(RuntimeSymbol, object::write::SymbolId)> = Vec::new();
+    // The ELF symbol of a relocation target: one of the module's functions, or a runtime
+    // symbol (undefined here, declared once).
+    let mut symbol_of = |obj: &mut Object, target: Target| match target {
+        Target::Func(f) => f
+            .checked_sub(module.info.imported_funcs)
+            .and_then(|defined| func_symbols.get(defined as usize).copied()),
+        Target::Runtime(s) => Some(match runtime_symbols.iter().find(|(t, _)| *t == s) {
+            Some((_, id)) => *id,
+            None => {
+                let id = obj.add_symbol(Symbol {
+                    name: s.name().as_bytes().to_vec(),
+                    value: 0,
+                    size: 0,
+                    kind: SymbolKind::Text,
+                    scope: SymbolScope::Linkage,
+                    weak: false,
+                    section: SymbolSection::Undefined,
+                    flags: SymbolFlags::None,
+                });
+                runtime_symbols.push((s, id));
+                id
+            }
+        }),
+    };
     for r in &module.relocs {
-        let symbol = match Target::of(r.target) {
-            Some(Target::Func(f)) => f
-                .checked_sub(module.info.imported_funcs)
-                .and_then(|defined| func_symbols.get(defined as usize).copied()),
-            Some(Target::Runtime(s)) => Some(match runtime_symbols.iter().find(|(t, _)| *t == s) {
-                Some((_, id)) => *id,
-                None => {
-                    let id = obj.add_symbol(Symbol {
-                        name: s.name().as_bytes().to_vec(),
-                        value: 0,
-                        size: 0,
-                        kind: SymbolKind::Text,
-                        scope: SymbolScope::Linkage,
-                        weak: false,
-                        section: SymbolSection::Undefined,
-                        flags: SymbolFlags::None,
-                    });
-                    runtime_symbols.push((s, id));
-                    id
-                }
-            }),
-            None => None,
-        };
+        let symbol = Target::of(r.target).and_then(|t| symbol_of(&mut obj, t));
         let Some(symbol) = symbol else {
             bail!(
                 "module {name}: a relocation at code offset {:#x} names symbol {}, which is neither one of its functions nor a runtime symbol",
@@ -240,11 +268,16 @@ pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
         descriptor_at,
         &encoded.descriptor,
     );
+    // Modules importing more than the runtime's functions (the spec suite's) have no
+    // template: the kernel's spec runner instantiates them from their descriptor.
+    let template = kiln_wasm::instance::template::build(module).ok();
+    let template_bytes = template.as_ref().map(|t| t.bytes()).unwrap_or_default();
     let mut blobs = Vec::new();
     for (what, bytes) in [
         ("data", &encoded.data),
         ("elem", &encoded.elems),
         ("globals", &encoded.globals),
+        ("template", &template_bytes),
     ] {
         let section = obj.add_section(
             seg(&obj, StandardSegment::Data),
@@ -253,6 +286,28 @@ pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
         );
         let at = obj.append_section_data(section, bytes, 8);
         blobs.push((data_symbol(&mut obj, what, section, at, bytes), bytes.len()));
+        if what != "template" {
+            continue;
+        }
+        for r in template.iter().flat_map(|t| &t.relocs) {
+            let Some(symbol) = symbol_of(&mut obj, r.target) else {
+                bail!(
+                    "module {name}: its instance template refers to {:?}, which it does not define",
+                    r.target
+                );
+            };
+            obj.add_relocation(
+                section,
+                Relocation {
+                    offset: at + 8 * r.word as u64,
+                    symbol,
+                    addend: 0,
+                    flags: RelocationFlags::Elf {
+                        r_type: elf::R_X86_64_64,
+                    },
+                },
+            )?;
+        }
     }
     let table = obj.add_section(
         seg(&obj, StandardSegment::Data),
@@ -314,6 +369,7 @@ pub fn compile_all(
             );
         }
         let module = compile(path, profile)?;
+        check_entry(path, &module)?;
         // Modules of different files may share a name (in different images): the
         // object's file name also names the source.
         let mut hasher = std::hash::DefaultHasher::new();
@@ -418,7 +474,8 @@ mod tests {
                 t => panic!("{t:?}"),
             })
             .collect();
-        let fields = [&rodata, &text, &rodata, &data, &elem, &globals];
+        let template = file.section_by_name(".rodata.wasm.named.template").unwrap();
+        let fields = [&rodata, &text, &rodata, &data, &elem, &globals, &template];
         let expected: Vec<_> = (0..)
             .step_by(16)
             .zip(fields.map(|s| Some(s.index())))
@@ -427,7 +484,57 @@ mod tests {
         let len = |field: usize| {
             u64::from_le_bytes(table.data().unwrap()[field..][..8].try_into().unwrap())
         };
-        assert_eq!([len(56), len(72), len(88)], [7, 18, 18]);
+        let built = kiln_wasm::instance::template::build(&module).unwrap();
+        assert_eq!(template.data().unwrap(), built.bytes());
+        assert_eq!(
+            [len(56), len(72), len(88), len(104)],
+            [7, 18, 18, built.words.len() as u64 * 8]
+        );
+        // The template's function references point at the functions, by relocation.
+        let refs: Vec<_> = template
+            .relocations()
+            .map(|(at, r)| {
+                let object::RelocationTarget::Symbol(s) = r.target() else {
+                    panic!("{r:?}")
+                };
+                let name = file.symbol_by_index(s).unwrap().name().unwrap().to_string();
+                (at, r.flags(), name)
+            })
+            .collect();
+        let abs64 = object::RelocationFlags::Elf {
+            r_type: elf::R_X86_64_64,
+        };
+        let expected: Vec<_> = built
+            .relocs
+            .iter()
+            .zip(["wasm_named_add", "wasm_named_other"])
+            .map(|(r, name)| (8 * r.word as u64, abs64, name.to_string()))
+            .collect();
+        assert_eq!(refs, expected);
+    }
+
+    #[test]
+    fn a_program_without_an_entry_function_stops_the_build() {
+        let out = std::env::temp_dir().join(format!("kiln-aot-entry-{}", std::process::id()));
+        for (file, wat, message) in [
+            (
+                "no_entry.wat",
+                "(module (func (export \"other\")))",
+                "exports none of the functions a program starts at (_start, main)",
+            ),
+            (
+                "entry_params.wat",
+                "(module (func (export \"main\") (param i32)))",
+                "its entry function `main` takes parameters",
+            ),
+        ] {
+            let path = write_temp(file, wat.as_bytes());
+            let err = compile_all(&[path], &profile(), &out)
+                .err()
+                .expect("the build stops")
+                .to_string();
+            assert!(err.contains(file) && err.contains(message), "{err}");
+        }
     }
 
     #[test]
@@ -515,7 +622,7 @@ mod tests {
 
     #[test]
     fn a_bad_module_among_good_ones_leaves_no_object_for_it() {
-        let good = write_temp("good_one.wat", b"(module)");
+        let good = write_temp("good_one.wat", br#"(module (func (export "_start")))"#);
         let bad = write_temp("bad_one.wat", b"(module (func (result i32)))");
         let out = std::env::temp_dir().join(format!("kiln-aot-out-{}", std::process::id()));
         let err = compile_all(&[good, bad.clone()], &profile(), &out)

@@ -272,7 +272,9 @@ impl Runner {
         name: &str,
         args: &[u64],
     ) -> Result<Vec<u64>, Result<Trap, String>> {
-        let module = inst.module();
+        let module = inst
+            .module()
+            .ok_or_else(|| Err(String::from("the instance keeps no module")))?;
         let export = module
             .info
             .export(name)

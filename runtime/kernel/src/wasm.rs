@@ -4,14 +4,17 @@
 //! `xtask/src/aot.rs`): its code sits in `.text`, and one record per module between
 //! `__kiln_wasm_modules_start` and `__kiln_wasm_modules_end` (collected by the linker
 //! script) points to its name, code, descriptor, data segment bytes, element segment
-//! items and globals' initial values. A `WasmRun` entry of the bundle names a module;
-//! running it decodes the descriptor (nothing is compiled at boot), links the WASI
-//! imports — the arguments, the `env=KEY=VALUE` options of the kernel command line as
-//! environment, the bundle's `File` entries as a read-only tree —, instantiates the
-//! module with the code where the linker put it — linear memory in a reserved region
-//! with guard pages, mapped on `memory.grow`; globals; tables; active data and element
-//! segments; the start function — and calls its `_start` export (else `main`, printing
-//! its results), all on a native stack of its own above a guard page.
+//! items, globals' initial values and instance template. A `WasmRun` entry of the bundle
+//! names a module; running it sets up the program's WASI world — the arguments, the
+//! `env=KEY=VALUE` options of the kernel command line as environment, the bundle's `File`
+//! entries as a read-only tree —, instantiates the module from its template
+//! (`kiln_wasm::instance::template`: xtask worked out on the host what instantiation
+//! computes, and the image's link filled in the code addresses; nothing is compiled or
+//! linked at boot) — linear memory in a reserved region with guard pages, mapped on
+//! `memory.grow`; globals; tables; active data segments; the start function — and calls
+//! its `_start` export (else `main`, printing its results), all on a native stack of its
+//! own above a guard page. The descriptor is decoded only when a trap's report needs the
+//! functions' names.
 //!
 //! A trap prints `trap: <kind> in <function> (+0xOFFSET)` and a backtrace of WASM function
 //! names, and ends the program with [`ExitStatus::Trap`]; the kernel goes on with the next
@@ -22,18 +25,14 @@ use crate::wasm_machine::{self, MACHINE};
 use crate::{log, println, stack};
 use alloc::rc::Rc;
 use alloc::string::String;
+use alloc::vec::Vec;
 use kiln_abi::bundle::Bundle;
 use kiln_abi::{ExitStatus, MemoryError};
 use kiln_wasm::instance::descriptor;
 use kiln_wasm::instance::instantiate::{self, InstantiateError};
-use kiln_wasm::instance::wasi_link;
+use kiln_wasm::instance::template::{Template, ENTRY_POINTS};
 use kiln_wasm::instance::{Store, Trap, Value};
-use kiln_wasm::module::ExportKind;
 use kiln_wasm::wasi::Wasi;
-
-/// The exports a program starts at, in order of preference: a WASI command's `_start`,
-/// else `main` (whose results are printed, one per line).
-const ENTRY_POINTS: [&str; 2] = ["_start", "main"];
 
 /// Native stack of a WASM program.
 const WASM_STACK: usize = 1 << 20;
@@ -59,6 +58,8 @@ pub(crate) struct Record {
     elems_len: usize,
     globals: *const u8,
     globals_len: usize,
+    template: *const u8,
+    template_len: usize,
 }
 
 extern "C" {
@@ -92,6 +93,12 @@ impl Record {
         }
     }
 
+    /// The instance template (empty for a module that has none).
+    fn template(&self) -> &'static [u8] {
+        // SAFETY: the linker filled in the template's address; it is read-only data.
+        unsafe { core::slice::from_raw_parts(self.template, self.template_len) }
+    }
+
     pub(crate) fn code_range(&self) -> (u64, u64) {
         let start = self.code as u64;
         (start, start + self.code_len as u64)
@@ -115,8 +122,8 @@ pub fn run(bundle: &Bundle<'static>, name: &str, args: &[String]) -> ExitStatus 
         println!("kiln: the image has no compiled WASM module `{name}`");
         return ExitStatus::BootError;
     };
-    let module = match descriptor::decode(record.descriptor(), record.blobs()) {
-        Ok(m) => Rc::new(m),
+    let template = match Template::from_bytes(record.template()) {
+        Ok(t) => t,
         Err(e) => {
             println!("kiln: module `{name}`: {e}");
             return ExitStatus::BootError;
@@ -130,7 +137,7 @@ pub fn run(bundle: &Bundle<'static>, name: &str, args: &[String]) -> ExitStatus 
             return ExitStatus::BootError;
         }
     };
-    match on_wasm_stack(record.code_range(), || run_module(record, module, wasi)) {
+    match on_wasm_stack(record.code_range(), || run_module(record, &template, wasi)) {
         Ok(status) => status,
         Err(e) => {
             println!("kiln: no memory for the WASM stack of `{name}`: {e:?}");
@@ -168,73 +175,50 @@ fn current_sp() -> u64 {
 }
 
 /// Instantiates the module and calls its entry point, on the program's stack.
-fn run_module(
-    record: &Record,
-    module: Rc<kiln_wasm::CompiledModule>,
-    wasi: Rc<Wasi>,
-) -> ExitStatus {
+fn run_module(record: &Record, template: &Template<'_>, wasi: Rc<Wasi>) -> ExitStatus {
     let mut store = Store::new(&MACHINE);
-    store.add_image_code(module.clone(), record.code as u64, record.code_len);
-    let imports = match wasi_link::imports(&mut store, &module, wasi) {
+    store.set_wasi(wasi);
+    let inst = match instantiate::instantiate_template(&mut store, template, record.blobs().data) {
         Ok(i) => i,
-        Err(e) => {
-            println!("kiln: {}: {e}", record.name());
-            return ExitStatus::Failure;
-        }
-    };
-    let inst = match instantiate::instantiate(&mut store, module.clone(), &imports) {
-        Ok(i) => i,
-        Err(InstantiateError::Trap(t)) => return ended(&store, &t),
+        Err(InstantiateError::Trap(t)) => return ended(&mut store, record, &t),
         Err(e) => {
             println!("kiln: {}: cannot instantiate: {e:?}", record.name());
             return ExitStatus::Failure;
         }
     };
-    let func = |name| {
-        module
-            .info
-            .export(name)
-            .filter(|e| e.kind == ExportKind::Func)
-    };
-    let Some((entry, export)) = ENTRY_POINTS
-        .iter()
-        .find_map(|&name| Some((func(name)?, name)))
-    else {
+    let Some((entry, 0, results)) = template.entry() else {
         println!(
-            "kiln: {} exports none of the functions {ENTRY_POINTS:?}",
+            "kiln: {} exports none of the functions {ENTRY_POINTS:?}, or it takes parameters",
             record.name()
         );
         return ExitStatus::Failure;
     };
-    let ty = module.info.func_type(entry.index);
-    if !ty.params.is_empty() {
-        println!(
-            "kiln: {}: `{export}` must take no parameters",
-            record.name()
-        );
-        return ExitStatus::Failure;
-    }
-    let mut slots = alloc::vec![0u64; ty.results.len()];
-    match instantiate::call(&store, inst, entry.index, &mut slots) {
+    let results: Vec<_> = results.collect();
+    let mut slots = alloc::vec![0u64; results.len()];
+    match instantiate::call(&store, inst, entry, &mut slots) {
         Ok(()) => {
-            for (t, v) in ty.results.iter().zip(&slots) {
+            for (t, v) in results.iter().zip(&slots) {
                 println!("{}", Value::from_slot(*t, *v));
             }
             ExitStatus::Success
         }
-        Err(t) => ended(&store, &t),
+        Err(t) => ended(&mut store, record, &t),
     }
 }
 
 /// How a program that left through the trap path ended: `proc_exit`, or a trap (reported
-/// with a backtrace).
-fn ended(store: &Store, trap: &Trap) -> ExitStatus {
+/// with a backtrace, its functions named from the module's descriptor).
+fn ended(store: &mut Store, record: &Record, trap: &Trap) -> ExitStatus {
     if let Some(status) = wasm_machine::exit_status() {
         return if status == 0 {
             ExitStatus::Success
         } else {
             ExitStatus::Failure
         };
+    }
+    match descriptor::decode(record.descriptor(), record.blobs()) {
+        Ok(module) => store.add_image_code(Rc::new(module), record.code as u64, record.code_len),
+        Err(e) => println!("kiln: {}: functions cannot be named: {e}", record.name()),
     }
     println!("{}", store.describe_trap(trap));
     println!("wasm backtrace:");

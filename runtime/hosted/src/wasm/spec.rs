@@ -411,7 +411,9 @@ impl Runner {
     /// Runs an `invoke`; `Err(Ok(trap))` for a trap, `Err(Err(msg))` for other errors.
     fn invoke(&mut self, inv: &WastInvoke<'_>) -> Result<Vec<(Type, u64)>, Result<Trap, String>> {
         let inst = self.instance(inv.module).map_err(Err)?;
-        let module = inst.module();
+        let module = inst
+            .module()
+            .ok_or_else(|| Err(String::from("the instance keeps no module")))?;
         let export = module
             .info
             .export(inv.name)

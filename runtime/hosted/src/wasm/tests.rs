@@ -491,3 +491,87 @@ fn a_locals_old_value_survives_an_in_place_update() {
         assert_eq!(call(&store, inst, "g", &[], 1), Ok(vec![8 * 42]));
     });
 }
+
+/// An instance built from its template (as an image's program is, at boot) runs exactly
+/// like one instantiated the generic way.
+#[test]
+fn template_instances_run_like_generic_ones() {
+    use kiln_wasm::compile::symbols::Target;
+    use kiln_wasm::instance::template::{self, Template};
+    use kiln_wasm::instance::{descriptor, trampoline, wasi_link};
+    use kiln_wasm::wasi::Wasi;
+    on_wasm_thread(|| {
+        let wat = include_str!("../../../../tests/wasm-qemu/programs/instance_state.wat");
+        let wasm = wat::parse_str(wat).unwrap();
+        let module = Rc::new(kiln_wasm::compile(&wasm, kiln_wasm::supported_features()).unwrap());
+        let main = module.info.export("main").unwrap().index;
+        let run = |store: &Store, inst| {
+            let mut slots = vec![0; 8];
+            instance::call(store, inst, main, &mut slots).map(|()| slots)
+        };
+
+        let mut generic = Store::new(&super::trap::MACHINE);
+        let wasi = Rc::new(Wasi::new(vec![]));
+        let imports = wasi_link::imports(&mut generic, &module, wasi.clone()).unwrap();
+        let inst = instance::instantiate(&mut generic, module.clone(), &imports).unwrap();
+        let expected = run(&generic, inst).unwrap();
+
+        let mut store = Store::new(&super::trap::MACHINE);
+        store.set_wasi(wasi);
+        let (base, _) = store.map_code(module.clone()).unwrap();
+        let built = template::build(&module).unwrap();
+        let mut words = built.words.clone();
+        for r in &built.relocs {
+            words[r.word] = match r.target {
+                Target::Func(f) => base + u64::from(module.func(f).offset),
+                Target::Runtime(s) => trampoline::runtime_address(s),
+            };
+        }
+        let t = Template::read(&words).unwrap();
+        let blob = descriptor::encode(&module).data;
+        let inst = instance::instantiate_template(&mut store, &t, &blob).unwrap();
+        let got = run(&store, inst).unwrap();
+        assert_eq!(got, expected);
+        let word = |s: &[u8; 4]| u64::from(u32::from_le_bytes(*s));
+        assert_eq!(
+            got,
+            [
+                107,
+                7,
+                0,
+                word(b"kiln"),
+                8,
+                word(b"pass"),
+                7,
+                (-5i64) as u64
+            ]
+        );
+        // A second instance in the same store would need signature ids the template
+        // did not count on.
+        assert!(instance::instantiate_template(&mut store, &t, &blob).is_err());
+    })
+}
+
+/// A template whose segments do not fit traps at instantiation, as the generic path does.
+#[test]
+fn template_instantiation_traps_like_the_generic_path() {
+    use kiln_wasm::instance::template::{self, Template};
+    let wasm = wat::parse_str(r#"(module (memory 1) (data (i32.const 65534) "abc"))"#).unwrap();
+    let module = kiln_wasm::compile(&wasm, kiln_wasm::supported_features()).unwrap();
+    let built = template::build(&module).unwrap();
+    let mut store = Store::new(&super::trap::MACHINE);
+    let t = Template::read(&built.words).unwrap();
+    match instance::instantiate_template(&mut store, &t, &[]) {
+        Err(instance::InstantiateError::Trap(trap)) => {
+            assert_eq!(trap.code, TrapCode::MemoryOutOfBounds)
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut generic = Store::new(&super::trap::MACHINE);
+    match instance::instantiate(&mut generic, Rc::new(module), &[]) {
+        Err(instance::InstantiateError::Trap(trap)) => {
+            assert_eq!(trap.code, TrapCode::MemoryOutOfBounds)
+        }
+        other => panic!("{other:?}"),
+    }
+}

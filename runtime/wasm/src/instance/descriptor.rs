@@ -327,7 +327,7 @@ fn exprs(blob: &[u8], at: usize, count: u32) -> Result<Vec<ConstExpr>, Descripto
     Ok(items)
 }
 
-fn type_tag(t: Type) -> u8 {
+pub(super) fn type_tag(t: Type) -> u8 {
     match t {
         Type::I32 => 0,
         Type::I64 => 1,
@@ -348,7 +348,7 @@ const TYPES: [Type; 6] = [
     Type::ExternRef,
 ];
 
-fn ty(tag: u8) -> Result<Type, DescriptorError> {
+pub(super) fn ty(tag: u8) -> Result<Type, DescriptorError> {
     TYPES
         .get(tag as usize)
         .copied()

@@ -2,11 +2,12 @@
 //! the start function; and calling exported functions.
 
 use super::store::{Extern, Global, Memory, Store, Table};
+use super::template::{Template, DATA_PASSIVE};
 use super::{trampoline, Trap};
 use crate::compile::symbols::{runtime_import, RuntimeSymbol};
-use crate::module::{ConstExpr, ExportKind, ImportKind, SegmentMode};
+use crate::module::{ConstExpr, ExportKind, ImportKind, ModuleInfo, SegmentMode};
 use crate::wasi::Wasi;
-use crate::CompiledModule;
+use crate::{CompiledModule, Type};
 use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
@@ -43,8 +44,8 @@ pub struct InstanceData {
     pub elems: Vec<Vec<u64>>,
     /// Passive data segments (empty once dropped).
     pub data: Vec<Vec<u8>>,
-    /// The module.
-    pub module: Rc<CompiledModule>,
+    /// The module (`None` for an instance built from a template, which keeps no module).
+    pub module: Option<Rc<CompiledModule>>,
     /// The WASI world its runtime-provided imports work on (set when it has any).
     pub wasi: Option<Rc<Wasi>>,
     /// The platform of its store.
@@ -64,7 +65,7 @@ impl Instance {
     /// The export called `name`.
     pub fn export(&self, name: &str) -> Option<Extern> {
         let d = self.data();
-        let e = d.module.info.export(name)?;
+        let e = d.module.as_ref()?.info.export(name)?;
         let i = e.index as usize;
         Some(match e.kind {
             ExportKind::Func => Extern::Func(&d.funcs[i] as *const FuncRef),
@@ -74,9 +75,9 @@ impl Instance {
         })
     }
 
-    /// The module this is an instance of.
-    pub fn module(&self) -> &CompiledModule {
-        &self.data().module
+    /// The module this is an instance of (`None` if it was built from a template).
+    pub fn module(&self) -> Option<&CompiledModule> {
+        self.data().module.as_deref()
     }
 }
 
@@ -174,21 +175,7 @@ pub fn instantiate(
     let code_base = store
         .code_for(&module)
         .map_err(InstantiateError::Resource)?;
-    let mut data = Box::new(InstanceData {
-        vmctx: vec![0u64; abi::VMCTX_SIZE as usize / 8].into_boxed_slice(),
-        funcs: Box::new([]),
-        table_descs: Box::new([]),
-        global_cells: Box::new([]),
-        sig_ids: sig_ids.into_boxed_slice(),
-        tables: Vec::new(),
-        memory: None,
-        globals: Vec::new(),
-        elems: Vec::new(),
-        data: Vec::new(),
-        module: module.clone(),
-        wasi,
-        platform: store.platform(),
-    });
+    let mut data = InstanceData::empty(store, Some(module.clone()), sig_ids.into_boxed_slice());
     let vmctx = data.vmctx.as_mut_ptr() as u64;
     let func_imports = info
         .imports
@@ -208,19 +195,14 @@ pub fn instantiate(
         });
     }
     for t in &info.tables[info.imported_tables as usize..] {
-        match store.table(t.elem, t.min, t.max) {
-            Extern::Table(p) => tables.push(p),
-            _ => unreachable!("store.table returns a table"),
-        }
+        tables.push(store.new_table(t.elem, t.min, t.max));
     }
     for m in &info.memories[info.imported_memories as usize..] {
-        match store
-            .memory(m.min, m.max)
-            .map_err(InstantiateError::Resource)?
-        {
-            Extern::Memory(p) => memory = Some(p),
-            _ => unreachable!("store.memory returns a memory"),
-        }
+        memory = Some(
+            store
+                .new_memory(m.min, m.max)
+                .map_err(InstantiateError::Resource)?,
+        );
     }
     data.funcs = funcs.into_boxed_slice();
     for (g, init) in info.globals[info.imported_globals as usize..]
@@ -228,38 +210,8 @@ pub fn instantiate(
         .zip(&info.global_inits)
     {
         let v = const_value(*init, &data.funcs, &globals);
-        match store.global(g.ty, g.mutable, v) {
-            Extern::Global(p) => globals.push(p),
-            _ => unreachable!("store.global returns a global"),
-        }
+        globals.push(store.new_global(g.ty, g.mutable, v));
     }
-    // SAFETY: tables and globals point into the store.
-    data.table_descs = tables
-        .iter()
-        .map(|t| unsafe { &mut *(**t).desc as *mut TableDesc })
-        .collect();
-    data.global_cells = globals
-        .iter()
-        .map(|g| unsafe { &mut *(**g).cell as *mut u64 })
-        .collect();
-    data.tables = tables;
-    data.globals = globals;
-    data.memory = memory;
-    let ctx = &mut data.vmctx;
-    let w = |off: u32| off as usize / 8;
-    if let Some(m) = memory {
-        // SAFETY: the memory lives in the store.
-        let m = unsafe { &mut *m };
-        ctx[w(abi::VMCTX_MEMORY_BASE)] = m.base as u64;
-        ctx[w(abi::VMCTX_MEMORY_SIZE)] = &*m.size as *const u64 as u64;
-    }
-    ctx[w(abi::VMCTX_STACK_LIMIT)] = store.machine.stack_limit();
-    ctx[w(abi::VMCTX_FUNCS)] = data.funcs.as_ptr() as u64;
-    ctx[w(abi::VMCTX_TABLES)] = data.table_descs.as_ptr() as u64;
-    ctx[w(abi::VMCTX_GLOBALS)] = data.global_cells.as_ptr() as u64;
-    ctx[w(abi::VMCTX_SIG_IDS)] = data.sig_ids.as_ptr() as u64;
-    let raw = &mut *data as *mut InstanceData;
-    data.vmctx[w(abi::VMCTX_RUNTIME)] = raw as u64;
     data.elems = info
         .elems
         .iter()
@@ -267,7 +219,7 @@ pub fn instantiate(
             SegmentMode::Passive => e
                 .items
                 .iter()
-                .map(|x| const_value(*x, &data.funcs, &data.globals))
+                .map(|x| const_value(*x, &data.funcs, &globals))
                 .collect(),
             _ => Vec::new(),
         })
@@ -280,20 +232,177 @@ pub fn instantiate(
             _ => Vec::new(),
         })
         .collect();
-    store.instances.push(data);
-    let inst = Instance(raw);
-    initialise(inst).map_err(InstantiateError::Trap)?;
+    data.wasi = wasi;
+    let inst = assemble(store, data, tables, memory, globals);
+    initialise(inst, info).map_err(InstantiateError::Trap)?;
     if let Some(start) = module.info.start {
         call(store, inst, start, &mut []).map_err(InstantiateError::Trap)?;
     }
     Ok(inst)
 }
 
+/// Instantiates a module compiled into the image from its instance template (see
+/// `template`): `data_blob` holds its data segments' bytes. The instance must be the
+/// first of `store`, whose signature ids the template assumes.
+pub fn instantiate_template(
+    store: &mut Store,
+    template: &Template<'_>,
+    data_blob: &[u8],
+) -> Result<Instance, InstantiateError> {
+    if let Some(code) = template.trap() {
+        return Err(InstantiateError::Trap(Trap { code, pc: 0 }));
+    }
+    if !store.instances.is_empty() || store.has_signatures() {
+        return Err(InstantiateError::Link(
+            "an instance template's instance must be the first of its store".into(),
+        ));
+    }
+    let damaged = || InstantiateError::Resource("the instance template is damaged".into());
+    let mut data = InstanceData::empty(store, None, template.sig_ids.into());
+    let vmctx = data.vmctx.as_mut_ptr() as u64;
+    data.funcs = template
+        .funcs
+        .iter()
+        .map(|&[code, sig_id]| FuncRef {
+            code,
+            vmctx,
+            sig_id,
+        })
+        .collect();
+    let first = data.funcs.as_ptr() as u64;
+    // A template reference is 0 (null) or a function index + 1 (`template` checked it).
+    let reference = |r: u64| match r {
+        0 => 0,
+        _ => first + (r - 1) * u64::from(abi::FUNCREF_SIZE),
+    };
+    let mut tables = Vec::new();
+    for t in template.tables() {
+        let table = store.new_table(t.elem, t.items.len() as u64, t.max);
+        // SAFETY: the table was just made by the store, which owns it.
+        let elems = unsafe { &mut (*table).elems };
+        for (e, r) in elems.iter_mut().zip(t.items) {
+            *e = reference(*r);
+        }
+        tables.push(table);
+    }
+    let memory = match template.memory() {
+        Some((min, max)) => Some(
+            store
+                .new_memory(min, max)
+                .map_err(InstantiateError::Resource)?,
+        ),
+        None => None,
+    };
+    let mut globals = Vec::new();
+    for g in template.globals() {
+        let v = match g.ty {
+            Type::FuncRef => reference(g.value),
+            _ => g.value,
+        };
+        globals.push(store.new_global(g.ty, g.mutable, v));
+    }
+    for &[mode, at, from, len] in template.data {
+        let bytes = usize::try_from(from)
+            .ok()
+            .zip(usize::try_from(len).ok())
+            .and_then(|(from, len)| data_blob.get(from..from.checked_add(len)?))
+            .ok_or_else(damaged)?;
+        if mode == DATA_PASSIVE {
+            data.data.push(bytes.to_vec());
+            continue;
+        }
+        let Some(m) = memory else {
+            return Err(damaged());
+        };
+        // SAFETY: the memory was just made by the store, which owns it.
+        let mem = unsafe { (*m).bytes() };
+        let at = at as usize;
+        mem.get_mut(at..at + bytes.len())
+            .ok_or_else(damaged)?
+            .copy_from_slice(bytes);
+        data.data.push(Vec::new());
+    }
+    data.elems = template
+        .elems()
+        .map(|items| items.map_or_else(Vec::new, |i| i.iter().map(|&r| reference(r)).collect()))
+        .collect();
+    data.wasi = store.wasi.clone();
+    let inst = assemble(store, data, tables, memory, globals);
+    if let Some(start) = template.start() {
+        call(store, inst, start, &mut []).map_err(InstantiateError::Trap)?;
+    }
+    Ok(inst)
+}
+
+impl InstanceData {
+    /// An instance of `module` with signature ids `sig_ids` and nothing else yet.
+    fn empty(
+        store: &Store,
+        module: Option<Rc<CompiledModule>>,
+        sig_ids: Box<[u64]>,
+    ) -> Box<InstanceData> {
+        Box::new(InstanceData {
+            vmctx: vec![0u64; abi::VMCTX_SIZE as usize / 8].into_boxed_slice(),
+            funcs: Box::new([]),
+            table_descs: Box::new([]),
+            global_cells: Box::new([]),
+            sig_ids,
+            tables: Vec::new(),
+            memory: None,
+            globals: Vec::new(),
+            elems: Vec::new(),
+            data: Vec::new(),
+            module,
+            wasi: None,
+            platform: store.platform(),
+        })
+    }
+}
+
+/// Finishes an instance whose functions, segments and objects are made: points its VM
+/// context at them (and at the instance), and hands it to the store.
+fn assemble(
+    store: &mut Store,
+    mut data: Box<InstanceData>,
+    tables: Vec<*mut Table>,
+    memory: Option<*mut Memory>,
+    globals: Vec<*mut Global>,
+) -> Instance {
+    // SAFETY (all derefs below): tables, memory and globals live in the store.
+    data.tables = tables;
+    data.globals = globals;
+    data.memory = memory;
+    data.table_descs = data
+        .tables
+        .iter()
+        .map(|t| unsafe { &mut *(**t).desc as *mut TableDesc })
+        .collect();
+    data.global_cells = data
+        .globals
+        .iter()
+        .map(|g| unsafe { &mut *(**g).cell as *mut u64 })
+        .collect();
+    let w = |off: u32| off as usize / 8;
+    if let Some(m) = data.memory {
+        let m = unsafe { &mut *m };
+        data.vmctx[w(abi::VMCTX_MEMORY_BASE)] = m.base as u64;
+        data.vmctx[w(abi::VMCTX_MEMORY_SIZE)] = &*m.size as *const u64 as u64;
+    }
+    data.vmctx[w(abi::VMCTX_STACK_LIMIT)] = store.machine.stack_limit();
+    data.vmctx[w(abi::VMCTX_FUNCS)] = data.funcs.as_ptr() as u64;
+    data.vmctx[w(abi::VMCTX_TABLES)] = data.table_descs.as_ptr() as u64;
+    data.vmctx[w(abi::VMCTX_GLOBALS)] = data.global_cells.as_ptr() as u64;
+    data.vmctx[w(abi::VMCTX_SIG_IDS)] = data.sig_ids.as_ptr() as u64;
+    let raw = &mut *data as *mut InstanceData;
+    data.vmctx[w(abi::VMCTX_RUNTIME)] = raw as u64;
+    store.instances.push(data);
+    Instance(raw)
+}
+
 /// Applies the active element and data segments, in order.
-fn initialise(inst: Instance) -> Result<(), Trap> {
+fn initialise(inst: Instance, info: &ModuleInfo) -> Result<(), Trap> {
     // SAFETY: the instance and everything it points to live in the store.
     let d = unsafe { &mut *inst.0 };
-    let info = &d.module.info;
     let oob = |code| Trap { code, pc: 0 };
     for e in &info.elems {
         if let SegmentMode::Active { index, offset } = e.mode {

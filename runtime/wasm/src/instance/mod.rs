@@ -12,6 +12,7 @@ pub mod builtins;
 pub mod descriptor;
 pub mod instantiate;
 pub mod store;
+pub mod template;
 pub mod trampoline;
 pub mod value;
 pub mod wasi_link;

@@ -362,22 +362,34 @@ impl Store {
 
     /// A new memory owned by the store.
     pub fn memory(&mut self, min: u64, max: Option<u64>) -> Result<Extern, String> {
-        let mut m = Memory::new(self.platform(), min, max)?;
-        let p = &mut *m as *mut Memory;
-        self.memories.push(m);
-        Ok(Extern::Memory(p))
+        self.new_memory(min, max).map(Extern::Memory)
     }
 
     /// A new table owned by the store.
     pub fn table(&mut self, elem: Type, min: u64, max: Option<u64>) -> Extern {
-        let mut t = Table::new(elem, min, max);
-        let p = &mut *t as *mut Table;
-        self.tables.push(t);
-        Extern::Table(p)
+        Extern::Table(self.new_table(elem, min, max))
     }
 
     /// A new global owned by the store.
     pub fn global(&mut self, ty: Type, mutable: bool, value: u64) -> Extern {
+        Extern::Global(self.new_global(ty, mutable, value))
+    }
+
+    pub(crate) fn new_memory(&mut self, min: u64, max: Option<u64>) -> Result<*mut Memory, String> {
+        let mut m = Memory::new(self.platform(), min, max)?;
+        let p = &mut *m as *mut Memory;
+        self.memories.push(m);
+        Ok(p)
+    }
+
+    pub(crate) fn new_table(&mut self, elem: Type, min: u64, max: Option<u64>) -> *mut Table {
+        let mut t = Table::new(elem, min, max);
+        let p = &mut *t as *mut Table;
+        self.tables.push(t);
+        p
+    }
+
+    pub(crate) fn new_global(&mut self, ty: Type, mutable: bool, value: u64) -> *mut Global {
         let mut g = Box::new(Global {
             cell: Box::new(value),
             ty,
@@ -385,6 +397,11 @@ impl Store {
         });
         let p = &mut *g as *mut Global;
         self.globals.push(g);
-        Extern::Global(p)
+        p
+    }
+
+    /// Whether any signature has an id yet (an instance template assumes none has).
+    pub(crate) fn has_signatures(&self) -> bool {
+        !self.signatures.is_empty()
     }
 }
