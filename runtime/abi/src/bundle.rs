@@ -125,6 +125,17 @@ fn take_u32(bytes: &mut &[u8]) -> Option<u32> {
     take(bytes, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
+/// `bytes` as text if it is UTF-8. ASCII (every name xtask writes for programs) is
+/// recognised by one short loop before the general check: the kernel reads these names at
+/// boot, where an emulator pays for each distinct block of code it runs.
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    if bytes.iter().fold(0, |high, &b| high | b) < 0x80 {
+        // SAFETY: every byte is ASCII, so the bytes are UTF-8.
+        return Some(unsafe { core::str::from_utf8_unchecked(bytes) });
+    }
+    core::str::from_utf8(bytes).ok()
+}
+
 fn next_entry<'a>(bytes: &mut &'a [u8], index: u32) -> Result<Entry<'a>, BundleError> {
     let truncated = BundleError::Truncated(index);
     let kind_byte = take(bytes, 1).ok_or(truncated)?[0];
@@ -134,7 +145,7 @@ fn next_entry<'a>(bytes: &mut &'a [u8], index: u32) -> Result<Entry<'a>, BundleE
     })?;
     let name_len = take_u32(bytes).ok_or(truncated)? as usize;
     let name = take(bytes, name_len).ok_or(truncated)?;
-    let name = core::str::from_utf8(name).map_err(|_| BundleError::BadName(index))?;
+    let name = utf8(name).ok_or(BundleError::BadName(index))?;
     let data_len = take_u32(bytes).ok_or(truncated)? as usize;
     let data = take(bytes, data_len).ok_or(truncated)?;
     Ok(Entry { kind, name, data })
@@ -228,6 +239,22 @@ mod tests {
         assert_eq!(words.next(), Some("b c"));
         assert_eq!(words.next(), None);
         assert_eq!(bundle.of_kind(EntryKind::SomRun).count(), 1);
+    }
+
+    #[test]
+    fn names_are_utf8_ascii_or_not() {
+        let mut buf = [0u8; 64];
+        let mut at = 0;
+        push(&mut buf, &mut at, &header(1));
+        entry(&mut buf, &mut at, 4, "/grüße", b"");
+        let bundle = Bundle::parse(&buf[..at]).unwrap();
+        assert_eq!(bundle.entries().next().unwrap().name, "/grüße");
+        // The second byte of "ü" made invalid.
+        buf[16 + 1 + 4 + 4] = b'x';
+        assert_eq!(
+            Bundle::parse(&buf[..at]).unwrap_err(),
+            BundleError::BadName(0)
+        );
     }
 
     #[test]

@@ -13,6 +13,13 @@ pub struct CmdLine<'a> {
 impl<'a> CmdLine<'a> {
     /// Splits `text` at the first `--` word into options and program arguments.
     pub fn parse(text: &'a str) -> Self {
+        if text.is_empty() {
+            // The common case (no `-append`), without the scan below.
+            return CmdLine {
+                options: text,
+                args: text,
+            };
+        }
         let mut rest = text;
         let mut consumed = 0;
         loop {

@@ -33,6 +33,9 @@ const FIFO_DEPTH: usize = 16;
 
 /// Sends bytes, turning `\n` into `\r\n` for terminals. Waits for an empty transmit
 /// FIFO once per 16 bytes rather than per byte: port reads are slow under emulation.
+/// Never inlined: one copy serves the kernel's lines and the programs' output, so an
+/// emulator translates it once.
+#[inline(never)]
 pub fn write_bytes(bytes: &[u8]) {
     let mut room = 0;
     let mut put = |byte: u8| {
