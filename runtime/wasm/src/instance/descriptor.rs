@@ -339,7 +339,7 @@ pub(super) fn type_tag(t: Type) -> u8 {
 }
 
 /// The value types by tag ([`type_tag`]'s inverse).
-const TYPES: [Type; 6] = [
+pub(super) const TYPES: [Type; 6] = [
     Type::I32,
     Type::I64,
     Type::F32,
@@ -348,7 +348,7 @@ const TYPES: [Type; 6] = [
     Type::ExternRef,
 ];
 
-pub(super) fn ty(tag: u8) -> Result<Type, DescriptorError> {
+fn ty(tag: u8) -> Result<Type, DescriptorError> {
     TYPES
         .get(tag as usize)
         .copied()

@@ -275,16 +275,18 @@ pub fn instantiate_template(
         0 => 0,
         _ => first + (r - 1) * u64::from(abi::FUNCREF_SIZE),
     };
-    let mut tables = Vec::new();
-    for t in template.tables() {
-        let table = store.new_table(t.elem, t.items.len() as u64, t.max);
-        // SAFETY: the table was just made by the store, which owns it.
-        let elems = unsafe { &mut (*table).elems };
-        for (e, r) in elems.iter_mut().zip(t.items) {
-            *e = reference(*r);
-        }
-        tables.push(table);
-    }
+    let tables: Vec<_> = template
+        .tables()
+        .map(|t| {
+            let table = store.new_table(t.elem, t.items.len() as u64, t.max);
+            // SAFETY: the table was just made by the store, which owns it.
+            let elems = unsafe { &mut (*table).elems };
+            for (e, r) in elems.iter_mut().zip(t.items) {
+                *e = reference(*r);
+            }
+            table
+        })
+        .collect();
     let memory = match template.memory() {
         Some((min, max)) => Some(
             store
@@ -293,14 +295,17 @@ pub fn instantiate_template(
         ),
         None => None,
     };
-    let mut globals = Vec::new();
-    for g in template.globals() {
-        let v = match g.ty {
-            Type::FuncRef => reference(g.value),
-            _ => g.value,
-        };
-        globals.push(store.new_global(g.ty, g.mutable, v));
-    }
+    let globals: Vec<_> = template
+        .globals()
+        .map(|g| {
+            let v = match g.ty {
+                Type::FuncRef => reference(g.value),
+                _ => g.value,
+            };
+            store.new_global(g.ty, g.mutable, v)
+        })
+        .collect();
+    data.data = Vec::with_capacity(template.data.len());
     for &[mode, at, from, len] in template.data {
         let bytes = usize::try_from(from)
             .ok()

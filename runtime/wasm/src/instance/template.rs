@@ -35,7 +35,7 @@
 //! store. The data segments' bytes stay in the module's data blob
 //! ([`super::descriptor::Encoded::data`]: every segment's bytes, in order).
 
-use super::descriptor::{ty, type_tag};
+use super::descriptor::{type_tag, TYPES};
 use crate::compile::symbols::{runtime_imports, RuntimeSymbol, Target};
 use crate::module::{ConstExpr, ExportKind, SegmentMode};
 use crate::{CompiledModule, Type};
@@ -354,19 +354,6 @@ pub struct Template<'a> {
     results: &'a [u64],
 }
 
-/// The first `n` records of `N` words at the front of `words`, and the rest.
-fn records<const N: usize>(words: &[u64], n: u64) -> Result<(&[[u64; N]], &[u64]), TemplateError> {
-    let len = usize::try_from(n)
-        .ok()
-        .and_then(|n| n.checked_mul(N))
-        .filter(|&len| len <= words.len())
-        .ok_or(TemplateError::Truncated)?;
-    let (head, rest) = words.split_at(len);
-    let (records, tail) = head.as_chunks::<N>();
-    debug_assert!(tail.is_empty());
-    Ok((records, rest))
-}
-
 impl<'a> Template<'a> {
     /// Reads the template in `bytes` (as the image holds it: 8-byte aligned).
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, TemplateError> {
@@ -388,26 +375,28 @@ impl<'a> Template<'a> {
         if header[H_VERSION] != VERSION {
             return Err(TemplateError::UnsupportedVersion(header[H_VERSION]));
         }
-        let count = |k: usize| header[H_COUNTS + k];
-        let rest = &words[HEADER..];
-        let (funcs, rest) = records::<2>(rest, count(0))?;
-        let (sig_ids, rest) = records::<1>(rest, count(1))?;
-        let (globals, rest) = records::<3>(rest, count(2))?;
-        let (tables, rest) = records::<4>(rest, count(3))?;
-        let (data, rest) = records::<4>(rest, count(4))?;
-        let (elems, rest) = records::<3>(rest, count(5))?;
-        let (items, rest) = records::<1>(rest, count(6))?;
-        let (results, _) = records::<1>(rest, count(7))?;
+        // Each kind's records, cut from the words in one loop (this runs at boot).
+        let mut parts: [&[u64]; RECORD_WORDS.len()] = [&[]; RECORD_WORDS.len()];
+        let mut rest = &words[HEADER..];
+        for (k, part) in parts.iter_mut().enumerate() {
+            let len = usize::try_from(header[H_COUNTS + k])
+                .ok()
+                .and_then(|n| n.checked_mul(RECORD_WORDS[k]))
+                .filter(|&len| len <= rest.len())
+                .ok_or(TemplateError::Truncated)?;
+            (*part, rest) = rest.split_at(len);
+        }
+        let [funcs, sig_ids, globals, tables, data, elems, items, results] = parts;
         let t = Template {
             header,
-            funcs,
-            sig_ids: sig_ids.as_flattened(),
-            globals,
-            tables,
-            data,
-            elems,
-            items: items.as_flattened(),
-            results: results.as_flattened(),
+            funcs: funcs.as_chunks().0,
+            sig_ids,
+            globals: globals.as_chunks().0,
+            tables: tables.as_chunks().0,
+            data: data.as_chunks().0,
+            elems: elems.as_chunks().0,
+            items,
+            results,
         };
         t.check()?;
         Ok(t)
@@ -427,11 +416,11 @@ impl<'a> Template<'a> {
         }
         let tags = self.globals.iter().map(|g| g[0]);
         let tags = tags.chain(self.tables.iter().map(|t| t[0]));
-        for tag in tags.chain(self.results.iter().copied()) {
-            u8::try_from(tag)
-                .ok()
-                .and_then(|t| ty(t).ok())
-                .ok_or(damaged("type tag"))?;
+        if tags
+            .chain(self.results.iter().copied())
+            .any(|t| t >= TYPES.len() as u64)
+        {
+            return Err(damaged("type tag"));
         }
         for (at, count) in self.tables.iter().map(|t| (t[3], t[1])) {
             self.item_range(at, count)?;
@@ -527,7 +516,7 @@ fn index(word: u64) -> Option<u32> {
 
 /// The type of a tag [`Template::read`] checked.
 fn tag_type(tag: u64) -> Type {
-    ty(tag as u8).unwrap_or(Type::I32)
+    TYPES[tag as usize]
 }
 
 #[cfg(test)]
