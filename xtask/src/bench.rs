@@ -4,8 +4,8 @@
 //! language benchmarks run on the hosted platform, beside their peers.
 
 use crate::build::{build_image, target_dir, BuiltImage, Contents};
-use crate::floor;
 use crate::programs::{self, ProgramOpts};
+use crate::{blocks, floor};
 use crate::{hosted, profile, qemu, ImageOpts};
 use anyhow::{bail, Result};
 use clap::Subcommand;
@@ -173,10 +173,19 @@ fn boot(runs: usize, only: Option<String>) -> Result<i32> {
             spread(&mut subjects[2].lines).1 - floor_first,
             subjects[2].median_exit() - floor_exit,
         ));
+        for s in &subjects[1..] {
+            report.push(format!(
+                "{name:<14} {:<17} blocks translated: {}",
+                s.label,
+                blocks::count(&s.image)?.describe()
+            ));
+        }
     }
     println!("boot benchmark: {runs} runs per image, release images, TCG; times in ms as min / median / max");
     println!("(empty PVH kernel: prints a byte and exits, the floor QEMU itself sets; base: kiln with no");
-    println!(" programs; wasm hello: examples/wasm/hello.wat compiled ahead of time; the three boot in turn)");
+    println!(" programs; wasm hello: examples/wasm/hello.wat compiled ahead of time; the three boot in turn;");
+    println!(" blocks translated: what one boot makes TCG translate, by phase, the start-up cost that does");
+    println!(" not drift with the host's load; see xtask/src/blocks.rs)");
     for line in report {
         println!("{line}");
     }

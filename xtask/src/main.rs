@@ -7,6 +7,7 @@
 
 mod aot;
 mod bench;
+mod blocks;
 mod build;
 mod bundle;
 mod cmd;
