@@ -98,11 +98,6 @@ impl PageTables {
         }))
     }
 
-    /// Maps the 4 KiB page at `virt` to the frame at `phys`.
-    pub fn map(&mut self, virt: u64, phys: u64, prot: Protection) -> Result<(), MapError> {
-        self.map_run(virt, phys, 1, prot)
-    }
-
     /// Maps the `count` pages from `virt` to the contiguous frames from `phys`, walking
     /// the tree once per page table rather than once per page.
     pub fn map_run(
@@ -132,27 +127,27 @@ impl PageTables {
         Ok(())
     }
 
-    /// Changes the rights of the mapped page at `virt`.
-    pub fn protect(&mut self, virt: u64, prot: Protection) -> Result<(), MapError> {
+    /// Gives the 4 KiB page at `virt` the rights `prot`: a mapped page keeps its frame, a
+    /// page not mapped yet gets the frame `new_frame` returns (`None`: out of memory).
+    /// One walk of the tree either way.
+    pub fn set_page(
+        &mut self,
+        virt: u64,
+        prot: Protection,
+        new_frame: impl FnOnce() -> Option<u64>,
+    ) -> Result<(), MapError> {
         let bits = leaf_bits(prot)?;
-        let e = self.entry(virt, 1, false)?.ok_or(MapError::Conflict)?;
+        let e = self.entry(virt, 1, true)?.ok_or(MapError::OutOfMemory)?;
         // SAFETY: `entry` returned a valid entry of this tree.
         unsafe {
-            if *e & PRESENT == 0 {
-                return Err(MapError::Conflict);
+            if *e & PRESENT != 0 {
+                *e = (*e & ADDRESS_MASK) | bits;
+                cpu::invlpg(virt);
+            } else {
+                *e = new_frame().ok_or(MapError::OutOfMemory)? | bits;
             }
-            *e = (*e & ADDRESS_MASK) | bits;
         }
-        cpu::invlpg(virt);
         Ok(())
-    }
-
-    /// Whether the page at `virt` is mapped (by a small page).
-    pub fn is_mapped_page(&mut self, virt: u64) -> Result<bool, MapError> {
-        // SAFETY: a returned entry is a valid entry of this tree.
-        Ok(self
-            .entry(virt, 1, false)?
-            .is_some_and(|e| unsafe { *e } & PRESENT != 0))
     }
 
     /// Unmaps every page in `[start, end)`, handing each frame to `release`. Walks the

@@ -171,17 +171,11 @@ impl Platform for KernelPlatform {
                 .unmap_range(addr, addr + len, |frame| unsafe { frames::free(frame) })
                 .map_err(map_error);
         }
-        for page in (addr..addr + len).step_by(PAGE_SIZE as usize) {
-            if pt.is_mapped_page(page).map_err(map_error)? {
-                pt.protect(page, prot).map_err(map_error)?;
-            } else {
-                let frame = frames::alloc_zeroed().ok_or(MemoryError::OutOfMemory)?;
-                if let Err(e) = pt.map(page, frame, prot) {
-                    // SAFETY: the frame was never mapped.
-                    unsafe { frames::free(frame) };
-                    return Err(map_error(e));
-                }
-            }
+        let mut page = addr;
+        while page < addr + len {
+            pt.set_page(page, prot, frames::alloc_zeroed)
+                .map_err(map_error)?;
+            page += PAGE_SIZE;
         }
         Ok(())
     }
