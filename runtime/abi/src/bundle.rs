@@ -136,6 +136,9 @@ fn utf8(bytes: &[u8]) -> Option<&str> {
     core::str::from_utf8(bytes).ok()
 }
 
+/// Reads the entry at the front of `bytes`. Never inlined: [`Bundle::parse`] and
+/// [`Bundle::entries`] share one copy, which a kernel under emulation translates once.
+#[inline(never)]
 fn next_entry<'a>(bytes: &mut &'a [u8], index: u32) -> Result<Entry<'a>, BundleError> {
     let truncated = BundleError::Truncated(index);
     let kind_byte = take(bytes, 1).ok_or(truncated)?[0];
