@@ -2,7 +2,9 @@
 //!
 //! The TSC rate comes from CPUID leaf 0x15 (crystal ratio) or 0x16 (base frequency) when
 //! the CPU reports them; otherwise (QEMU's TCG models report neither) it is measured
-//! against PIT channel 0 for 0.25 ms at boot. Channel 0 is used rather than the usual
+//! against PIT channel 0 over at least 0.25 ms at boot. The measurement starts early
+//! ([`begin`]) and ends once the rest of start-up is done ([`init`]), so that start-up's
+//! own work fills the window instead of a wait. Channel 0 is used rather than the usual
 //! channel 2 because channel 2's gate sits behind port 0x61, which `microvm` lacks; the
 //! counter is read by latching, so no PIT interrupt is ever needed.
 
@@ -22,6 +24,11 @@ const PIT_LATCH_CH0: u8 = 0b0000_0000;
 const CALIBRATION_TICKS: u64 = PIT_HZ / 4000;
 /// Reads of the PIT after which calibration gives up (no PIT on this machine).
 const CALIBRATION_MAX_READS: u32 = 1_000_000;
+/// The longest window, in TSC ticks, over which the PIT counter is known not to have
+/// wrapped (it wraps every 65536 ticks, 55 ms): 10 M ticks last at most 50 ms on any TSC
+/// of 200 MHz or more. A longer gap between [`begin`] and [`init`] (a slow debug boot)
+/// starts the measurement over.
+const MAX_WINDOW_TSC: u64 = 10_000_000;
 
 /// How the TSC rate was found.
 #[derive(Clone, Copy, Debug)]
@@ -86,8 +93,25 @@ fn sample() -> Sample {
     }
 }
 
-/// TSC ticks per second measured against the PIT, or `None` if the PIT does not count.
-fn measure_with_pit() -> Option<u64> {
+/// Where a PIT measurement started: a reading taken just as the counter changed, with a
+/// narrow TSC bracket.
+pub struct Edge {
+    pit: u16,
+    tsc: u64,
+    /// The narrowest bracket seen while warming up; samples up to twice as wide count as
+    /// well dated.
+    narrowest: u64,
+}
+
+impl Edge {
+    fn tight(&self, s: &Sample) -> bool {
+        s.width <= self.narrowest.saturating_mul(2)
+    }
+}
+
+/// Programs the PIT and waits for a counter edge read tightly, or `None` if the PIT does
+/// not count.
+fn pit_start() -> Option<Edge> {
     outb(PIT_COMMAND, PIT_MODE2_CH0);
     outb(PIT_CHANNEL0, 0); // reload value 0 = 65536: the longest period, 55 ms
     outb(PIT_CHANNEL0, 0);
@@ -97,36 +121,46 @@ fn measure_with_pit() -> Option<u64> {
     for _ in 0..8 {
         narrowest = narrowest.min(sample().width);
     }
-    let tight = |s: &Sample| s.width <= narrowest.saturating_mul(2);
     // Start on a counter edge, read tightly, so the first partial tick is not counted.
-    let mut reads = 0;
-    let start = loop {
+    for _ in 0..CALIBRATION_MAX_READS {
         let s = sample();
-        if s.pit != last && tight(&s) {
-            last = s.pit;
-            break s.tsc;
-        }
+        let edge = s.pit != last && s.width <= narrowest.saturating_mul(2);
         last = s.pit;
-        reads += 1;
-        if reads > CALIBRATION_MAX_READS {
-            return None;
+        if edge {
+            return Some(Edge {
+                pit: s.pit,
+                tsc: s.tsc,
+                narrowest,
+            });
         }
-    };
+    }
+    None
+}
+
+/// TSC ticks per second measured against the PIT from `start` on, or `None` if the PIT
+/// does not count. Ends at the first tightly read sample at least
+/// [`CALIBRATION_TICKS`] after the start, which is the first sample when start-up took
+/// longer than that.
+fn pit_finish(mut start: Edge) -> Option<u64> {
+    let mut last = start.pit;
     let mut elapsed = 0u64;
-    let end = loop {
+    for _ in 0..CALIBRATION_MAX_READS {
         let s = sample();
+        if s.tsc - start.tsc > MAX_WINDOW_TSC {
+            // The counter may have wrapped unseen: measure afresh.
+            start = pit_start()?;
+            last = start.pit;
+            elapsed = 0;
+            continue;
+        }
         // The counter counts down and wraps; the difference modulo 2^16 is the ticks passed.
         elapsed += u64::from(last.wrapping_sub(s.pit));
         last = s.pit;
-        if elapsed >= CALIBRATION_TICKS && tight(&s) {
-            break s.tsc;
+        if elapsed >= CALIBRATION_TICKS && start.tight(&s) {
+            return Some((s.tsc - start.tsc) * PIT_HZ / elapsed);
         }
-        reads += 1;
-        if reads > CALIBRATION_MAX_READS {
-            return None;
-        }
-    };
-    Some((end - start) * PIT_HZ / elapsed)
+    }
+    None
 }
 
 fn from_cpuid() -> Option<(u64, Source)> {
@@ -149,14 +183,29 @@ fn from_cpuid() -> Option<(u64, Source)> {
     None
 }
 
-/// Finds the TSC rate. Fails only if neither CPUID nor the PIT gives it.
-pub fn init() -> Result<(), &'static str> {
-    let (tsc_hz, source) = match from_cpuid() {
-        Some(found) => found,
-        None => (
-            measure_with_pit().ok_or("no TSC rate from CPUID and the PIT does not count")?,
-            Source::Pit,
-        ),
+/// A TSC rate being found: known from CPUID, or a PIT measurement under way.
+pub enum Calibrating {
+    Known(u64, Source),
+    Pit(Edge),
+    NoPit,
+}
+
+/// Starts finding the TSC rate: reads it from CPUID, or starts measuring it against the
+/// PIT. [`init`] finishes; what runs in between shortens the wait there or removes it.
+pub fn begin() -> Calibrating {
+    match from_cpuid() {
+        Some((hz, source)) => Calibrating::Known(hz, source),
+        None => pit_start().map_or(Calibrating::NoPit, Calibrating::Pit),
+    }
+}
+
+/// Finishes finding the TSC rate. Fails only if neither CPUID nor the PIT gives it.
+pub fn init(calibrating: Calibrating) -> Result<(), &'static str> {
+    const NO_RATE: &str = "no TSC rate from CPUID and the PIT does not count";
+    let (tsc_hz, source) = match calibrating {
+        Calibrating::Known(hz, source) => (hz, source),
+        Calibrating::Pit(start) => (pit_finish(start).ok_or(NO_RATE)?, Source::Pit),
+        Calibrating::NoPit => return Err(NO_RATE),
     };
     CALIBRATION.set(Calibration {
         tsc_hz,

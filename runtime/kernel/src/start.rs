@@ -99,6 +99,8 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
     // reported instead of silently resetting the machine.
     gdt::init();
     idt::init();
+    // The TSC rate is measured while the machine is set up (see `clock::begin`).
+    let calibrating = clock::begin();
     // SAFETY: `start_info` is the pointer the VMM passed in ebx; the boot page tables
     // identity-map the first GiB, where PVH loaders put the block and its data.
     let info = match unsafe { BootInfo::read(u64::from(start_info)) } {
@@ -125,7 +127,7 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
     if heap::init(ram_bytes).is_none() {
         boot_error("not enough RAM for the kernel heap");
     }
-    if let Err(e) = clock::init() {
+    if let Err(e) = clock::init(calibrating) {
         boot_error(e);
     }
     if log::enabled(log::Level::Debug) {
