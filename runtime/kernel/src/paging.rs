@@ -227,30 +227,18 @@ impl Layout {
             }
         }
     }
+}
 
-    /// The rights of the 4 KiB page at `page`: the image's by section (its guard pages
-    /// not mapped), read+write for other whole pages of RAM, none for page 0 and holes.
-    /// `ram` is the memory map.
-    fn page_rights(&self, page: u64, ram: &[Region]) -> Protection {
-        if (self.kernel_start..self.kernel_end).contains(&page) {
-            if self.guards.contains(&page) {
-                Protection::None
-            } else if page < self.text_end {
-                Protection::ReadExecute
-            } else if page < self.rodata_end {
-                Protection::Read
-            } else {
-                Protection::ReadWrite
-            }
-        } else if page != 0
-            && ram
-                .iter()
-                .any(|r| r.kind == RAM && r.start <= page && page + PAGE_SIZE <= r.end())
-        {
-            Protection::ReadWrite
-        } else {
-            Protection::None
-        }
+/// Sets the entries of `table` (the page table of the 2 MiB at `base`) for the pages in
+/// `[from, to)` that it covers to map each page to itself with `bits`. One loop, shared
+/// by every part of the boot layout.
+#[inline(never)]
+fn fill(table: &mut [u64; 512], base: u64, from: u64, to: u64, bits: u64) {
+    let mut page = from.max(base);
+    let end = to.min(base + HUGE_PAGE_SIZE);
+    while page < end {
+        table[((page - base) / PAGE_SIZE) as usize] = page | bits;
+        page += PAGE_SIZE;
     }
 }
 
@@ -258,8 +246,10 @@ impl Layout {
 ///
 /// One pass over physical memory in 2 MiB steps: a step wholly inside one RAM region and
 /// clear of page 0 and the image is one 2 MiB page; any other step that holds RAM or the
-/// image gets a page table whose 512 entries come from [`Layout::page_rights`]. (Two code
-/// paths in all, so that an emulator translates little of this run-once code.)
+/// image gets a page table, filled range by range ([`fill`]): whole pages of RAM
+/// read+write (page 0 left out), then the image by section over them, then its guard
+/// pages cleared. Few code paths and tight loops: this runs once, under an emulator that
+/// pays for each distinct block it translates and each block it runs.
 pub fn init(info: &BootInfo) -> Result<(), MapError> {
     let layout = Layout::read();
     let ram = info.regions();
@@ -271,6 +261,8 @@ pub fn init(info: &BootInfo) -> Result<(), MapError> {
         .unwrap_or(0)
         .max(layout.kernel_end);
     let rw = leaf_bits(Protection::ReadWrite)?;
+    let rx = leaf_bits(Protection::ReadExecute)?;
+    let ro = leaf_bits(Protection::Read)?;
     let mut pt = PageTables::new()?;
     let mut step = 0;
     while step < top {
@@ -289,15 +281,21 @@ pub fn init(info: &BootInfo) -> Result<(), MapError> {
                 .any(|r| r.kind == RAM && r.start < end && step < r.end())
         {
             let first = pt.entry(step, 1, true)?.ok_or(MapError::OutOfMemory)?;
-            for k in 0..512 {
-                let page = step + k * PAGE_SIZE;
-                let entry = match leaf_bits(layout.page_rights(page, ram)) {
-                    Ok(bits) => page | bits,
-                    Err(_) => 0,
-                };
-                // SAFETY: `first` is entry 0 of a 512-entry page table (`step` is 2 MiB
-                // aligned) and `k < 512`.
-                unsafe { *first.add(k as usize) = entry };
+            // SAFETY: `entry` returned entry 0 of a page table (`step` is 2 MiB aligned),
+            // a 512-entry table this tree owns; nothing else refers to it yet.
+            let table = unsafe { &mut *(first as *mut [u64; 512]) };
+            for r in ram.iter().filter(|r| r.kind == RAM) {
+                let from = r.start.max(PAGE_SIZE).next_multiple_of(PAGE_SIZE);
+                fill(table, step, from, r.end() & !(PAGE_SIZE - 1), rw);
+            }
+            let l = &layout;
+            fill(table, step, l.kernel_start, l.text_end, rx);
+            fill(table, step, l.text_end, l.rodata_end, ro);
+            fill(table, step, l.rodata_end, l.kernel_end, rw);
+            for &guard in &l.guards {
+                if (step..end).contains(&guard) {
+                    table[((guard - step) / PAGE_SIZE) as usize] = 0;
+                }
             }
         }
         step = end;
