@@ -40,6 +40,11 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
+    /// Whether the entry is a program to run ([`EntryKind::SomRun`], [`EntryKind::WasmRun`]).
+    pub fn is_run(self) -> bool {
+        matches!(self, Self::SomRun | Self::WasmRun)
+    }
+
     fn from_u8(kind: u8) -> Option<Self> {
         Some(match kind {
             1 => Self::SomClass,
@@ -110,6 +115,8 @@ impl core::fmt::Display for BundleError {
 pub struct Bundle<'a> {
     count: u32,
     entries: &'a [u8],
+    /// Index of the last [`EntryKind::SomRun`] or [`EntryKind::WasmRun`] entry.
+    last_run: Option<u32>,
 }
 
 fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
@@ -167,10 +174,17 @@ impl<'a> Bundle<'a> {
         }
         let count = take_u32(&mut rest).ok_or(BundleError::BadMagic)?;
         let entries = rest;
+        let mut last_run = None;
         for index in 0..count {
-            next_entry(&mut rest, index)?;
+            if next_entry(&mut rest, index)?.kind.is_run() {
+                last_run = Some(index);
+            }
         }
-        Ok(Bundle { count, entries })
+        Ok(Bundle {
+            count,
+            entries,
+            last_run,
+        })
     }
 
     /// Number of entries.
@@ -187,6 +201,12 @@ impl<'a> Bundle<'a> {
     pub fn entries(&self) -> impl Iterator<Item = Entry<'a>> {
         let mut rest = self.entries;
         (0..self.count).map(move |i| next_entry(&mut rest, i).expect("checked by parse"))
+    }
+
+    /// The index (in [`Bundle::entries`]) of the last program to run, if any: the image
+    /// powers off after it.
+    pub fn last_run(&self) -> Option<usize> {
+        self.last_run.map(|i| i as usize)
     }
 
     /// The entries of one kind, in order.
@@ -242,6 +262,8 @@ mod tests {
         assert_eq!(words.next(), Some("b c"));
         assert_eq!(words.next(), None);
         assert_eq!(bundle.of_kind(EntryKind::SomRun).count(), 1);
+        assert_eq!(bundle.last_run(), Some(1));
+        assert_eq!(Bundle::parse(&header(0)).unwrap().last_run(), None);
     }
 
     #[test]

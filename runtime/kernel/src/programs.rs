@@ -15,11 +15,25 @@ use crate::serial;
 use crate::serial::Piece::{Num, Text};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kiln_abi::bundle::{Bundle, Entry, EntryKind};
 use kiln_abi::{ExitStatus, Platform};
 
 /// The bundle xtask built for this image (an empty one when it built none).
 static BUNDLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bundle.bin"));
+
+/// Whether the program running is the image's last one; see [`last_running`].
+static LAST_RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the image's last program is running (or has just ended). The machine powers
+/// off when it returns, so what belongs to the program as a whole and is given back as it
+/// ends (its native stack, its store) need not be unmapped or freed: under an emulator
+/// that is mostly code translated only to run once. Memory a runtime gives back while it
+/// runs must still be given back (the Smalltalk test harness starts and ends a VM per
+/// test class).
+pub fn last_running() -> bool {
+    LAST_RUNNING.load(Ordering::Relaxed)
+}
 
 /// How one program ended: its exit status for the image, and a word for the summary.
 pub struct Outcome {
@@ -80,9 +94,11 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
     let mut ran_any = false;
     let runs = bundle
         .entries()
-        .filter(|e| matches!(e.kind, EntryKind::SomRun | EntryKind::WasmRun));
-    for entry in runs {
+        .enumerate()
+        .filter(|(_, e)| e.kind.is_run());
+    for (index, entry) in runs {
         ran_any = true;
+        LAST_RUNNING.store(Some(index) == bundle.last_run(), Ordering::Relaxed);
         // Arguments from the command line replace the ones the image was built with.
         let mut args = Vec::from([String::from(entry.name)]);
         if program_args.is_empty() {

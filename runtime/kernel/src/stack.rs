@@ -101,6 +101,11 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
+        if crate::programs::last_running() {
+            // A program's stack is dropped as the program ends; after the image's last
+            // program the machine powers off, so its stack is not worth unmapping.
+            return;
+        }
         match self.run {
             Some(phys) => {
                 KernelPlatform.release_keeping_frames(self.region, self.len);
