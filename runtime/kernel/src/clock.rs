@@ -118,7 +118,9 @@ fn pit_start() -> Option<Edge> {
     // Warm up (translate the loop) and learn how long an undisturbed reading takes.
     let mut last = sample().pit;
     let mut narrowest = u64::MAX;
-    for _ in 0..8 {
+    // `black_box` keeps this a loop: unrolled, it would be one long block of port I/O,
+    // slow for an emulator to translate.
+    for _ in 0..core::hint::black_box(8) {
         narrowest = narrowest.min(sample().width);
     }
     // Start on a counter edge, read tightly, so the first partial tick is not counted.
