@@ -9,6 +9,7 @@
 //! Everything else (the real page tables with per-section rights and the stack guard
 //! page) is Rust, in `paging`.
 
+use crate::gdt;
 use core::arch::global_asm;
 
 /// Size of the boot stack the kernel (and later the programs it runs) starts on.
@@ -64,13 +65,14 @@ global_asm!(
     "boot_pdpt: .skip 4096",
     "boot_pd: .skip 4096",
     ".popsection",
-    // A minimal GDT for the jump into long mode: null, 64-bit code (0x08), data (0x10).
+    // A minimal GDT for the jump into long mode: null, 64-bit code (0x08), data (0x10),
+    // the same descriptors as the kernel's GDT (`gdt`), which therefore reloads no segment.
     ".pushsection .rodata.boot_gdt, \"a\"",
     ".p2align 3",
     "boot_gdt:",
     ".quad 0",
-    ".quad 0x00af9a000000ffff",
-    ".quad 0x00cf92000000ffff",
+    ".quad {code_descriptor}",
+    ".quad {data_descriptor}",
     "boot_gdt_end:",
     "boot_gdt_ptr:",
     ".word boot_gdt_end - boot_gdt - 1",
@@ -124,13 +126,13 @@ global_asm!(
     "or eax, 0x80010001",
     "mov cr0, eax",
     "lgdt [boot_gdt_ptr]",
-    "push 0x08",
+    "push {code}",
     "mov eax, offset pvh_start64",
     "push eax",
     "retf",
     ".code64",
     "pvh_start64:",
-    "mov ax, 0x10",
+    "mov ax, {data}",
     "mov ds, ax",
     "mov es, ax",
     "mov ss, ax",
@@ -143,6 +145,10 @@ global_asm!(
     "call kiln_main",
     "ud2",
     ".popsection",
+    code_descriptor = const gdt::CODE_DESCRIPTOR,
+    data_descriptor = const gdt::DATA_DESCRIPTOR,
+    code = const gdt::KERNEL_CODE,
+    data = const gdt::KERNEL_DATA,
     boot_stack = const BOOT_STACK_SIZE,
     ist = const IST_STACK_SIZE,
 );

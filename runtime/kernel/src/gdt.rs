@@ -10,7 +10,12 @@ use core::mem::size_of;
 
 /// Selector of the 64-bit kernel code segment.
 pub const KERNEL_CODE: u16 = 0x08;
-const KERNEL_DATA: u16 = 0x10;
+/// Selector of the kernel data segment.
+pub const KERNEL_DATA: u16 = 0x10;
+/// The code and data descriptors. `boot` loads a GDT with the same two at the same
+/// selectors before entering Rust, so switching to this GDT needs no segment reload.
+pub const CODE_DESCRIPTOR: u64 = 0x00af_9a00_0000_ffff;
+pub const DATA_DESCRIPTOR: u64 = 0x00cf_9200_0000_ffff;
 const TSS_SELECTOR: u16 = 0x18;
 
 /// IST slot (1-based, as in the IDT gate) of ordinary exceptions.
@@ -43,7 +48,7 @@ fn stack_top(sym: &u8) -> u64 {
     sym as *const u8 as u64
 }
 
-/// Builds the TSS and GDT and loads them (reloading CS, the data segments and TR).
+/// Builds the TSS and GDT and loads them (and TR).
 pub fn init() {
     let mut ist = [0u64; 7];
     // SAFETY: only the addresses of the linker-placed stack symbols are taken.
@@ -69,36 +74,21 @@ pub fn init() {
         | (((limit >> 16) & 0xf) << 48)
         | (((base >> 24) & 0xff) << 56);
     let tss_high = base >> 32;
-    let gdt = GDT.set([
-        0,
-        0x00af_9a00_0000_ffff,
-        0x00cf_9200_0000_ffff,
-        tss_low,
-        tss_high,
-    ]);
+    let gdt = GDT.set([0, CODE_DESCRIPTOR, DATA_DESCRIPTOR, tss_low, tss_high]);
     let pointer = DescriptorPointer {
         limit: (size_of::<[u64; 5]>() - 1) as u16,
         base: gdt.as_ptr() as u64,
     };
-    // SAFETY: the GDT is 'static and its code/data descriptors match the selectors used
-    // here; the far return reloads CS with the new code segment at the next instruction.
+    // SAFETY: the GDT is 'static. CS, DS, ES and SS hold the selectors `boot` loaded,
+    // whose descriptors here are the same (`CODE_DESCRIPTOR`, `DATA_DESCRIPTOR`), so the
+    // segment registers stay valid without a reload (which costs a far return and three
+    // segment loads, slow under emulation); TR is loaded for the first time.
     unsafe {
         asm!(
             "lgdt [{ptr}]",
-            "push {code}",
-            "lea {tmp}, [rip + 2f]",
-            "push {tmp}",
-            "retfq",
-            "2:",
-            "mov ds, {data:x}",
-            "mov es, {data:x}",
-            "mov ss, {data:x}",
             "ltr {tss:x}",
             ptr = in(reg) &pointer,
-            code = in(reg) u64::from(KERNEL_CODE),
-            data = in(reg) u64::from(KERNEL_DATA),
             tss = in(reg) u64::from(TSS_SELECTOR),
-            tmp = out(reg) _,
         )
     }
 }
