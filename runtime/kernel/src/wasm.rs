@@ -174,13 +174,23 @@ fn current_sp() -> u64 {
     sp
 }
 
-/// Instantiates the module and calls its entry point, on the program's stack.
+/// Instantiates the module and calls its entry point, on the program's stack. The store
+/// (memory, tables, instance) is freed as the program ends, unless it is the image's last
+/// program: the machine powers off next.
 fn run_module(record: &Record, template: &Template<'_>, wasi: Rc<Wasi>) -> ExitStatus {
     let mut store = Store::new(&MACHINE);
     store.set_wasi(wasi);
-    let inst = match instantiate::instantiate_template(&mut store, template, record.blobs().data) {
+    let status = instantiate_and_call(&mut store, record, template);
+    if crate::programs::last_running() {
+        core::mem::forget(store);
+    }
+    status
+}
+
+fn instantiate_and_call(store: &mut Store, record: &Record, template: &Template<'_>) -> ExitStatus {
+    let inst = match instantiate::instantiate_template(store, template, record.blobs().data) {
         Ok(i) => i,
-        Err(InstantiateError::Trap(t)) => return ended(&mut store, record, &t),
+        Err(InstantiateError::Trap(t)) => return ended(store, record, &t),
         Err(e) => {
             println!("kiln: {}: cannot instantiate: {e:?}", record.name());
             return ExitStatus::Failure;
@@ -195,14 +205,14 @@ fn run_module(record: &Record, template: &Template<'_>, wasi: Rc<Wasi>) -> ExitS
     };
     let results: Vec<_> = results.collect();
     let mut slots = alloc::vec![0u64; results.len()];
-    match instantiate::call(&store, inst, entry, &mut slots) {
+    match instantiate::call(store, inst, entry, &mut slots) {
         Ok(()) => {
             for (t, v) in results.iter().zip(&slots) {
                 println!("{}", Value::from_slot(*t, *v));
             }
             ExitStatus::Success
         }
-        Err(t) => ended(&mut store, record, &t),
+        Err(t) => ended(store, record, &t),
     }
 }
 
