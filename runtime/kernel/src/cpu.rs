@@ -126,58 +126,51 @@ impl Features {
 /// The CPU's brand string, or its vendor string when there is none.
 pub struct CpuName {
     bytes: [u8; 48],
-    len: usize,
 }
 
 impl CpuName {
     /// Reads the brand string (CPUID 0x80000002..4) or the vendor (CPUID 0).
     pub fn read() -> CpuName {
-        let mut name = CpuName {
-            bytes: [0; 48],
-            len: 0,
-        };
+        let mut words = [0u32; 12];
         if cpuid(0x8000_0000, 0).eax >= 0x8000_0004 {
             for (i, leaf) in (0x8000_0002u32..=0x8000_0004).enumerate() {
                 let r = cpuid(leaf, 0);
-                for (j, reg) in [r.eax, r.ebx, r.ecx, r.edx].into_iter().enumerate() {
-                    name.bytes[i * 16 + j * 4..][..4].copy_from_slice(&reg.to_le_bytes());
-                }
+                words[i * 4..][..4].copy_from_slice(&[r.eax, r.ebx, r.ecx, r.edx]);
             }
         } else {
             let r = cpuid(0, 0);
-            for (j, reg) in [r.ebx, r.edx, r.ecx].into_iter().enumerate() {
-                name.bytes[j * 4..][..4].copy_from_slice(&reg.to_le_bytes());
-            }
+            words[..3].copy_from_slice(&[r.ebx, r.edx, r.ecx]);
         }
-        // This runs once, at boot, where an emulator pays for the first run of each
-        // instruction far more than for running it: `black_box` hides the trip count so
-        // that the compiler keeps one small loop instead of 48 unrolled compares.
-        let size = core::hint::black_box(name.bytes.len());
-        name.len = name.bytes[..size]
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(size);
-        name
+        let mut bytes = [0; 48];
+        for (chunk, word) in bytes.chunks_exact_mut(4).zip(words) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        CpuName { bytes }
     }
 
-    /// The name without padding (spaces), or "unknown" if it is not printable ASCII.
+    /// The name up to its first NUL without padding (spaces), or "unknown" if it is not
+    /// printable ASCII. One pass, kept a loop: this runs once, at boot, where an emulator
+    /// pays for translating each block of code far more than for running it, and
+    /// `black_box` hides the trip count so that the compiler does not unroll it 48 times.
     pub fn as_str(&self) -> &str {
-        let mut bytes = &self.bytes[..self.len];
-        while let [b' ', rest @ ..] = bytes {
-            bytes = rest;
-        }
-        while let [rest @ .., b' '] = bytes {
-            bytes = rest;
-        }
-        let mut printable = true;
-        for &b in bytes {
+        let (mut start, mut end, mut printable) = (usize::MAX, 0, true);
+        for i in 0..core::hint::black_box(self.bytes.len()) {
+            let b = self.bytes[i];
+            if b == 0 {
+                break;
+            }
+            if b != b' ' {
+                start = start.min(i);
+                end = i + 1;
+            }
             printable &= (b' '..=b'~').contains(&b);
         }
         if !printable {
             return "unknown";
         }
+        let text = self.bytes.get(start..end).unwrap_or_default();
         // SAFETY: every byte is printable ASCII (checked above), so the bytes are UTF-8.
-        unsafe { core::str::from_utf8_unchecked(bytes) }
+        unsafe { core::str::from_utf8_unchecked(text) }
     }
 }
 

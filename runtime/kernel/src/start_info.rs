@@ -38,7 +38,7 @@ struct HvmMemmapEntry {
 }
 
 /// A range of physical memory and what the VMM says it is.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Region {
     pub start: u64,
     pub len: u64,
