@@ -6,7 +6,7 @@
 //! and a frame-pointer backtrace, and the machine exits with `ExitStatus::Fault`.
 //! Addresses are printed as `0x` + 16 hex digits so the host (xtask) can symbolize them.
 
-use crate::{boot, cpu, exit, paging, println};
+use crate::{cpu, exit, paging, println};
 use core::sync::atomic::{AtomicBool, Ordering};
 use kiln_abi::ExitStatus;
 
@@ -148,18 +148,9 @@ impl core::fmt::Display for ErrorCodeNote<'_> {
 }
 
 fn in_guard_page(addr: u64) -> bool {
-    // SAFETY: only the addresses of the linker-placed guard pages are taken.
-    let guards = unsafe {
-        [
-            &boot::__boot_stack_guard,
-            &boot::__ist_guard,
-            &boot::__ist_fatal_guard,
-        ]
-    };
-    guards.iter().any(|g| {
-        let start = *g as *const u8 as u64;
-        (start..start + paging::PAGE_SIZE).contains(&addr)
-    })
+    paging::guard_pages()
+        .iter()
+        .any(|&start| start != 0 && (start..start + paging::PAGE_SIZE).contains(&addr))
 }
 
 fn print_registers(f: &ExceptionFrame) {

@@ -152,6 +152,7 @@ pub fn alloc_contiguous(count: u64) -> Option<u64> {
 ///
 /// # Safety
 /// The frames must have come from this allocator and must no longer be mapped or used.
+#[cfg(any(feature = "som", feature = "selftest"))]
 pub unsafe fn free_run(start: u64, count: u64) {
     let mut f = FRAMES.lock();
     if f.run_count < MAX_RUNS {

@@ -38,6 +38,11 @@ mod heap;
 mod idt;
 #[cfg(target_os = "none")]
 mod log;
+#[cfg(all(
+    target_os = "none",
+    any(feature = "som", feature = "wasm", feature = "selftest")
+))]
+mod on_stack;
 #[cfg(target_os = "none")]
 mod paging;
 #[cfg(target_os = "none")]
@@ -56,10 +61,7 @@ mod serial;
 mod som;
 #[cfg(all(target_os = "none", feature = "spectest"))]
 mod spec;
-#[cfg(all(
-    target_os = "none",
-    any(feature = "som", feature = "wasm", feature = "selftest")
-))]
+#[cfg(all(target_os = "none", any(feature = "som", feature = "selftest")))]
 mod stack;
 #[cfg(target_os = "none")]
 mod start;

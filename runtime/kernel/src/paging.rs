@@ -29,7 +29,8 @@ const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
 pub enum MapError {
     /// No frame left for a page table.
     OutOfMemory,
-    /// The page is already mapped (map) or not mapped (protect).
+    /// The page is already mapped (a run of native stack pages).
+    #[cfg(any(feature = "som", feature = "selftest"))]
     Conflict,
     /// The address lies inside a 2 MiB page of the RAM direct map.
     InsideHugePage,
@@ -100,6 +101,7 @@ impl PageTables {
 
     /// Maps the `count` pages from `virt` to the contiguous frames from `phys`, walking
     /// the tree once per page table rather than once per page.
+    #[cfg(any(feature = "som", feature = "selftest"))]
     pub fn map_run(
         &mut self,
         virt: u64,
@@ -207,7 +209,22 @@ struct Layout {
     text_end: u64,
     rodata_end: u64,
     kernel_end: u64,
-    guards: [u64; 3],
+    guards: [u64; 4],
+}
+
+/// The unmapped guard pages below the kernel's stacks (boot, the two IST stacks, and the
+/// WASM programs' stack, whose address is 0 in an image without the WASM runtime).
+pub fn guard_pages() -> [u64; 4] {
+    // SAFETY: only the addresses of linker-placed symbols are taken (no reference to the
+    // WASM guard, which may be at address 0).
+    unsafe {
+        [
+            addr_of(&boot::__boot_stack_guard),
+            addr_of(&boot::__ist_guard),
+            addr_of(&boot::__ist_fatal_guard),
+            (&raw const __wasm_stack_guard) as u64,
+        ]
+    }
 }
 
 impl Layout {
@@ -219,11 +236,7 @@ impl Layout {
                 text_end: addr_of(&__text_end),
                 rodata_end: addr_of(&__rodata_end),
                 kernel_end: addr_of(&__kernel_end),
-                guards: [
-                    addr_of(&boot::__boot_stack_guard),
-                    addr_of(&boot::__ist_guard),
-                    addr_of(&boot::__ist_fatal_guard),
-                ],
+                guards: guard_pages(),
             }
         }
     }
@@ -376,6 +389,8 @@ extern "C" {
     static __text_end: u8;
     static __rodata_end: u8;
     static __kernel_end: u8;
+    /// The guard page below the WASM programs' stack (`wasm.rs`), or 0 without one.
+    static __wasm_stack_guard: u8;
 }
 
 /// The first byte after the kernel image (bss and stacks included).

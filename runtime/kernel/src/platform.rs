@@ -59,7 +59,9 @@ fn random_u64() -> u64 {
 fn map_error(e: MapError) -> MemoryError {
     match e {
         MapError::OutOfMemory => MemoryError::OutOfMemory,
-        MapError::Conflict | MapError::InsideHugePage | MapError::NoAccess => MemoryError::BadRange,
+        #[cfg(any(feature = "som", feature = "selftest"))]
+        MapError::Conflict => MemoryError::BadRange,
+        MapError::InsideHugePage | MapError::NoAccess => MemoryError::BadRange,
     }
 }
 
@@ -70,6 +72,7 @@ impl KernelPlatform {
     /// Maps the contiguous frames from `phys` read-write over `[addr, addr + len)`, inside
     /// a reserved region (native stacks: one run of frames, no zeroing, one page-table
     /// walk per 2 MiB).
+    #[cfg(any(feature = "som", feature = "selftest"))]
     pub fn map_run(&self, addr: *mut u8, phys: u64, len: usize) -> Result<(), MemoryError> {
         let (addr, len) = (addr as u64, len as u64);
         Self::check_range(addr, len)?;
@@ -81,6 +84,7 @@ impl KernelPlatform {
 
     /// Ends the region at `addr` like [`Platform::release`], but leaves its frames to the
     /// caller (who mapped them with [`KernelPlatform::map_run`] and frees the run whole).
+    #[cfg(any(feature = "som", feature = "selftest"))]
     pub fn release_keeping_frames(&self, addr: *mut u8, len: usize) {
         self.end_region(addr as u64, len as u64, &mut |_| {});
     }

@@ -27,7 +27,9 @@ pub fn run(name: &str) -> Result<core::convert::Infallible, &'static str> {
         "stacks" => stacks(),
         "wx_audit" => wx_audit(),
         "panic" => deliberate_panic(),
-        _ => Err("unknown selftest (page_fault, invalid_opcode, stack_overflow, heap_stress, wx_write_exec, wx_exec_write, clock, platform_memory, stacks, wx_audit, panic)"),
+        #[cfg(feature = "wasm")]
+        "wasm_stack_guard" => crate::wasm::write_below_stack(),
+        _ => Err("unknown selftest (page_fault, invalid_opcode, stack_overflow, heap_stress, wx_write_exec, wx_exec_write, clock, platform_memory, stacks, wx_audit, panic; wasm_stack_guard with the WASM runtime)"),
     }
 }
 

@@ -1,11 +1,13 @@
-//! Extra native stacks: a region of mapped pages with an unmapped guard page below, and
-//! a call that runs a closure on it.
+//! Native stacks mapped as they are needed: a region of mapped pages with an unmapped
+//! guard page below.
 //!
 //! The boot stack is small; runtimes that recurse deeply (the Smalltalk interpreter
 //! makes a native call per send) get a stack of their own. Running off its bottom hits
 //! the guard page and is reported as a page fault (the fault handlers run on IST stacks,
-//! so they still have a stack to run on).
+//! so they still have a stack to run on). WASM programs run on a stack reserved in the
+//! image instead (`wasm.rs`).
 
+use crate::on_stack;
 use crate::paging::PAGE_SIZE;
 use crate::platform::KernelPlatform;
 use crate::{frames, log};
@@ -58,44 +60,16 @@ impl Stack {
         unsafe { self.region.add(self.len) }
     }
 
-    /// Bytes of the stack that were ever written (scans from the bottom for the first
-    /// non-zero word; meaningful when the debug log is on, under which stacks start zeroed).
+    /// Bytes of the stack that were ever written (meaningful when the debug log is on,
+    /// under which stacks start zeroed).
     pub fn high_water(&self) -> usize {
-        let base = self.region.wrapping_add(GUARD) as *const u64;
-        let words = (self.len - GUARD) / 8;
-        // SAFETY: `[base, base + words)` is the mapped part of the region.
-        let untouched = (0..words)
-            .find(|&i| unsafe { base.add(i).read_volatile() } != 0)
-            .unwrap_or(words);
-        (words - untouched) * 8
+        on_stack::high_water(self.region.wrapping_add(GUARD), self.len - GUARD)
     }
 
     /// Runs `f` on this stack and returns its result.
     pub fn run<F: FnOnce() -> R, R>(&self, f: F) -> R {
-        let mut call = Call {
-            f: Some(f),
-            result: None,
-        };
-        let arg = &mut call as *mut Call<F, R> as *mut u8;
-        let entry = trampoline::<F, R> as extern "C" fn(*mut u8);
-        // SAFETY: switches `rsp` to the top of this mapped stack, calls the trampoline
-        // (System V: argument in rdi, rsp 16-aligned before the call) and switches back.
-        // `r12` is callee-saved, so it still holds the old `rsp` when the call returns;
-        // everything else the call may clobber is declared by `clobber_abi`.
-        unsafe {
-            core::arch::asm!(
-                "mov r12, rsp",
-                "mov rsp, {top}",
-                "call {entry}",
-                "mov rsp, r12",
-                top = in(reg) self.top(),
-                entry = in(reg) entry,
-                in("rdi") arg,
-                out("r12") _,
-                clobber_abi("C"),
-            );
-        }
-        call.result.expect("the closure ran on the stack")
+        // SAFETY: the stack is mapped, owned by `self` and used by nothing else.
+        unsafe { on_stack::run_on(self.top(), f) }
     }
 }
 
@@ -115,20 +89,5 @@ impl Drop for Stack {
             }
             None => KernelPlatform.release(self.region, self.len),
         }
-    }
-}
-
-/// The closure to run and the slot for its result, passed to the trampoline by address.
-struct Call<F, R> {
-    f: Option<F>,
-    result: Option<R>,
-}
-
-/// Entered on the new stack: runs the closure and stores its result.
-extern "C" fn trampoline<F: FnOnce() -> R, R>(arg: *mut u8) {
-    // SAFETY: `Stack::run` passes a pointer to its live `Call<F, R>`.
-    let call = unsafe { &mut *(arg as *mut Call<F, R>) };
-    if let Some(f) = call.f.take() {
-        call.result = Some(f());
     }
 }

@@ -22,19 +22,20 @@
 
 use crate::cmdline::CmdLine;
 use crate::wasm_machine::{self, MACHINE};
-use crate::{log, println, stack};
+use crate::{log, on_stack, println};
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kiln_abi::bundle::Bundle;
-use kiln_abi::{ExitStatus, MemoryError};
+use kiln_abi::ExitStatus;
 use kiln_wasm::instance::descriptor;
 use kiln_wasm::instance::instantiate::{self, InstantiateError};
 use kiln_wasm::instance::template::{Template, ENTRY_POINTS};
 use kiln_wasm::instance::{Store, Trap, Value};
 use kiln_wasm::wasi::Wasi;
 
-/// Native stack of a WASM program.
+/// Native stack of WASM programs.
 const WASM_STACK: usize = 1 << 20;
 /// Part of the stack kept free below the limit generated code checks: host functions,
 /// builtins and the trap path run there. It also covers the few hundred bytes the stack
@@ -137,33 +138,78 @@ pub fn run(bundle: &Bundle<'static>, name: &str, args: &[String]) -> ExitStatus 
             return ExitStatus::BootError;
         }
     };
-    match on_wasm_stack(record.code_range(), || run_module(record, &template, wasi)) {
-        Ok(status) => status,
-        Err(e) => {
-            println!("kiln: no memory for the WASM stack of `{name}`: {e:?}");
-            ExitStatus::BootError
-        }
-    }
+    on_wasm_stack(record.code_range(), || run_module(record, &template, wasi))
 }
 
-/// Runs `f` on a fresh native stack of its own, prepared for generated code in `code`.
-pub(crate) fn on_wasm_stack<R>(code: (u64, u64), f: impl FnOnce() -> R) -> Result<R, MemoryError> {
-    let stack = stack::Stack::new(WASM_STACK)?;
-    let result = stack.run(|| {
-        let here = current_sp();
-        let limit = here - (WASM_STACK - STACK_RESERVE) as u64;
-        let low = here - (WASM_STACK - PAGE) as u64;
-        wasm_machine::prepare(code, (low, here), limit);
-        f()
-    });
-    if log::enabled(log::Level::Debug) {
+// The native stack WASM programs run on: reserved in the image (`.stacks`, which costs no
+// bytes in the file) above an unmapped guard page (`paging` leaves `__wasm_stack_guard`
+// out of the page tables) and mapped at boot with the rest of the kernel, so starting a
+// program maps nothing. Programs run one at a time, so one stack serves them all.
+core::arch::global_asm!(
+    ".pushsection .stacks, \"aw\", @nobits",
+    ".p2align 12",
+    ".global __wasm_stack_guard, __wasm_stack_bottom, __wasm_stack_top",
+    "__wasm_stack_guard: .skip 4096",
+    "__wasm_stack_bottom: .skip {size}",
+    "__wasm_stack_top:",
+    ".popsection",
+    size = const WASM_STACK,
+);
+
+extern "C" {
+    static mut __wasm_stack_bottom: u8;
+    static mut __wasm_stack_top: u8;
+}
+
+/// Whether code runs on the WASM stack now (it has one user at a time).
+static ON_WASM_STACK: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` on the WASM programs' native stack, prepared for generated code in `code`.
+/// Not reentrant: `f` must not call it again.
+pub(crate) fn on_wasm_stack<R>(code: (u64, u64), f: impl FnOnce() -> R) -> R {
+    assert!(
+        !ON_WASM_STACK.swap(true, Ordering::Acquire),
+        "the WASM stack is already in use"
+    );
+    let bottom = &raw mut __wasm_stack_bottom;
+    let debug = log::enabled(log::Level::Debug);
+    if debug {
+        // SAFETY: the stack is mapped read-write and unused (checked above).
+        unsafe { core::ptr::write_bytes(bottom, 0, WASM_STACK) };
+    }
+    // SAFETY: the top of the reserved stack, mapped at boot above its guard page, which
+    // nothing else uses while `f` runs (checked above); it is page-aligned.
+    let result = unsafe {
+        on_stack::run_on(&raw mut __wasm_stack_top, || {
+            let here = current_sp();
+            let limit = here - (WASM_STACK - STACK_RESERVE) as u64;
+            let low = here - (WASM_STACK - PAGE) as u64;
+            wasm_machine::prepare(code, (low, here), limit);
+            f()
+        })
+    };
+    ON_WASM_STACK.store(false, Ordering::Release);
+    if debug {
         crate::debug!(
             "wasm: stack high-water {} KiB of {} KiB",
-            stack.high_water() >> 10,
+            on_stack::high_water(bottom, WASM_STACK) >> 10,
             WASM_STACK >> 10
         );
     }
-    Ok(result)
+    result
+}
+
+/// Self-test: writes just below the WASM stack from code running on it, which must hit
+/// the guard page (reported as a stack overflow) rather than memory next to the stack.
+#[cfg(feature = "selftest")]
+pub fn write_below_stack() -> Result<core::convert::Infallible, &'static str> {
+    println!("selftest: writing below the WASM stack");
+    on_wasm_stack((0, 0), || {
+        let below = (&raw mut __wasm_stack_bottom).wrapping_sub(8);
+        // SAFETY: deliberately invalid: the write must fault in the guard page.
+        unsafe { core::ptr::write_volatile(core::hint::black_box(below), 1) };
+    });
+    Err("a write below the WASM stack did not fault")
 }
 
 /// The stack pointer of the caller.

@@ -1,0 +1,60 @@
+//! Running a closure on another native stack, and how much of a stack was used.
+
+/// Bytes of the `len`-byte stack at `base` that were ever written: scans from the bottom
+/// for the first non-zero word, so it means something for a stack that started zeroed.
+pub fn high_water(base: *const u8, len: usize) -> usize {
+    let base = base as *const u64;
+    let words = len / 8;
+    // SAFETY: `[base, base + words)` is the mapped stack the caller names.
+    let untouched = (0..words)
+        .find(|&i| unsafe { base.add(i).read_volatile() } != 0)
+        .unwrap_or(words);
+    (words - untouched) * 8
+}
+
+/// Runs `f` on the stack whose top is `top` and returns its result.
+///
+/// # Safety
+/// `top` must be the 16-byte aligned top of mapped, writable memory that nothing else
+/// uses while `f` runs, with a guard page at its bottom.
+pub unsafe fn run_on<F: FnOnce() -> R, R>(top: *mut u8, f: F) -> R {
+    let mut call = Call {
+        f: Some(f),
+        result: None,
+    };
+    let arg = &mut call as *mut Call<F, R> as *mut u8;
+    let entry = trampoline::<F, R> as extern "C" fn(*mut u8);
+    // SAFETY: switches `rsp` to `top` (a free stack, as the caller promises), calls the
+    // trampoline (System V: argument in rdi, rsp 16-aligned before the call) and switches
+    // back. `r12` is callee-saved, so it still holds the old `rsp` when the call returns;
+    // everything else the call may clobber is declared by `clobber_abi`.
+    unsafe {
+        core::arch::asm!(
+            "mov r12, rsp",
+            "mov rsp, {top}",
+            "call {entry}",
+            "mov rsp, r12",
+            top = in(reg) top,
+            entry = in(reg) entry,
+            in("rdi") arg,
+            out("r12") _,
+            clobber_abi("C"),
+        );
+    }
+    call.result.expect("the closure ran on the stack")
+}
+
+/// The closure to run and the slot for its result, passed to the trampoline by address.
+struct Call<F, R> {
+    f: Option<F>,
+    result: Option<R>,
+}
+
+/// Entered on the new stack: runs the closure and stores its result.
+extern "C" fn trampoline<F: FnOnce() -> R, R>(arg: *mut u8) {
+    // SAFETY: `Stack::run` passes a pointer to its live `Call<F, R>`.
+    let call = unsafe { &mut *(arg as *mut Call<F, R>) };
+    if let Some(f) = call.f.take() {
+        call.result = Some(f());
+    }
+}
