@@ -31,6 +31,7 @@ static LAST_RUNNING: AtomicBool = AtomicBool::new(false);
 /// that is mostly code translated only to run once. Memory a runtime gives back while it
 /// runs must still be given back (the Smalltalk test harness starts and ends a VM per
 /// test class).
+#[cfg(any(feature = "som", feature = "wasm", feature = "selftest"))]
 pub fn last_running() -> bool {
     LAST_RUNNING.load(Ordering::Relaxed)
 }
