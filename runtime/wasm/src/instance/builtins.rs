@@ -4,7 +4,7 @@
 //! They are `#[no_mangle]` under [`Builtin::symbol`](kiln_abi::wasm::Builtin::symbol)'s
 //! names: AOT objects call them through relocations the image's link resolves.
 
-use super::instantiate::InstanceData;
+use super::data::InstanceData;
 use alloc::vec::Vec;
 use kiln_abi::wasm::{TrapCode, VMCTX_RUNTIME};
 

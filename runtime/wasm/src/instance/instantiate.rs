@@ -1,20 +1,17 @@
 //! Instantiation: linking imports, building the VM context, applying segments, running
 //! the start function; and calling exported functions.
 
-use super::store::{Extern, Global, Memory, Store, Table};
+use super::data::{InstanceData, Shape};
+use super::store::{Extern, Global, Store};
 use super::template::{Template, DATA_PASSIVE};
 use super::{trampoline, Trap};
 use crate::compile::symbols::{runtime_import, RuntimeSymbol};
 use crate::module::{ConstExpr, ExportKind, ImportKind, ModuleInfo, SegmentMode};
-use crate::wasi::Wasi;
 use crate::{CompiledModule, Type};
-use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
-use alloc::vec;
 use alloc::vec::Vec;
-use kiln_abi::wasm::{self as abi, FuncRef, TableDesc};
-use kiln_abi::Platform;
+use kiln_abi::wasm::{self as abi, FuncRef};
 
 /// Why instantiation failed.
 #[derive(Debug)]
@@ -25,31 +22,6 @@ pub enum InstantiateError {
     Trap(Trap),
     /// The runtime could not allocate something.
     Resource(String),
-}
-
-/// Everything generated code reaches through one instance's VM context.
-pub struct InstanceData {
-    /// The VM context (layout in `kiln_abi::wasm`).
-    pub vmctx: Box<[u64]>,
-    funcs: Box<[FuncRef]>,
-    table_descs: Box<[*mut TableDesc]>,
-    global_cells: Box<[*mut u64]>,
-    sig_ids: Box<[u64]>,
-    /// Tables in index order.
-    pub tables: Vec<*mut Table>,
-    /// Memory 0, if any.
-    pub memory: Option<*mut Memory>,
-    globals: Vec<*mut Global>,
-    /// Passive element segments, resolved (empty once dropped).
-    pub elems: Vec<Vec<u64>>,
-    /// Passive data segments (empty once dropped).
-    pub data: Vec<Vec<u8>>,
-    /// The module (`None` for an instance built from a template, which keeps no module).
-    pub module: Option<Rc<CompiledModule>>,
-    /// The WASI world its runtime-provided imports work on (set when it has any).
-    pub wasi: Option<Rc<Wasi>>,
-    /// The platform of its store.
-    pub platform: &'static dyn Platform,
 }
 
 /// A handle to an instance living in a [`Store`].
@@ -68,7 +40,7 @@ impl Instance {
         let e = d.module.as_ref()?.info.export(name)?;
         let i = e.index as usize;
         Some(match e.kind {
-            ExportKind::Func => Extern::Func(&d.funcs[i] as *const FuncRef),
+            ExportKind::Func => Extern::Func(&d.funcs()[i] as *const FuncRef),
             ExportKind::Table => Extern::Table(d.tables[i]),
             ExportKind::Memory => Extern::Memory(d.memory?),
             ExportKind::Global => Extern::Global(d.globals[i]),
@@ -111,15 +83,22 @@ pub fn instantiate(
 ) -> Result<Instance, InstantiateError> {
     let info = &module.info;
     let link = |m: &str| InstantiateError::Link(m.to_string());
-    let mut funcs = Vec::with_capacity(info.funcs.len());
-    let mut tables = Vec::new();
-    let mut memory = None;
-    let mut globals = Vec::new();
-    let sig_ids: Vec<u64> = info.types.iter().map(|t| store.sig_id(t)).collect();
     if imports.len() != info.imports.len() {
         return Err(link("unknown import"));
     }
-    let mut wasi = None;
+    let shape = Shape {
+        funcs: info.funcs.len(),
+        types: info.types.len(),
+        tables: info.tables.len(),
+        globals: info.globals.len(),
+    };
+    let mut data = InstanceData::new(store, shape, Some(module.clone()));
+    for (id, t) in data.sig_ids_mut().iter_mut().zip(&info.types) {
+        *id = store.sig_id(t);
+    }
+    let sig_id = |data: &InstanceData, t: u32| data.sig_ids()[t as usize];
+    let vmctx = data.vmctx();
+    let mut func = 0;
     for (import, ext) in info.imports.iter().zip(imports) {
         let provided = runtime_import(&import.module, &import.name);
         // SAFETY (all derefs below): externs point into the store.
@@ -128,13 +107,14 @@ pub fn instantiate(
                 let (Some(f), Some(w)) = (provided, &store.wasi) else {
                     return Err(link("unknown import"));
                 };
-                wasi = Some(w.clone());
-                // The importing instance's own context, filled in below.
-                funcs.push(FuncRef {
+                data.wasi = Some(w.clone());
+                // The runtime's entry, with the importing instance's own context.
+                data.funcs_mut()[func] = FuncRef {
                     code: trampoline::runtime_address(RuntimeSymbol::Wasi(f)),
-                    vmctx: 0,
-                    sig_id: sig_ids[t as usize],
-                });
+                    vmctx,
+                    sig_id: sig_id(&data, t),
+                };
+                func += 1;
             }
             // Compiled code calls the runtime's function directly: nothing else can stand in.
             (ImportKind::Func(_), Extern::Func(_)) if provided.is_some() => {
@@ -142,17 +122,18 @@ pub fn instantiate(
             }
             (ImportKind::Func(t), Extern::Func(f)) => {
                 let f = unsafe { *f };
-                if f.sig_id != sig_ids[t as usize] {
+                if f.sig_id != sig_id(&data, t) {
                     return Err(link("incompatible import type"));
                 }
-                funcs.push(f);
+                data.funcs_mut()[func] = f;
+                func += 1;
             }
             (ImportKind::Table(t), Extern::Table(p)) => {
                 let tb = unsafe { &*p };
                 if tb.elem != t.elem || !limits_match(tb.elems.len() as u64, tb.max, t.min, t.max) {
                     return Err(link("incompatible import type"));
                 }
-                tables.push(p);
+                data.push_table(p);
             }
             (ImportKind::Memory(m), Extern::Memory(p)) => {
                 let mem = unsafe { &*p };
@@ -160,14 +141,14 @@ pub fn instantiate(
                 if !limits_match(mem.pages(), max, m.min, m.max) {
                     return Err(link("incompatible import type"));
                 }
-                memory = Some(p);
+                data.set_memory(p);
             }
             (ImportKind::Global(g), Extern::Global(p)) => {
                 let gl = unsafe { &*p };
                 if gl.ty != g.ty || gl.mutable != g.mutable {
                     return Err(link("incompatible import type"));
                 }
-                globals.push(p);
+                data.push_global(p);
             }
             _ => return Err(link("incompatible import type")),
         }
@@ -175,42 +156,29 @@ pub fn instantiate(
     let code_base = store
         .code_for(&module)
         .map_err(InstantiateError::Resource)?;
-    let mut data = InstanceData::empty(store, Some(module.clone()), sig_ids.into_boxed_slice());
-    let vmctx = data.vmctx.as_mut_ptr() as u64;
-    let func_imports = info
-        .imports
-        .iter()
-        .zip(imports)
-        .filter(|(i, _)| matches!(i.kind, ImportKind::Func(_)));
-    for (f, (_, ext)) in funcs.iter_mut().zip(func_imports) {
-        if *ext == Extern::Runtime {
-            f.vmctx = vmctx;
-        }
-    }
     for f in &module.funcs {
-        funcs.push(FuncRef {
+        let sig_id = sig_id(&data, info.funcs[f.index as usize]);
+        data.funcs_mut()[f.index as usize] = FuncRef {
             code: code_base + f.offset as u64,
             vmctx,
-            sig_id: data.sig_ids[info.funcs[f.index as usize] as usize],
-        });
+            sig_id,
+        };
     }
     for t in &info.tables[info.imported_tables as usize..] {
-        tables.push(store.new_table(t.elem, t.min, t.max));
+        data.push_table(store.new_table(t.elem, t.min, t.max));
     }
     for m in &info.memories[info.imported_memories as usize..] {
-        memory = Some(
-            store
-                .new_memory(m.min, m.max)
-                .map_err(InstantiateError::Resource)?,
-        );
+        let memory = store
+            .new_memory(m.min, m.max)
+            .map_err(InstantiateError::Resource)?;
+        data.set_memory(memory);
     }
-    data.funcs = funcs.into_boxed_slice();
     for (g, init) in info.globals[info.imported_globals as usize..]
         .iter()
         .zip(&info.global_inits)
     {
-        let v = const_value(*init, &data.funcs, &globals);
-        globals.push(store.new_global(g.ty, g.mutable, v));
+        let v = const_value(*init, data.funcs(), &data.globals);
+        data.push_global(store.new_global(g.ty, g.mutable, v));
     }
     data.elems = info
         .elems
@@ -219,7 +187,7 @@ pub fn instantiate(
             SegmentMode::Passive => e
                 .items
                 .iter()
-                .map(|x| const_value(*x, &data.funcs, &globals))
+                .map(|x| const_value(*x, data.funcs(), &data.globals))
                 .collect(),
             _ => Vec::new(),
         })
@@ -232,8 +200,7 @@ pub fn instantiate(
             _ => Vec::new(),
         })
         .collect();
-    data.wasi = wasi;
-    let inst = assemble(store, data, tables, memory, globals);
+    let inst = data.adopt(store);
     initialise(inst, info).map_err(InstantiateError::Trap)?;
     if let Some(start) = module.info.start {
         call(store, inst, start, &mut []).map_err(InstantiateError::Trap)?;
@@ -258,53 +225,44 @@ pub fn instantiate_template(
         ));
     }
     let damaged = || InstantiateError::Resource("the instance template is damaged".into());
-    let mut data = InstanceData::empty(store, None, template.sig_ids.into());
-    let vmctx = data.vmctx.as_mut_ptr() as u64;
-    data.funcs = template
-        .funcs
-        .iter()
-        .map(|&[code, sig_id]| FuncRef {
+    let mut data = InstanceData::new(store, template.shape(), None);
+    data.sig_ids_mut().copy_from_slice(template.sig_ids);
+    let vmctx = data.vmctx();
+    for (f, &[code, sig_id]) in data.funcs_mut().iter_mut().zip(template.funcs) {
+        *f = FuncRef {
             code,
             vmctx,
             sig_id,
-        })
-        .collect();
-    let first = data.funcs.as_ptr() as u64;
+        };
+    }
+    let first = data.funcs().as_ptr() as u64;
     // A template reference is 0 (null) or a function index + 1 (`template` checked it).
     let reference = |r: u64| match r {
         0 => 0,
         _ => first + (r - 1) * u64::from(abi::FUNCREF_SIZE),
     };
-    let tables: Vec<_> = template
-        .tables()
-        .map(|t| {
-            let table = store.new_table(t.elem, t.items.len() as u64, t.max);
-            // SAFETY: the table was just made by the store, which owns it.
-            let elems = unsafe { &mut (*table).elems };
-            for (e, r) in elems.iter_mut().zip(t.items) {
-                *e = reference(*r);
-            }
-            table
-        })
-        .collect();
-    let memory = match template.memory() {
-        Some((min, max)) => Some(
-            store
-                .new_memory(min, max)
-                .map_err(InstantiateError::Resource)?,
-        ),
-        None => None,
-    };
-    let globals: Vec<_> = template
-        .globals()
-        .map(|g| {
-            let v = match g.ty {
-                Type::FuncRef => reference(g.value),
-                _ => g.value,
-            };
-            store.new_global(g.ty, g.mutable, v)
-        })
-        .collect();
+    for t in template.tables() {
+        let table = store.new_table(t.elem, t.items.len() as u64, t.max);
+        // SAFETY: the table was just made by the store, which owns it.
+        let elems = unsafe { &mut (*table).elems };
+        for (e, r) in elems.iter_mut().zip(t.items) {
+            *e = reference(*r);
+        }
+        data.push_table(table);
+    }
+    if let Some((min, max)) = template.memory() {
+        let memory = store
+            .new_memory(min, max)
+            .map_err(InstantiateError::Resource)?;
+        data.set_memory(memory);
+    }
+    for g in template.globals() {
+        let v = match g.ty {
+            Type::FuncRef => reference(g.value),
+            _ => g.value,
+        };
+        data.push_global(store.new_global(g.ty, g.mutable, v));
+    }
     data.data = Vec::with_capacity(template.data.len());
     for &[mode, at, from, len] in template.data {
         let bytes = usize::try_from(from)
@@ -316,7 +274,7 @@ pub fn instantiate_template(
             data.data.push(bytes.to_vec());
             continue;
         }
-        let Some(m) = memory else {
+        let Some(m) = data.memory else {
             return Err(damaged());
         };
         // SAFETY: the memory was just made by the store, which owns it.
@@ -332,76 +290,11 @@ pub fn instantiate_template(
         .map(|items| items.map_or_else(Vec::new, |i| i.iter().map(|&r| reference(r)).collect()))
         .collect();
     data.wasi = store.wasi.clone();
-    let inst = assemble(store, data, tables, memory, globals);
+    let inst = data.adopt(store);
     if let Some(start) = template.start() {
         call(store, inst, start, &mut []).map_err(InstantiateError::Trap)?;
     }
     Ok(inst)
-}
-
-impl InstanceData {
-    /// An instance of `module` with signature ids `sig_ids` and nothing else yet.
-    fn empty(
-        store: &Store,
-        module: Option<Rc<CompiledModule>>,
-        sig_ids: Box<[u64]>,
-    ) -> Box<InstanceData> {
-        Box::new(InstanceData {
-            vmctx: vec![0u64; abi::VMCTX_SIZE as usize / 8].into_boxed_slice(),
-            funcs: Box::new([]),
-            table_descs: Box::new([]),
-            global_cells: Box::new([]),
-            sig_ids,
-            tables: Vec::new(),
-            memory: None,
-            globals: Vec::new(),
-            elems: Vec::new(),
-            data: Vec::new(),
-            module,
-            wasi: None,
-            platform: store.platform(),
-        })
-    }
-}
-
-/// Finishes an instance whose functions, segments and objects are made: points its VM
-/// context at them (and at the instance), and hands it to the store.
-fn assemble(
-    store: &mut Store,
-    mut data: Box<InstanceData>,
-    tables: Vec<*mut Table>,
-    memory: Option<*mut Memory>,
-    globals: Vec<*mut Global>,
-) -> Instance {
-    // SAFETY (all derefs below): tables, memory and globals live in the store.
-    data.tables = tables;
-    data.globals = globals;
-    data.memory = memory;
-    data.table_descs = data
-        .tables
-        .iter()
-        .map(|t| unsafe { &mut *(**t).desc as *mut TableDesc })
-        .collect();
-    data.global_cells = data
-        .globals
-        .iter()
-        .map(|g| unsafe { &mut *(**g).cell as *mut u64 })
-        .collect();
-    let w = |off: u32| off as usize / 8;
-    if let Some(m) = data.memory {
-        let m = unsafe { &mut *m };
-        data.vmctx[w(abi::VMCTX_MEMORY_BASE)] = m.base as u64;
-        data.vmctx[w(abi::VMCTX_MEMORY_SIZE)] = &*m.size as *const u64 as u64;
-    }
-    data.vmctx[w(abi::VMCTX_STACK_LIMIT)] = store.machine.stack_limit();
-    data.vmctx[w(abi::VMCTX_FUNCS)] = data.funcs.as_ptr() as u64;
-    data.vmctx[w(abi::VMCTX_TABLES)] = data.table_descs.as_ptr() as u64;
-    data.vmctx[w(abi::VMCTX_GLOBALS)] = data.global_cells.as_ptr() as u64;
-    data.vmctx[w(abi::VMCTX_SIG_IDS)] = data.sig_ids.as_ptr() as u64;
-    let raw = &mut *data as *mut InstanceData;
-    data.vmctx[w(abi::VMCTX_RUNTIME)] = raw as u64;
-    store.instances.push(data);
-    Instance(raw)
 }
 
 /// Applies the active element and data segments, in order.
@@ -411,7 +304,7 @@ fn initialise(inst: Instance, info: &ModuleInfo) -> Result<(), Trap> {
     let oob = |code| Trap { code, pc: 0 };
     for e in &info.elems {
         if let SegmentMode::Active { index, offset } = e.mode {
-            let at = const_value(offset, &d.funcs, &d.globals) as u32 as usize;
+            let at = const_value(offset, d.funcs(), &d.globals) as u32 as usize;
             // SAFETY: tables live in the store.
             let t = unsafe { &mut *d.tables[index as usize] };
             if at
@@ -421,13 +314,13 @@ fn initialise(inst: Instance, info: &ModuleInfo) -> Result<(), Trap> {
                 return Err(oob(abi::TrapCode::TableOutOfBounds));
             }
             for (k, x) in e.items.iter().enumerate() {
-                t.elems[at + k] = const_value(*x, &d.funcs, &d.globals);
+                t.elems[at + k] = const_value(*x, d.funcs(), &d.globals);
             }
         }
     }
     for s in &info.data {
         if let SegmentMode::Active { offset, .. } = s.mode {
-            let at = const_value(offset, &d.funcs, &d.globals) as u32 as usize;
+            let at = const_value(offset, d.funcs(), &d.globals) as u32 as usize;
             let Some(m) = d.memory else {
                 return Err(oob(abi::TrapCode::MemoryOutOfBounds));
             };
@@ -448,7 +341,7 @@ fn initialise(inst: Instance, info: &ModuleInfo) -> Result<(), Trap> {
 /// Calls function `func` of `inst` with `slots` holding the arguments (and, on return,
 /// the results); `slots` must be long enough for both.
 pub fn call(store: &Store, inst: Instance, func: u32, slots: &mut [u64]) -> Result<(), Trap> {
-    let f = inst.data().funcs[func as usize];
+    let f = inst.data().funcs()[func as usize];
     call_ref(store, &f, slots)
 }
 

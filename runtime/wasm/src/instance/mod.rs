@@ -9,6 +9,7 @@
 //! trap routine, builtins, WASI entries), are this crate's own (`trampoline`).
 
 pub mod builtins;
+pub mod data;
 pub mod descriptor;
 pub mod instantiate;
 pub mod store;

@@ -219,7 +219,7 @@ pub struct Store {
     pub(crate) host_funcs: Vec<Box<HostFunc>>,
     pub(crate) host_refs: Vec<Box<FuncRef>>,
     pub(crate) code: Vec<CodeRegion>,
-    pub(crate) instances: Vec<Box<super::instantiate::InstanceData>>,
+    pub(crate) instances: Vec<Box<super::data::InstanceData>>,
     signatures: Vec<FuncType>,
     /// The WASI world of the program the store runs, if it has one.
     pub(crate) wasi: Option<Rc<Wasi>>,

@@ -35,6 +35,7 @@
 //! store. The data segments' bytes stay in the module's data blob
 //! ([`super::descriptor::Encoded::data`]: every segment's bytes, in order).
 
+use super::data::Shape;
 use super::descriptor::{type_tag, TYPES};
 use crate::compile::symbols::{runtime_imports, RuntimeSymbol, Target};
 use crate::module::{ConstExpr, ExportKind, SegmentMode};
@@ -443,6 +444,16 @@ impl<'a> Template<'a> {
     /// The trap instantiation ends in, if it does.
     pub fn trap(&self) -> Option<TrapCode> {
         trap_code(self.header[H_TRAP]).ok().flatten()
+    }
+
+    /// How many functions, types, tables and globals the instance has.
+    pub(crate) fn shape(&self) -> Shape {
+        Shape {
+            funcs: self.funcs.len(),
+            types: self.sig_ids.len(),
+            tables: self.tables.len(),
+            globals: self.globals.len(),
+        }
     }
 
     /// The start function.

@@ -4,7 +4,7 @@
 //! the program's WASI world and memory through the caller's VM context. `proc_exit` ends
 //! the program through `Platform::exit`.
 
-use super::instantiate::InstanceData;
+use super::data::InstanceData;
 use super::store::{Extern, Store};
 use crate::compile::symbols::runtime_import;
 use crate::module::ImportKind;

@@ -1,0 +1,197 @@
+//! What one instance owns and generated code reaches through its VM context.
+//!
+//! The words generated code reads are one allocation, the instance's *block*: the VM
+//! context itself (layout in `kiln_abi::wasm`), then one [`FuncRef`] per function of the
+//! function index space, the signature id of each type, a table descriptor pointer per
+//! table and a cell pointer per global, which the context's fields point to. One
+//! allocation rather than five keeps instantiation short, which matters at boot under an
+//! emulator (every distinct piece of code run costs its translation). The rest (tables,
+//! memory and globals as the store's objects, passive segments, the WASI world) lives in
+//! ordinary fields.
+
+use super::store::{Global, Memory, Store, Table};
+use super::Instance;
+use crate::wasi::Wasi;
+use crate::CompiledModule;
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::vec;
+use alloc::vec::Vec;
+use kiln_abi::wasm::{self as abi, FuncRef};
+use kiln_abi::Platform;
+
+/// Words of the VM context at the start of the block.
+const VMCTX_WORDS: usize = abi::VMCTX_SIZE as usize / 8;
+/// Words per function reference.
+const FUNCREF_WORDS: usize = abi::FUNCREF_SIZE as usize / 8;
+
+/// How many of each part an instance's block holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Functions, imported ones first.
+    pub funcs: usize,
+    /// Types.
+    pub types: usize,
+    /// Tables, imported ones first.
+    pub tables: usize,
+    /// Globals, imported ones first.
+    pub globals: usize,
+}
+
+impl Shape {
+    fn funcs_at(&self) -> usize {
+        VMCTX_WORDS
+    }
+
+    fn sig_ids_at(&self) -> usize {
+        self.funcs_at() + FUNCREF_WORDS * self.funcs
+    }
+
+    fn tables_at(&self) -> usize {
+        self.sig_ids_at() + self.types
+    }
+
+    fn globals_at(&self) -> usize {
+        self.tables_at() + self.tables
+    }
+
+    fn words(&self) -> usize {
+        self.globals_at() + self.globals
+    }
+}
+
+/// Everything generated code reaches through one instance's VM context.
+pub struct InstanceData {
+    /// The VM context and what it points to (see the module docs).
+    block: Box<[u64]>,
+    shape: Shape,
+    /// Tables in index order.
+    pub tables: Vec<*mut Table>,
+    /// Memory 0, if any.
+    pub memory: Option<*mut Memory>,
+    /// Globals in index order.
+    pub globals: Vec<*mut Global>,
+    /// Passive element segments, resolved (empty once dropped).
+    pub elems: Vec<Vec<u64>>,
+    /// Passive data segments (empty once dropped).
+    pub data: Vec<Vec<u8>>,
+    /// The module (`None` for an instance built from a template, which keeps no module).
+    pub module: Option<Rc<CompiledModule>>,
+    /// The WASI world its runtime-provided imports work on (set when it has any).
+    pub wasi: Option<Rc<Wasi>>,
+    /// The platform of its store.
+    pub platform: &'static dyn Platform,
+}
+
+impl InstanceData {
+    /// An instance of `shape` in `store` whose functions, signature ids, tables, memory
+    /// and globals are still to be set; its VM context already points at its parts, at
+    /// the stack limit and back at the instance.
+    pub(crate) fn new(
+        store: &Store,
+        shape: Shape,
+        module: Option<Rc<CompiledModule>>,
+    ) -> Box<InstanceData> {
+        let mut data = Box::new(InstanceData {
+            block: vec![0; shape.words()].into_boxed_slice(),
+            shape,
+            tables: Vec::with_capacity(shape.tables),
+            memory: None,
+            globals: Vec::with_capacity(shape.globals),
+            elems: Vec::new(),
+            data: Vec::new(),
+            module,
+            wasi: None,
+            platform: store.platform(),
+        });
+        let base = data.block.as_ptr() as u64;
+        let at = |word: usize| base + 8 * word as u64;
+        let runtime = &mut *data as *mut InstanceData as u64;
+        for (field, value) in [
+            (abi::VMCTX_STACK_LIMIT, store.machine.stack_limit()),
+            (abi::VMCTX_FUNCS, at(shape.funcs_at())),
+            (abi::VMCTX_SIG_IDS, at(shape.sig_ids_at())),
+            (abi::VMCTX_TABLES, at(shape.tables_at())),
+            (abi::VMCTX_GLOBALS, at(shape.globals_at())),
+            (abi::VMCTX_RUNTIME, runtime),
+        ] {
+            data.block[field as usize / 8] = value;
+        }
+        data
+    }
+
+    /// The VM context's address.
+    pub fn vmctx(&self) -> u64 {
+        self.block.as_ptr() as u64
+    }
+
+    /// The function references, by function index.
+    pub fn funcs(&self) -> &[FuncRef] {
+        let at = self.shape.funcs_at();
+        // SAFETY: the block holds `shape.funcs` function references from `at`; a
+        // `FuncRef` is three `u64`s (`repr(C)`), as aligned as the block's words.
+        unsafe {
+            core::slice::from_raw_parts(
+                self.block[at..].as_ptr() as *const FuncRef,
+                self.shape.funcs,
+            )
+        }
+    }
+
+    /// The function references, to fill in.
+    pub(crate) fn funcs_mut(&mut self) -> &mut [FuncRef] {
+        let at = self.shape.funcs_at();
+        // SAFETY: as in `funcs`, and `&mut self` makes the access exclusive.
+        unsafe {
+            core::slice::from_raw_parts_mut(
+                self.block[at..].as_mut_ptr() as *mut FuncRef,
+                self.shape.funcs,
+            )
+        }
+    }
+
+    /// The signature id of each type.
+    pub(crate) fn sig_ids(&self) -> &[u64] {
+        let at = self.shape.sig_ids_at();
+        &self.block[at..at + self.shape.types]
+    }
+
+    /// The signature id of each type, to fill in.
+    pub(crate) fn sig_ids_mut(&mut self) -> &mut [u64] {
+        let at = self.shape.sig_ids_at();
+        &mut self.block[at..at + self.shape.types]
+    }
+
+    /// Adds the next table (in index order).
+    pub(crate) fn push_table(&mut self, table: *mut Table) {
+        let at = self.shape.tables_at() + self.tables.len();
+        // SAFETY: the table lives in the store, which outlives the instance; its
+        // descriptor is boxed, so its address stays put.
+        self.block[at] = unsafe { &*(*table).desc as *const abi::TableDesc as u64 };
+        self.tables.push(table);
+    }
+
+    /// Adds the next global (in index order).
+    pub(crate) fn push_global(&mut self, global: *mut Global) {
+        let at = self.shape.globals_at() + self.globals.len();
+        // SAFETY: the global lives in the store; its cell is boxed.
+        self.block[at] = unsafe { &*(*global).cell as *const u64 as u64 };
+        self.globals.push(global);
+    }
+
+    /// Sets memory 0.
+    pub(crate) fn set_memory(&mut self, memory: *mut Memory) {
+        // SAFETY: the memory lives in the store; its size cell is boxed.
+        let m = unsafe { &*memory };
+        self.block[abi::VMCTX_MEMORY_BASE as usize / 8] = m.base as u64;
+        self.block[abi::VMCTX_MEMORY_SIZE as usize / 8] = &*m.size as *const u64 as u64;
+        self.memory = Some(memory);
+    }
+
+    /// Hands the finished instance to `store`, which keeps it for its own lifetime.
+    pub(crate) fn adopt(mut self: Box<Self>, store: &mut Store) -> Instance {
+        let raw = &mut *self as *mut InstanceData;
+        store.instances.push(self);
+        Instance(raw)
+    }
+}
