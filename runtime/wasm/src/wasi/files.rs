@@ -82,10 +82,14 @@ impl Files {
             node: ROOT,
             preopen: true,
         };
-        let fds = [Fd::Stdin, Fd::Stdout, Fd::Stderr, root];
         Self {
             tree,
-            fds: fds.into_iter().map(Some).collect(),
+            fds: Vec::from([
+                Some(Fd::Stdin),
+                Some(Fd::Stdout),
+                Some(Fd::Stderr),
+                Some(root),
+            ]),
         }
     }
 
@@ -137,7 +141,9 @@ impl Files {
         let data = self.file_bytes(node);
         let mut at = to_usize(pos).min(data.len());
         let start = at;
-        for (ptr, len) in mem.iovecs(iovs, n)? {
+        let iovecs = mem.iovecs(iovs, n)?;
+        for i in 0..iovecs.count {
+            let (ptr, len) = mem.iovec(iovecs, i);
             let take = to_usize(len).min(data.len() - at);
             mem.slice(ptr, take as u64)?
                 .copy_from_slice(&data[at..at + take]);
@@ -158,7 +164,9 @@ impl Files {
         let total = match self.get(fd)? {
             Fd::Stdin => {
                 let mut total = 0u64;
-                for (ptr, len) in mem.iovecs(iovs, n)? {
+                let iovecs = mem.iovecs(iovs, n)?;
+                for i in 0..iovecs.count {
+                    let (ptr, len) = mem.iovec(iovecs, i);
                     let got = p.console_read(mem.slice(ptr, len)?) as u64;
                     total += got;
                     if got < len {
@@ -213,7 +221,9 @@ impl Files {
             _ => return Err(errno::BADF),
         };
         let mut total = 0u32;
-        for (ptr, len) in mem.iovecs(iovs, n)? {
+        let iovecs = mem.iovecs(iovs, n)?;
+        for i in 0..iovecs.count {
+            let (ptr, len) = mem.iovec(iovecs, i);
             let bytes = mem.slice(ptr, len)?;
             if err {
                 p.console_write_err(bytes);

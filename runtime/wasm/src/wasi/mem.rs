@@ -3,10 +3,17 @@
 
 use super::errno;
 use alloc::string::String;
-use alloc::vec::Vec;
 
 /// A WASI result: `Err` carries the errno the program sees.
 pub type Res<T = ()> = Result<T, u32>;
+
+/// An iovec (or ciovec) array whose entries [`Mem::iovecs`] found inside memory.
+#[derive(Clone, Copy)]
+pub struct Iovecs {
+    at: u64,
+    /// The number of entries.
+    pub count: u64,
+}
 
 /// The linear memory of the calling instance.
 pub struct Mem<'a>(pub &'a mut [u8]);
@@ -62,14 +69,24 @@ impl Mem<'_> {
         Ok(())
     }
 
-    /// The `(ptr, len)` pairs of an iovec (or ciovec) array of `count` entries.
-    pub fn iovecs(&mut self, at: u64, count: u64) -> Res<Vec<(u64, u64)>> {
-        (0..count)
-            .map(|i| {
-                let entry = at.checked_add(8 * i).ok_or(errno::FAULT)?;
-                Ok((u64::from(self.u32(entry)?), u64::from(self.u32(entry + 4)?)))
-            })
-            .collect()
+    /// The iovec (or ciovec) array of `count` entries at `at`: `EFAULT` unless every
+    /// entry lies inside memory (the buffers they point to are checked as they are used).
+    pub fn iovecs(&mut self, at: u64, count: u64) -> Res<Iovecs> {
+        if count > 0 {
+            self.slice(at, count.checked_mul(8).ok_or(errno::FAULT)?)?;
+        }
+        Ok(Iovecs { at, count })
+    }
+
+    /// Entry `i` of `iovecs` as `(ptr, len)`; `i` is below its count.
+    pub fn iovec(&self, iovecs: Iovecs, i: u64) -> (u64, u64) {
+        // `iovecs` checked that its entries are inside memory, so this cannot panic.
+        let at = (iovecs.at + 8 * i) as usize;
+        let word = |at: usize| {
+            let b = &self.0[at..at + 4];
+            u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        (word(at), word(at + 4))
     }
 
     /// A path argument: `len` bytes at `at`, which must be UTF-8.

@@ -228,10 +228,14 @@ impl Wasi {
         cmdline_options: impl Iterator<Item = (&'a str, &'a str)>,
         bundle: &Bundle<'static>,
     ) -> Result<Self, TreeError> {
-        let env = cmdline_options
-            .filter(|(key, value)| *key == "env" && value.contains('='))
-            .map(|(_, value)| String::from(value))
-            .collect();
+        // A plain loop: a boot under emulation translates each distinct block it runs,
+        // and `collect`'s specialised paths are several for one empty list.
+        let mut env = Vec::new();
+        for (key, value) in cmdline_options {
+            if key == "env" && value.contains('=') {
+                env.push(String::from(value));
+            }
+        }
         // Built directly rather than through `new` and `with_tree`: a default tree made
         // and dropped at once would cost a boot under emulation its first-run translation.
         Ok(Self {

@@ -150,6 +150,29 @@ fn writes_reads_arguments_and_reports_errors() {
 }
 
 #[test]
+fn an_iovec_array_is_checked_whole_before_anything_is_written() {
+    let mut f = Fixture::new(Wasi::new(vec!["prog".into()]));
+    f.put(100, b"hello");
+    // Two entries at 65528: the first fits, the second runs past memory.
+    f.put(65528, &100u32.to_le_bytes());
+    f.put(65532, &5u32.to_le_bytes());
+    assert_eq!(f.call("fd_write", &[1, 65528, 2, 16]), errno::FAULT);
+    assert_eq!(f.call("fd_write", &[1, 65528, u64::MAX, 16]), errno::FAULT);
+    assert!(f.p.out.borrow().is_empty());
+    // No entries: nothing to check, wherever the array would be.
+    assert_eq!(f.call("fd_write", &[1, 1 << 40, 0, 16]), 0);
+    assert_eq!(f.u32(16), 0);
+    // Two entries, both inside memory: both written, in order.
+    f.put(0, &100u32.to_le_bytes());
+    f.put(4, &3u32.to_le_bytes());
+    f.put(8, &103u32.to_le_bytes());
+    f.put(12, &2u32.to_le_bytes());
+    assert_eq!(f.call("fd_write", &[1, 0, 2, 16]), 0);
+    assert_eq!(&*f.p.out.borrow(), b"hello");
+    assert_eq!(f.u32(16), 5);
+}
+
+#[test]
 fn environment_is_listed_like_arguments() {
     let wasi = Wasi::new(vec!["p".into()]).with_env(vec!["A=1".into(), "HOME=/".into()]);
     let mut f = Fixture::new(wasi);
