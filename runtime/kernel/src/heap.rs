@@ -1,30 +1,172 @@
-//! The kernel heap: `linked_list_allocator` over one contiguous run of frames.
+//! The kernel heap over one contiguous run of frames: small blocks come from size
+//! classes, large ones from `linked_list_allocator`.
 //!
 //! The heap gets a quarter of RAM, between 1 MiB and 64 MiB, at boot. Its memory is not
 //! touched (let alone zeroed) until used, so a big heap costs nothing at boot.
+//!
+//! Most allocations are small (strings, vectors of a few items, boxed records). Those of
+//! up to [`MAX_SMALL`] bytes take a block of the next power of two from the first part of
+//! the heap: a freed block goes on its class's free list, threaded through the blocks, and
+//! the next request of that class takes it back; a class with no free block takes a fresh
+//! one by bumping a pointer. Both are a handful of instructions, where the general
+//! allocator walks its list of holes, splits and merges them: under an emulator, which
+//! translates each distinct block of code the first time it runs, a boot whose
+//! allocations are all small never runs the general allocator at all. The rest of the
+//! heap is `linked_list_allocator`'s, set up on first use; small requests go there too
+//! once the small part is used up. A block's address says which part it came from.
 
 use crate::frames;
 use crate::paging::PAGE_SIZE;
-use linked_list_allocator::LockedHeap;
-
-#[global_allocator]
-static HEAP: LockedHeap = LockedHeap::empty();
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::{self, NonNull};
+use spin::Mutex;
 
 const MIN_HEAP: u64 = 1 << 20;
 const MAX_HEAP: u64 = 64 << 20;
 
+/// The smallest block: room for the free list's link, and the alignment `Box`es of
+/// 16-byte values expect.
+const MIN_SMALL: usize = 16;
+/// The largest small block: a page, the largest alignment the kernel's own values ask.
+const MAX_SMALL: usize = 4096;
+/// Size classes: 16, 32, ..., 4096 bytes.
+const CLASSES: usize = (MAX_SMALL / MIN_SMALL).ilog2() as usize + 1;
+/// The share of the heap set aside for small blocks: one part in this many.
+const SMALL_SHARE: usize = 4;
+
+struct Heap {
+    /// Head of each class's list of freed blocks (null: empty); each holds the next.
+    free: [*mut u8; CLASSES],
+    /// The small part of the heap: `[small_start, small_end)`, fresh blocks from `next`.
+    small_start: usize,
+    small_end: usize,
+    next: usize,
+    /// Bytes of small blocks in use.
+    small_used: usize,
+    /// The rest of the heap (`large_start`, `large_size`), given to `large` on first use.
+    large_start: usize,
+    large_size: usize,
+    large: linked_list_allocator::Heap,
+}
+
+// SAFETY: the free lists point into the heap's own memory, which only the heap's owner
+// (behind the mutex) touches.
+unsafe impl Send for Heap {}
+
+/// The class of a request and its block size, or `None` for a large request.
+fn class_of(layout: Layout) -> Option<(usize, usize)> {
+    let size = layout.size().max(layout.align()).max(MIN_SMALL);
+    if size > MAX_SMALL {
+        return None;
+    }
+    let block = size.next_power_of_two();
+    Some(((block / MIN_SMALL).trailing_zeros() as usize, block))
+}
+
+impl Heap {
+    fn alloc(&mut self, layout: Layout) -> *mut u8 {
+        if let Some((class, block)) = class_of(layout) {
+            let head = self.free[class];
+            if !head.is_null() {
+                // SAFETY: a free block of this class holds the address of the next one.
+                self.free[class] = unsafe { head.cast::<*mut u8>().read() };
+                self.small_used += block;
+                return head;
+            }
+            // Blocks are aligned to their size, so any request of the class fits one.
+            let at = self.next.next_multiple_of(block);
+            if at + block <= self.small_end {
+                self.next = at + block;
+                self.small_used += block;
+                return at as *mut u8;
+            }
+        }
+        self.alloc_large(layout)
+    }
+
+    #[inline(never)]
+    fn alloc_large(&mut self, layout: Layout) -> *mut u8 {
+        if self.large.size() == 0 && self.large_size > 0 {
+            // SAFETY: `[large_start, large_start + large_size)` is the heap's own memory,
+            // which nothing else uses, and it is handed over once (`large_size` is cleared).
+            unsafe {
+                self.large
+                    .init(self.large_start as *mut u8, self.large_size)
+            };
+            self.large_size = 0;
+        }
+        self.large
+            .allocate_first_fit(layout)
+            .map_or(ptr::null_mut(), NonNull::as_ptr)
+    }
+
+    /// # Safety
+    /// `ptr` came from [`Heap::alloc`] with `layout` and is not used after.
+    unsafe fn dealloc(&mut self, ptr: *mut u8, layout: Layout) {
+        let addr = ptr as usize;
+        if (self.small_start..self.small_end).contains(&addr) {
+            let (class, block) = class_of(layout).expect("only small requests get small blocks");
+            // SAFETY: the block is the caller's to give back, at least 16 bytes, aligned.
+            unsafe { ptr.cast::<*mut u8>().write(self.free[class]) };
+            self.free[class] = ptr;
+            self.small_used -= block;
+        } else if let Some(ptr) = NonNull::new(ptr) {
+            // SAFETY: not a small block, so `large` handed it out (the caller's contract).
+            unsafe { self.large.deallocate(ptr, layout) };
+        }
+    }
+}
+
+/// The global allocator: [`Heap`] behind a spin lock.
+struct LockedHeap(Mutex<Heap>);
+
+// SAFETY: blocks come from `Heap`, which hands each out once until it is given back, sized
+// and aligned for its layout (size classes are powers of two at their own alignment; the
+// large part is `linked_list_allocator`'s).
+unsafe impl GlobalAlloc for LockedHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.0.lock().alloc(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is `Heap::dealloc`'s.
+        unsafe { self.0.lock().dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static HEAP: LockedHeap = LockedHeap(Mutex::new(Heap {
+    free: [ptr::null_mut(); CLASSES],
+    small_start: 0,
+    small_end: 0,
+    next: 0,
+    small_used: 0,
+    large_start: 0,
+    large_size: 0,
+    large: linked_list_allocator::Heap::empty(),
+}));
+
 /// Gives the heap its memory; `None` if RAM is too small.
 pub fn init(ram_bytes: u64) -> Option<()> {
     let size = (ram_bytes / 4).clamp(MIN_HEAP, MAX_HEAP) & !(PAGE_SIZE - 1);
-    let base = frames::alloc_contiguous(size / PAGE_SIZE)?;
-    // SAFETY: the frames are fresh, identity mapped read+write, and owned by the heap from
-    // now on; `init` is called once.
-    unsafe { HEAP.lock().init(base as *mut u8, size as usize) };
+    let base = frames::alloc_contiguous(size / PAGE_SIZE)? as usize;
+    let small = size as usize / SMALL_SHARE;
+    // The frames are fresh, identity mapped read+write, and owned by the heap from now on.
+    let mut heap = HEAP.0.lock();
+    heap.small_start = base;
+    heap.small_end = base + small;
+    heap.next = base;
+    heap.large_start = base + small;
+    heap.large_size = size as usize - small;
     Some(())
 }
 
 /// (bytes in use, heap size).
 pub fn usage() -> (usize, usize) {
-    let heap = HEAP.lock();
-    (heap.used(), heap.size())
+    let heap = HEAP.0.lock();
+    let large_size = heap.large.size().max(heap.large_size);
+    (
+        heap.small_used + heap.large.used(),
+        heap.small_end - heap.small_start + large_size,
+    )
 }
