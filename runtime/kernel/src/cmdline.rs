@@ -60,6 +60,9 @@ impl<'a> CmdLine<'a> {
     /// (the quoting `cargo xtask run -- ARGS` applies).
     pub fn program_words(&self) -> Vec<String> {
         let mut words = Vec::new();
+        if self.args.is_empty() {
+            return words;
+        }
         let mut chars = self.args.chars().peekable();
         loop {
             while chars.next_if(|c| c.is_whitespace()).is_some() {}

@@ -14,7 +14,6 @@ use crate::println;
 use crate::serial;
 use crate::serial::Piece::{Num, Text};
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kiln_abi::bundle::{Bundle, Entry, EntryKind};
 use kiln_abi::{ExitStatus, Platform};
@@ -101,11 +100,11 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
         ran_any = true;
         LAST_RUNNING.store(Some(index) == bundle.last_run(), Ordering::Relaxed);
         // Arguments from the command line replace the ones the image was built with.
-        let mut args = Vec::from([String::from(entry.name)]);
-        if program_args.is_empty() {
+        let mut args = alloc::vec![String::from(entry.name)];
+        if !program_args.is_empty() {
+            args.extend_from_slice(program_args);
+        } else if !entry.data.is_empty() {
             args.extend(entry.words().map(String::from));
-        } else {
-            args.extend(program_args.iter().cloned());
         }
         let start = clock::monotonic_ns();
         let outcome = run_entry(&bundle, &entry, &args);
