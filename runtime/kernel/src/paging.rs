@@ -9,7 +9,7 @@
 //! W^X holds by construction: mappings are made from `kiln_abi::Protection`, which has no
 //! writable+executable value, and EFER.NXE is on, so no page is ever both.
 
-use crate::start_info::{BootInfo, Region, RAM};
+use crate::start_info::{BootInfo, RAM};
 use crate::{boot, cpu, frames};
 use kiln_abi::Protection;
 use spin::Mutex;
@@ -97,6 +97,14 @@ impl PageTables {
         Ok(Some(unsafe {
             &mut (*table(table_phys))[index(virt, level)] as *mut u64
         }))
+    }
+
+    /// The page table (level 1) covering the 2 MiB-aligned `virt`, created if missing.
+    fn leaf_table(&mut self, virt: u64) -> Result<&mut [u64; 512], MapError> {
+        let first = self.entry(virt, 1, true)?.ok_or(MapError::OutOfMemory)?;
+        // SAFETY: `entry` returned entry 0 of a page table (`virt` is 2 MiB aligned): a
+        // 512-entry table of this tree, in identity-mapped RAM.
+        Ok(unsafe { &mut *(first as *mut [u64; 512]) })
     }
 
     /// Maps the `count` pages from `virt` to the contiguous frames from `phys`, walking
@@ -257,61 +265,53 @@ fn fill(table: &mut [u64; 512], base: u64, from: u64, to: u64, bits: u64) {
 
 /// Builds the kernel's page tables from the memory map and switches to them.
 ///
-/// One pass over physical memory in 2 MiB steps: a step wholly inside one RAM region and
-/// clear of page 0 and the image is one 2 MiB page; any other step that holds RAM or the
-/// image gets a page table, filled range by range ([`fill`]): whole pages of RAM
-/// read+write (page 0 left out), then the image by section over them, then its guard
-/// pages cleared. Few code paths and tight loops: this runs once, under an emulator that
-/// pays for each distinct block it translates and each block it runs.
+/// Each RAM region is mapped read+write in 2 MiB steps (page 0 left out): a step wholly
+/// inside the region and clear of the image is one 2 MiB page, any other gets a page
+/// table, filled with the region's whole pages ([`fill`]). Then the image's steps are
+/// filled by section over that, and its guard pages cleared. Few code paths and tight
+/// loops: this runs once, under an emulator that pays for each distinct block it
+/// translates and each block it runs.
 pub fn init(info: &BootInfo) -> Result<(), MapError> {
-    let layout = Layout::read();
-    let ram = info.regions();
-    let top = ram
-        .iter()
-        .filter(|r| r.kind == RAM)
-        .map(Region::end)
-        .max()
-        .unwrap_or(0)
-        .max(layout.kernel_end);
+    let l = Layout::read();
     let rw = leaf_bits(Protection::ReadWrite)?;
     let rx = leaf_bits(Protection::ReadExecute)?;
     let ro = leaf_bits(Protection::Read)?;
     let mut pt = PageTables::new()?;
-    let mut step = 0;
-    while step < top {
-        let end = step + HUGE_PAGE_SIZE;
-        let image = step < layout.kernel_end && layout.kernel_start < end;
-        let whole = ram
-            .iter()
-            .any(|r| r.kind == RAM && r.start <= step && end <= r.end());
-        if whole && step != 0 && !image {
-            let e = pt.entry(step, 2, true)?.ok_or(MapError::OutOfMemory)?;
-            // SAFETY: `entry` returned an entry of this tree, empty as the table is new.
-            unsafe { *e = step | rw | HUGE };
-        } else if image
-            || ram
-                .iter()
-                .any(|r| r.kind == RAM && r.start < end && step < r.end())
-        {
-            let first = pt.entry(step, 1, true)?.ok_or(MapError::OutOfMemory)?;
-            // SAFETY: `entry` returned entry 0 of a page table (`step` is 2 MiB aligned),
-            // a 512-entry table this tree owns; nothing else refers to it yet.
-            let table = unsafe { &mut *(first as *mut [u64; 512]) };
-            for r in ram.iter().filter(|r| r.kind == RAM) {
-                let from = r.start.max(PAGE_SIZE).next_multiple_of(PAGE_SIZE);
-                fill(table, step, from, r.end() & !(PAGE_SIZE - 1), rw);
-            }
-            let l = &layout;
-            fill(table, step, l.kernel_start, l.text_end, rx);
-            fill(table, step, l.text_end, l.rodata_end, ro);
-            fill(table, step, l.rodata_end, l.kernel_end, rw);
-            for &guard in &l.guards {
-                if (step..end).contains(&guard) {
-                    table[((guard - step) / PAGE_SIZE) as usize] = 0;
-                }
-            }
+    // The 2 MiB steps the image touches: never one 2 MiB page, whatever RAM holds.
+    let image_start = l.kernel_start & !(HUGE_PAGE_SIZE - 1);
+    let image_end = l.kernel_end.next_multiple_of(HUGE_PAGE_SIZE);
+    for r in info.regions() {
+        if r.kind != RAM {
+            continue;
         }
-        step = end;
+        let from = r.start.max(PAGE_SIZE).next_multiple_of(PAGE_SIZE);
+        let to = r.end() & !(PAGE_SIZE - 1);
+        let mut step = from & !(HUGE_PAGE_SIZE - 1);
+        while step < to {
+            let end = step + HUGE_PAGE_SIZE;
+            if from <= step && end <= to && !(image_start..image_end).contains(&step) {
+                let e = pt.entry(step, 2, true)?.ok_or(MapError::OutOfMemory)?;
+                // SAFETY: `entry` returned an entry of this tree, empty: regions do not
+                // overlap, so no other step of the map reached it.
+                unsafe { *e = step | rw | HUGE };
+            } else {
+                fill(pt.leaf_table(step)?, step, from, to, rw);
+            }
+            step = end;
+        }
+    }
+    let mut step = image_start;
+    while step < image_end {
+        let table = pt.leaf_table(step)?;
+        fill(table, step, l.kernel_start, l.text_end, rx);
+        fill(table, step, l.text_end, l.rodata_end, ro);
+        fill(table, step, l.rodata_end, l.kernel_end, rw);
+        step += HUGE_PAGE_SIZE;
+    }
+    // `black_box`: a loop, not four unrolled copies of its body for an emulator to
+    // translate. The WASM guard is at 0 in an image without it: page 0, unmapped anyway.
+    for &guard in core::hint::black_box(&l.guards[..]) {
+        pt.leaf_table(guard & !(HUGE_PAGE_SIZE - 1))?[index(guard, 1)] = 0;
     }
     // SAFETY: the new tables map the image (running code, stacks, statics) and all RAM at
     // the same addresses as the boot tables did.
