@@ -63,7 +63,10 @@ fn class_of(layout: Layout) -> Option<(usize, usize)> {
     Some(((block / MIN_SMALL).trailing_zeros() as usize, block))
 }
 
+// `alloc` and `dealloc` are never inlined: one copy of each serves every allocation,
+// which an emulator translates once.
 impl Heap {
+    #[inline(never)]
     fn alloc(&mut self, layout: Layout) -> *mut u8 {
         if let Some((class, block)) = class_of(layout) {
             let head = self.free[class];
@@ -102,6 +105,7 @@ impl Heap {
 
     /// # Safety
     /// `ptr` came from [`Heap::alloc`] with `layout` and is not used after.
+    #[inline(never)]
     unsafe fn dealloc(&mut self, ptr: *mut u8, layout: Layout) {
         let addr = ptr as usize;
         if (self.small_start..self.small_end).contains(&addr) {
