@@ -13,6 +13,8 @@ const RESERVE_BASE: u64 = 0x0000_1000_0000_0000;
 const RESERVE_LIMIT: u64 = 0x0000_7fff_0000_0000;
 /// Unmapped space left between two regions, so running off one end faults.
 const REGION_GAP: u64 = 1 << 21;
+/// Live regions the list has room for before it first grows.
+const INITIAL_REGIONS: usize = 16;
 
 struct Regions {
     next: u64,
@@ -160,6 +162,11 @@ impl Platform for KernelPlatform {
             .filter(|&e| e <= RESERVE_LIMIT)
             .ok_or(MemoryError::OutOfMemory)?;
         regions.next = (end + REGION_GAP).next_multiple_of(REGION_GAP);
+        if regions.live.capacity() == 0 {
+            // Room for the regions a program usually has, in one allocation: under an
+            // emulator, growing the list is code translated only for that.
+            regions.live = Vec::with_capacity(INITIAL_REGIONS);
+        }
         regions.live.push((start, len));
         Ok(start as *mut u8)
     }
