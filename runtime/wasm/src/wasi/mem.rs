@@ -82,11 +82,10 @@ impl Mem<'_> {
     pub fn iovec(&self, iovecs: Iovecs, i: u64) -> (u64, u64) {
         // `iovecs` checked that its entries are inside memory, so this cannot panic.
         let at = (iovecs.at + 8 * i) as usize;
-        let word = |at: usize| {
-            let b = &self.0[at..at + 4];
-            u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        };
-        (word(at), word(at + 4))
+        let mut entry = [0; 8];
+        entry.copy_from_slice(&self.0[at..at + 8]);
+        let entry = u64::from_le_bytes(entry);
+        (entry & 0xffff_ffff, entry >> 32)
     }
 
     /// A path argument: `len` bytes at `at`, which must be UTF-8.

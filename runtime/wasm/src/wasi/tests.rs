@@ -578,3 +578,9 @@ fn links_are_absent_and_descriptors_renumber() {
     assert_eq!(f.read(0, 5), b"t");
     assert_eq!(f.call("fd_close", &[fd as u64]), errno::BADF);
 }
+
+#[test]
+fn every_function_takes_at_most_the_padded_argument_count() {
+    let most = Func::ALL.iter().map(|f| f.params().len()).max();
+    assert_eq!(most, Some(MAX_PARAMS));
+}
