@@ -72,19 +72,15 @@ impl PageTables {
     }
 
     /// The entry for `virt` at `level` (1 = page table, 2 = page directory), creating the
-    /// intermediate tables when `create`. `None` if a table is missing (and not created).
-    /// Never inlined: one copy of the walk serves every caller, so an emulator translates
-    /// it once.
+    /// intermediate tables that are missing. Never inlined: one copy of the walk serves
+    /// every caller, so an emulator translates it once.
     #[inline(never)]
-    fn entry(&mut self, virt: u64, level: u32, create: bool) -> Result<Option<*mut u64>, MapError> {
+    fn entry(&mut self, virt: u64, level: u32) -> Result<*mut u64, MapError> {
         let mut table_phys = self.pml4;
         for l in (level + 1..=4).rev() {
             // SAFETY: `table_phys` is a page table of this tree, in identity-mapped RAM.
             let e = unsafe { &mut (*table(table_phys))[index(virt, l)] };
             if *e & PRESENT == 0 {
-                if !create {
-                    return Ok(None);
-                }
                 let frame = frames::alloc_zeroed().ok_or(MapError::OutOfMemory)?;
                 // Intermediate entries allow everything; the leaf decides.
                 *e = frame | PRESENT | WRITABLE;
@@ -94,14 +90,12 @@ impl PageTables {
             table_phys = *e & ADDRESS_MASK;
         }
         // SAFETY: as above.
-        Ok(Some(unsafe {
-            &mut (*table(table_phys))[index(virt, level)] as *mut u64
-        }))
+        Ok(unsafe { &mut (*table(table_phys))[index(virt, level)] as *mut u64 })
     }
 
     /// The page table (level 1) covering the 2 MiB-aligned `virt`, created if missing.
     fn leaf_table(&mut self, virt: u64) -> Result<&mut [u64; 512], MapError> {
-        let first = self.entry(virt, 1, true)?.ok_or(MapError::OutOfMemory)?;
+        let first = self.entry(virt, 1)?;
         // SAFETY: `entry` returned entry 0 of a page table (`virt` is 2 MiB aligned): a
         // 512-entry table of this tree, in identity-mapped RAM.
         Ok(unsafe { &mut *(first as *mut [u64; 512]) })
@@ -121,7 +115,7 @@ impl PageTables {
         let mut done = 0;
         while done < count {
             let addr = virt + done * PAGE_SIZE;
-            let first = self.entry(addr, 1, true)?.ok_or(MapError::OutOfMemory)?;
+            let first = self.entry(addr, 1)?;
             let n = (512 - index(addr, 1) as u64).min(count - done);
             for k in 0..n {
                 // SAFETY: `first` is entry `index(addr, 1)` of a 512-entry page table and
@@ -139,7 +133,9 @@ impl PageTables {
 
     /// Gives the 4 KiB page at `virt` the rights `prot`: a mapped page keeps its frame, a
     /// page not mapped yet gets the frame `new_frame` returns (`None`: out of memory).
-    /// One walk of the tree either way.
+    /// One walk of the tree either way. Inlined into its one caller's loop: a call per
+    /// page would be more distinct code for an emulator to translate.
+    #[inline(always)]
     pub fn set_page(
         &mut self,
         virt: u64,
@@ -147,7 +143,7 @@ impl PageTables {
         new_frame: impl FnOnce() -> Option<u64>,
     ) -> Result<(), MapError> {
         let bits = leaf_bits(prot)?;
-        let e = self.entry(virt, 1, true)?.ok_or(MapError::OutOfMemory)?;
+        let e = self.entry(virt, 1)?;
         // SAFETY: `entry` returned a valid entry of this tree.
         unsafe {
             if *e & PRESENT != 0 {
@@ -290,7 +286,7 @@ pub fn init(info: &BootInfo) -> Result<(), MapError> {
         while step < to {
             let end = step + HUGE_PAGE_SIZE;
             if from <= step && end <= to && !(image_start..image_end).contains(&step) {
-                let e = pt.entry(step, 2, true)?.ok_or(MapError::OutOfMemory)?;
+                let e = pt.entry(step, 2)?;
                 // SAFETY: `entry` returned an entry of this tree, empty: regions do not
                 // overlap, so no other step of the map reached it.
                 unsafe { *e = step | rw | HUGE };
