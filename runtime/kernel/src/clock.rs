@@ -202,6 +202,8 @@ pub fn begin() -> Calibrating {
 }
 
 /// Finishes finding the TSC rate. Fails only if neither CPUID nor the PIT gives it.
+// Called once, by `kiln_main`: inlined there (see `start`).
+#[inline(always)]
 pub fn init(calibrating: Calibrating) -> Result<(), &'static str> {
     const NO_RATE: &str = "no TSC rate from CPUID and the PIT does not count";
     let (tsc_hz, source) = match calibrating {

@@ -44,6 +44,8 @@ static FRAMES: Mutex<Frames> = Mutex::new(Frames {
 });
 
 /// Takes every RAM range at or above `first_free` (the end of the kernel image).
+// Called once, by `kiln_main`: inlined there (see `start`).
+#[inline(always)]
 pub fn init(info: &BootInfo, first_free: u64) {
     let mut f = FRAMES.lock();
     for r in info.regions().iter().filter(|r| r.kind == RAM) {

@@ -49,6 +49,8 @@ fn stack_top(sym: &u8) -> u64 {
 }
 
 /// Builds the TSS and GDT and loads them (and TR).
+// Called once, by `kiln_main`: inlined there (see `start`).
+#[inline(always)]
 pub fn init() {
     let mut ist = [0u64; 7];
     // SAFETY: only the addresses of the linker-placed stack symbols are taken.

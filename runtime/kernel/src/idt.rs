@@ -173,6 +173,8 @@ fn ist_for(vector: usize) -> u8 {
 }
 
 /// Builds and loads the IDT.
+// Called once, by `kiln_main`: inlined there (see `start`).
+#[inline(always)]
 pub fn init() {
     let idt = IDT.set(core::array::from_fn(|vector| {
         // SAFETY: the stub table is a constant array built by the assembler above.

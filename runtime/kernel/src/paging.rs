@@ -267,6 +267,8 @@ fn fill(table: &mut [u64; 512], base: u64, from: u64, to: u64, bits: u64) {
 /// filled by section over that, and its guard pages cleared. Few code paths and tight
 /// loops: this runs once, under an emulator that pays for each distinct block it
 /// translates and each block it runs.
+// Called once, by `kiln_main`: inlined there (see `start`).
+#[inline(always)]
 pub fn init(info: &BootInfo) -> Result<(), MapError> {
     let l = Layout::read();
     let rw = leaf_bits(Protection::ReadWrite)?;

@@ -69,6 +69,8 @@ impl BootInfo {
     /// # Safety
     /// `paddr` must be the `hvm_start_info` pointer the VMM passed in `ebx`, and the
     /// memory it and its memory map and command line live in must still be mapped.
+    // Called once, by `kiln_main`: inlined there (see `start`).
+    #[inline(always)]
     pub unsafe fn read(paddr: u64) -> Result<BootInfo, &'static str> {
         // SAFETY: the caller guarantees the block is mapped; it is 8-byte aligned by the
         // PVH specification.
