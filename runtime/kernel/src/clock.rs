@@ -194,6 +194,8 @@ pub enum Calibrating {
 
 /// Starts finding the TSC rate: reads it from CPUID, or starts measuring it against the
 /// PIT. [`init`] finishes; what runs in between shortens the wait there or removes it.
+// Called once, by `kiln_main`: inlined there (see `start`).
+#[inline(always)]
 pub fn begin() -> Calibrating {
     match from_cpuid() {
         Some((hz, source)) => Calibrating::Known(hz, source),

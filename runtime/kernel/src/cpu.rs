@@ -130,6 +130,8 @@ pub struct CpuName {
 
 impl CpuName {
     /// Reads the brand string (CPUID 0x80000002..4) or the vendor (CPUID 0).
+    // Called once, by `kiln_main`: inlined there (see `start`).
+    #[inline(always)]
     pub fn read() -> CpuName {
         let mut words = [0u32; 12];
         if cpuid(0x8000_0000, 0).eax >= 0x8000_0004 {

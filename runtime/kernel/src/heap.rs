@@ -151,6 +151,8 @@ static HEAP: LockedHeap = LockedHeap(Mutex::new(Heap {
 }));
 
 /// Gives the heap its memory; `None` if RAM is too small.
+// Called once, by `kiln_main`: inlined there (see `start`).
+#[inline(always)]
 pub fn init(ram_bytes: u64) -> Option<()> {
     let size = (ram_bytes / 4).clamp(MIN_HEAP, MAX_HEAP) & !(PAGE_SIZE - 1);
     let base = frames::alloc_contiguous(size / PAGE_SIZE)? as usize;

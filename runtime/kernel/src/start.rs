@@ -1,8 +1,9 @@
 //! Start-up: [`kiln_main`] brings the machine up step by step, then runs what the image
 //! holds. The panic handler lives here too, and [`BootCell`], for what start-up sets once.
 //!
-//! The steps it calls once (`gdt::init`, `idt::init`, `BootInfo::read`, `frames::init`,
-//! `paging::init`, `clock::init`) are `#[inline(always)]`: under an emulator, each call
+//! The steps it calls once (`gdt::init`, `idt::init`, `clock::begin`, `BootInfo::read`,
+//! `frames::init`, `paging::init`, `heap::init`, `clock::init`, `CpuName::read`) are
+//! `#[inline(always)]`: under an emulator, each call
 //! and return splits the code into more blocks to translate, and these run only here.
 
 use crate::cmdline::CmdLine;

@@ -226,6 +226,9 @@ impl Wasi {
     /// the environment from the kernel command line's `env=KEY=VALUE` options
     /// (`cmdline_options` as `(key, value)` pairs: `("env", "KEY=VALUE")`; other keys are
     /// not the program's), and the bundle's `File` entries as its read-only tree.
+    // Called once per program by the kernel: inlined there (fewer blocks for an emulator
+    // to translate).
+    #[inline(always)]
     pub fn for_image<'a>(
         args: Vec<String>,
         cmdline_options: impl Iterator<Item = (&'a str, &'a str)>,
