@@ -77,36 +77,29 @@ pub enum Piece<'a> {
 /// every run prints (the banner, the programs' summaries). Under an emulator each
 /// distinct block of code costs its translation the first time it runs; `core::fmt`'s
 /// machinery is several dozen blocks, this one loop (and one call for the whole line:
-/// a call per piece would be a block per piece). Long lines go out in pieces.
+/// calls from the line's own code, one per piece, would be blocks of their own). Each
+/// piece goes straight to [`write_bytes`], which sends byte by byte anyway. Never
+/// inlined: the banner and the summaries share one copy.
+#[inline(never)]
 pub fn print_line(pieces: &[Piece]) {
-    let mut buf = [0u8; 128];
-    let mut len = 0;
-    let mut put = |b: u8| {
-        if len == buf.len() {
-            write_bytes(&buf);
-            len = 0;
-        }
-        buf[len] = b;
-        len += 1;
-    };
     for piece in pieces {
         match *piece {
-            Piece::Text(text) => text.bytes().for_each(&mut put),
+            Piece::Text(text) => write_bytes(text.as_bytes()),
             Piece::Num(value, digits) => {
-                let mut reversed = [0u8; 20];
-                let mut n = 0;
+                // Digits from the last: at least one, and at least `digits`.
+                let mut buf = [0u8; 20];
+                let mut at = buf.len();
                 let mut rest = value;
-                while n < reversed.len() && (n == 0 || rest != 0 || n < digits) {
-                    reversed[n] = b'0' + (rest % 10) as u8;
+                while at > 0 && (at == buf.len() || rest != 0 || buf.len() - at < digits) {
+                    at -= 1;
+                    buf[at] = b'0' + (rest % 10) as u8;
                     rest /= 10;
-                    n += 1;
                 }
-                reversed[..n].iter().rev().for_each(|&b| put(b));
+                write_bytes(&buf[at..]);
             }
         }
     }
-    put(b'\n');
-    write_bytes(&buf[..len]);
+    write_bytes(b"\n");
 }
 
 /// The console as a `core::fmt::Write` sink.
