@@ -206,6 +206,9 @@ impl Files {
         mem.put_u32(nread, got as u32)
     }
 
+    /// `fd_write` to the console. Never inlined: `cargo xtask bench boot` starts its
+    /// output phase (from a program's first write) at this function.
+    #[inline(never)]
     pub fn fd_write(
         &mut self,
         p: &dyn Platform,
