@@ -132,9 +132,10 @@ global_asm!(
     "retf",
     ".code64",
     "pvh_start64:",
+    // SS must hold a selector of this GDT (an interrupt frame saves it and `iretq` loads
+    // it back). DS and ES are left as the VMM set them: 64-bit mode ignores them, and
+    // each segment load ends an emulator's translated block.
     "mov ax, {data}",
-    "mov ds, ax",
-    "mov es, ax",
     "mov ss, ax",
     "xor eax, eax",
     "mov fs, ax",
