@@ -117,8 +117,11 @@ impl BootInfo {
             if info.cmdline_len == MAX_CMDLINE && unsafe { *src.add(MAX_CMDLINE) } != 0 {
                 return Err("the kernel command line is longer than 1024 bytes");
             }
-            if let Err(e) = core::str::from_utf8(&info.cmdline[..info.cmdline_len]) {
-                info.cmdline_len = e.valid_up_to();
+            // (An empty line, what QEMU passes without `-append`, needs no check.)
+            if info.cmdline_len > 0 {
+                if let Err(e) = core::str::from_utf8(&info.cmdline[..info.cmdline_len]) {
+                    info.cmdline_len = e.valid_up_to();
+                }
             }
         }
         Ok(info)
