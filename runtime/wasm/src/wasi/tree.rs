@@ -82,9 +82,6 @@ fn components(path: &str) -> Result<Vec<&str>, TreeError> {
 
 impl Tree {
     /// The tree of the `File` entries of an image bundle (names are guest paths).
-    // Called once per program, by `Wasi::for_image`: inlined there (fewer blocks for an
-    // emulator to translate).
-    #[inline(always)]
     pub fn from_bundle(bundle: &Bundle<'static>) -> Result<Self, TreeError> {
         let mut tree = Self::default();
         for entry in bundle.of_kind(EntryKind::File) {
