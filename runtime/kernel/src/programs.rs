@@ -26,10 +26,10 @@ static LAST_RUNNING: AtomicBool = AtomicBool::new(false);
 
 /// Whether the image's last program is running (or has just ended). The machine powers
 /// off when it returns, so what belongs to the program as a whole and is given back as it
-/// ends (its native stack, its store) need not be unmapped or freed: under an emulator
-/// that is mostly code translated only to run once. Memory a runtime gives back while it
-/// runs must still be given back (the Smalltalk test harness starts and ends a VM per
-/// test class).
+/// ends (its native stack, its store, its argument list) need not be unmapped or freed:
+/// under an emulator that is mostly code translated only to run once. Memory a runtime
+/// gives back while it runs must still be given back (the Smalltalk test harness starts
+/// and ends a VM per test class).
 #[cfg(any(feature = "som", feature = "wasm", feature = "selftest"))]
 pub fn last_running() -> bool {
     LAST_RUNNING.load(Ordering::Relaxed)
@@ -100,7 +100,8 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
         .filter(|(_, e)| e.kind.is_run());
     for (index, entry) in runs {
         ran_any = true;
-        LAST_RUNNING.store(Some(index) == bundle.last_run(), Ordering::Relaxed);
+        let last = Some(index) == bundle.last_run();
+        LAST_RUNNING.store(last, Ordering::Relaxed);
         // Arguments from the command line replace the ones the image was built with.
         let mut args = alloc::vec![String::from(entry.name)];
         if !program_args.is_empty() {
@@ -111,6 +112,10 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
         let start = clock::monotonic_ns();
         let outcome = run_entry(&bundle, &entry, &args);
         let micros = (clock::monotonic_ns() - start) / 1000;
+        if last {
+            // The machine powers off next: freeing the list is code run only for that.
+            core::mem::forget(args);
+        }
         serial::print_line(&[
             Text("kiln: "),
             Text(entry.name),
