@@ -21,12 +21,14 @@ pub struct Mem<'a>(pub &'a mut [u8]);
 impl Mem<'_> {
     /// `len` bytes at `at`.
     pub fn slice(&mut self, at: u64, len: u64) -> Res<&mut [u8]> {
-        let end = at.checked_add(len).ok_or(errno::FAULT)?;
-        let (at, end) = (
-            usize::try_from(at).map_err(|_| errno::FAULT)?,
-            usize::try_from(end).map_err(|_| errno::FAULT)?,
-        );
-        self.0.get_mut(at..end).ok_or(errno::FAULT)
+        // The rest of memory from `at`, then its first `len` bytes: two tests, and no sum
+        // that could overflow.
+        let at = usize::try_from(at).map_err(|_| errno::FAULT)?;
+        let len = usize::try_from(len).map_err(|_| errno::FAULT)?;
+        self.0
+            .get_mut(at..)
+            .and_then(|rest| rest.get_mut(..len))
+            .ok_or(errno::FAULT)
     }
 
     pub fn u8(&mut self, at: u64) -> Res<u8> {
