@@ -63,10 +63,7 @@ fn class_of(layout: Layout) -> Option<(usize, usize)> {
     Some(((block / MIN_SMALL).trailing_zeros() as usize, block))
 }
 
-// `alloc` and `dealloc` are never inlined: one copy of each serves every allocation,
-// which an emulator translates once.
 impl Heap {
-    #[inline(never)]
     fn alloc(&mut self, layout: Layout) -> *mut u8 {
         if let Some((class, block)) = class_of(layout) {
             let head = self.free[class];
@@ -105,7 +102,6 @@ impl Heap {
 
     /// # Safety
     /// `ptr` came from [`Heap::alloc`] with `layout` and is not used after.
-    #[inline(never)]
     unsafe fn dealloc(&mut self, ptr: *mut u8, layout: Layout) {
         let addr = ptr as usize;
         if (self.small_start..self.small_end).contains(&addr) {
@@ -127,11 +123,15 @@ struct LockedHeap(Mutex<Heap>);
 // SAFETY: blocks come from `Heap`, which hands each out once until it is given back, sized
 // and aligned for its layout (size classes are powers of two at their own alignment; the
 // large part is `linked_list_allocator`'s).
+// `alloc` and `dealloc` are never inlined: one copy of each (lock included) serves every
+// allocation, which an emulator translates once.
 unsafe impl GlobalAlloc for LockedHeap {
+    #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         self.0.lock().alloc(layout)
     }
 
+    #[inline(never)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: the caller's contract is `Heap::dealloc`'s.
         unsafe { self.0.lock().dealloc(ptr, layout) }
