@@ -189,7 +189,7 @@ impl Runner {
                 let want: Vec<&str> = after_equals(line).split(' ').collect();
                 match inst.export(&global) {
                     // SAFETY: globals live in the store.
-                    Some(Extern::Global(g)) => unsafe { check_results(&[*(*g).cell], &want) },
+                    Some(Extern::Global(g)) => unsafe { check_results(&[(*g).cell], &want) },
                     _ => Err(format!("no global `{global}`")),
                 }
             }

@@ -455,7 +455,7 @@ impl Runner {
                 let inst = self.instance(module).map_err(Err)?;
                 match inst.export(global) {
                     // SAFETY: globals live in the store.
-                    Some(Extern::Global(g)) => unsafe { Ok(vec![((*g).ty, *(*g).cell)]) },
+                    Some(Extern::Global(g)) => unsafe { Ok(vec![((*g).ty, (*g).cell)]) },
                     _ => Err(Err(format!("no global `{global}`"))),
                 }
             }

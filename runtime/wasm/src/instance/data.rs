@@ -165,26 +165,26 @@ impl InstanceData {
     /// Adds the next table (in index order).
     pub(crate) fn push_table(&mut self, table: *mut Table) {
         let at = self.shape.tables_at() + self.tables.len();
-        // SAFETY: the table lives in the store, which outlives the instance; its
-        // descriptor is boxed, so its address stays put.
-        self.block[at] = unsafe { &*(*table).desc as *const abi::TableDesc as u64 };
+        // SAFETY: the table lives in the store, which outlives the instance, in a box, so
+        // its descriptor's address stays put.
+        self.block[at] = unsafe { &raw const (*table).desc as u64 };
         self.tables.push(table);
     }
 
     /// Adds the next global (in index order).
     pub(crate) fn push_global(&mut self, global: *mut Global) {
         let at = self.shape.globals_at() + self.globals.len();
-        // SAFETY: the global lives in the store; its cell is boxed.
-        self.block[at] = unsafe { &*(*global).cell as *const u64 as u64 };
+        // SAFETY: the global lives in the store, in a box, so its cell stays put.
+        self.block[at] = unsafe { &raw const (*global).cell as u64 };
         self.globals.push(global);
     }
 
     /// Sets memory 0.
     pub(crate) fn set_memory(&mut self, memory: *mut Memory) {
-        // SAFETY: the memory lives in the store; its size cell is boxed.
-        let m = unsafe { &*memory };
-        self.block[abi::VMCTX_MEMORY_BASE as usize / 8] = m.base as u64;
-        self.block[abi::VMCTX_MEMORY_SIZE as usize / 8] = &*m.size as *const u64 as u64;
+        // SAFETY: the memory lives in the store, in a box, so its size cell stays put.
+        let (base, size) = unsafe { ((*memory).base, &raw const (*memory).size) };
+        self.block[abi::VMCTX_MEMORY_BASE as usize / 8] = base as u64;
+        self.block[abi::VMCTX_MEMORY_SIZE as usize / 8] = size as u64;
         self.memory = Some(memory);
     }
 

@@ -71,7 +71,7 @@ fn const_value(e: ConstExpr, funcs: &[FuncRef], globals: &[*mut Global]) -> u64 
         ConstExpr::RefNull => 0,
         ConstExpr::RefFunc(f) => &funcs[f as usize] as *const FuncRef as u64,
         // SAFETY: globals point into the store.
-        ConstExpr::GlobalGet(g) => unsafe { *(*globals[g as usize]).cell },
+        ConstExpr::GlobalGet(g) => unsafe { (*globals[g as usize]).cell },
     }
 }
 

@@ -20,8 +20,9 @@ pub struct Memory {
     platform: &'static dyn Platform,
     /// Base address.
     pub base: *mut u8,
-    /// Current size in bytes; generated code reads this cell.
-    pub size: Box<u64>,
+    /// Current size in bytes; generated code reads this cell (the memory is boxed, so
+    /// its address stays put).
+    pub size: u64,
     /// Maximum size in pages.
     pub max_pages: u64,
 }
@@ -39,7 +40,7 @@ impl Memory {
         let mut m = Box::new(Memory {
             platform,
             base,
-            size: Box::new(0),
+            size: 0,
             max_pages: max.unwrap_or(65536).min(65536),
         });
         if m.grow(min).is_none() {
@@ -50,7 +51,7 @@ impl Memory {
 
     /// Current size in pages.
     pub fn pages(&self) -> u64 {
-        *self.size / WASM_PAGE
+        self.size / WASM_PAGE
     }
 
     /// Grows by `delta` pages; returns the old size in pages.
@@ -67,14 +68,14 @@ impl Memory {
                 .protect(at, (delta * WASM_PAGE) as usize, Protection::ReadWrite)
                 .ok()?;
         }
-        *self.size = new * WASM_PAGE;
+        self.size = new * WASM_PAGE;
         Some(old)
     }
 
     /// The mapped bytes.
     pub fn bytes(&mut self) -> &mut [u8] {
         // SAFETY: the first `size` bytes are mapped read+write and owned by this memory.
-        unsafe { core::slice::from_raw_parts_mut(self.base, *self.size as usize) }
+        unsafe { core::slice::from_raw_parts_mut(self.base, self.size as usize) }
     }
 }
 
@@ -87,8 +88,9 @@ impl Drop for Memory {
 
 /// A table: its descriptor (read by generated code) and the elements it points to.
 pub struct Table {
-    /// `elems`/`len` as generated code sees them.
-    pub desc: Box<TableDesc>,
+    /// `elems`/`len` as generated code sees them (tables are boxed, so its address stays
+    /// put).
+    pub desc: TableDesc,
     /// The entries: funcref pointers or externref values, 0 for null.
     pub elems: Vec<u64>,
     /// Maximum size.
@@ -104,7 +106,7 @@ impl Table {
     /// A table of `min` null entries.
     pub fn new(elem: Type, min: u64, max: Option<u64>) -> Box<Table> {
         let mut t = Box::new(Table {
-            desc: Box::new(TableDesc { elems: 0, len: 0 }),
+            desc: TableDesc { elems: 0, len: 0 },
             elems: vec![0; min as usize],
             max,
             elem,
@@ -133,8 +135,9 @@ impl Table {
 
 /// A global's cell and type.
 pub struct Global {
-    /// The value (i32/f32 in the low half).
-    pub cell: Box<u64>,
+    /// The value (i32/f32 in the low half); generated code reads and writes it here
+    /// (globals are boxed, so its address stays put).
+    pub cell: u64,
     /// Value type.
     pub ty: Type,
     /// Whether it may change.
@@ -391,7 +394,7 @@ impl Store {
 
     pub(crate) fn new_global(&mut self, ty: Type, mutable: bool, value: u64) -> *mut Global {
         let mut g = Box::new(Global {
-            cell: Box::new(value),
+            cell: value,
             ty,
             mutable,
         });
