@@ -110,6 +110,9 @@ impl core::fmt::Display for BundleError {
     }
 }
 
+/// Entry kinds, for counting entries by kind.
+const KINDS: usize = EntryKind::SpecScript as usize;
+
 /// A validated bundle.
 #[derive(Clone, Copy, Debug)]
 pub struct Bundle<'a> {
@@ -117,6 +120,8 @@ pub struct Bundle<'a> {
     entries: &'a [u8],
     /// Index of the last [`EntryKind::SomRun`] or [`EntryKind::WasmRun`] entry.
     last_run: Option<u32>,
+    /// Entries of each kind (`EntryKind as usize - 1`).
+    kind_counts: [u32; KINDS],
 }
 
 fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
@@ -175,8 +180,11 @@ impl<'a> Bundle<'a> {
         let count = take_u32(&mut rest).ok_or(BundleError::BadMagic)?;
         let entries = rest;
         let mut last_run = None;
+        let mut kind_counts = [0; KINDS];
         for index in 0..count {
-            if next_entry(&mut rest, index)?.kind.is_run() {
+            let kind = next_entry(&mut rest, index)?.kind;
+            kind_counts[kind as usize - 1] += 1;
+            if kind.is_run() {
                 last_run = Some(index);
             }
         }
@@ -184,6 +192,7 @@ impl<'a> Bundle<'a> {
             count,
             entries,
             last_run,
+            kind_counts,
         })
     }
 
@@ -207,6 +216,11 @@ impl<'a> Bundle<'a> {
     /// powers off after it.
     pub fn last_run(&self) -> Option<usize> {
         self.last_run.map(|i| i as usize)
+    }
+
+    /// How many entries are of kind `kind` (known without walking the entries).
+    pub fn count_of(&self, kind: EntryKind) -> usize {
+        self.kind_counts[kind as usize - 1] as usize
     }
 
     /// The entries of one kind, in order.
@@ -262,6 +276,9 @@ mod tests {
         assert_eq!(words.next(), Some("b c"));
         assert_eq!(words.next(), None);
         assert_eq!(bundle.of_kind(EntryKind::SomRun).count(), 1);
+        assert_eq!(bundle.count_of(EntryKind::SomRun), 1);
+        assert_eq!(bundle.count_of(EntryKind::SomClass), 1);
+        assert_eq!(bundle.count_of(EntryKind::File), 0);
         assert_eq!(bundle.last_run(), Some(1));
         assert_eq!(Bundle::parse(&header(0)).unwrap().last_run(), None);
     }

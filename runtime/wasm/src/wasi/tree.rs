@@ -84,8 +84,11 @@ impl Tree {
     /// The tree of the `File` entries of an image bundle (names are guest paths).
     pub fn from_bundle(bundle: &Bundle<'static>) -> Result<Self, TreeError> {
         let mut tree = Self::default();
-        for entry in bundle.of_kind(EntryKind::File) {
-            tree.add_file(entry.name, entry.data)?;
+        // Most images carry no files: then the entries are not walked at all.
+        if bundle.count_of(EntryKind::File) > 0 {
+            for entry in bundle.of_kind(EntryKind::File) {
+                tree.add_file(entry.name, entry.data)?;
+            }
         }
         Ok(tree)
     }
