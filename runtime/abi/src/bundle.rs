@@ -110,7 +110,7 @@ impl core::fmt::Display for BundleError {
     }
 }
 
-/// Entry kinds, for counting entries by kind.
+/// Entry kinds, for counting entries by kind: the largest kind number (kinds count from 1).
 const KINDS: usize = EntryKind::SpecScript as usize;
 
 /// A validated bundle.
@@ -281,6 +281,15 @@ mod tests {
         assert_eq!(bundle.count_of(EntryKind::File), 0);
         assert_eq!(bundle.last_run(), Some(1));
         assert_eq!(Bundle::parse(&header(0)).unwrap().last_run(), None);
+    }
+
+    #[test]
+    fn every_kind_has_a_count_slot() {
+        for byte in 0..=u8::MAX {
+            if let Some(kind) = EntryKind::from_u8(byte) {
+                assert!((1..=KINDS).contains(&(kind as usize)), "{kind:?}");
+            }
+        }
     }
 
     #[test]
