@@ -144,6 +144,7 @@ pub fn alloc_zeroed() -> Option<u64> {
 
 /// `count` physically contiguous frames with unspecified contents: a freed run if one
 /// is large enough, else fresh frames.
+#[inline]
 pub fn alloc_contiguous(count: u64) -> Option<u64> {
     let mut f = FRAMES.lock();
     f.take_run(count).or_else(|| f.bump(count))
