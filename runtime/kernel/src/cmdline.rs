@@ -58,6 +58,8 @@ impl<'a> CmdLine<'a> {
     /// The program arguments as words. Words are separated by whitespace; a word in
     /// double quotes may hold whitespace, with `\"` and `\\` for a quote and a backslash
     /// (the quoting `cargo xtask run -- ARGS` applies).
+    // Called once, by `kiln_main`: inlined there (see `start`).
+    #[inline(always)]
     pub fn program_words(&self) -> Vec<String> {
         let mut words = Vec::new();
         if self.args.is_empty() {

@@ -2,9 +2,9 @@
 //! holds. The panic handler lives here too, and [`BootCell`], for what start-up sets once.
 //!
 //! The steps it calls once (`gdt::init`, `idt::init`, `clock::begin`, `BootInfo::read`,
-//! `frames::init`, `paging::init`, `heap::init`, `clock::init`, `CpuName::read`) are
-//! `#[inline(always)]`: under an emulator, each call
-//! and return splits the code into more blocks to translate, and these run only here.
+//! `frames::init`, `paging::init`, `heap::init`, `clock::init`, `CpuName::read`,
+//! `CmdLine::program_words`) are `#[inline(always)]`: under an emulator, each call and
+//! return splits the code into more blocks to translate, and these run only here.
 
 use crate::cmdline::CmdLine;
 use crate::platform::KernelPlatform;
