@@ -77,6 +77,7 @@ fn to_usize(v: u64) -> usize {
 
 impl Files {
     /// The console on 0–2 and `tree` preopened on 3.
+    #[inline]
     pub fn new(tree: Tree) -> Self {
         let root = Fd::Dir {
             node: ROOT,
