@@ -35,8 +35,8 @@ const CLASSES: usize = (MAX_SMALL / MIN_SMALL).ilog2() as usize + 1;
 const SMALL_SHARE: usize = 4;
 
 struct Heap {
-    /// Head of each class's list of freed blocks (null: empty); each holds the next.
-    free: [*mut u8; CLASSES],
+    /// Address of the first freed block of each class (0: none); each holds the next's.
+    free: [usize; CLASSES],
     /// The small part of the heap: `[small_start, small_end)`, fresh blocks from `next`.
     small_start: usize,
     small_end: usize,
@@ -49,32 +49,38 @@ struct Heap {
     large: linked_list_allocator::Heap,
 }
 
-// SAFETY: the free lists point into the heap's own memory, which only the heap's owner
-// (behind the mutex) touches.
-unsafe impl Send for Heap {}
-
-/// The class of a request and its block size, or `None` for a large request.
-fn class_of(layout: Layout) -> Option<(usize, usize)> {
-    let size = layout.size().max(layout.align()).max(MIN_SMALL);
-    if size > MAX_SMALL {
-        return None;
+/// The size class of a request of `size` bytes aligned to `align` (its blocks are
+/// `MIN_SMALL << class` bytes), or `CLASSES` for a large request. Plain operators only,
+/// here and on the small-block paths below: this runs on every allocation, and the
+/// kernel's debug build (opt-level 0) makes a call of every helper it does not inline.
+#[inline(always)]
+fn class_of(size: usize, align: usize) -> usize {
+    let mut need = if size > align { size } else { align };
+    if need < MIN_SMALL {
+        need = MIN_SMALL;
     }
-    let block = size.next_power_of_two();
-    Some(((block / MIN_SMALL).trailing_zeros() as usize, block))
+    if need > MAX_SMALL {
+        return CLASSES;
+    }
+    // The exponent of the next power of two, counted from MIN_SMALL's.
+    (usize::BITS - (need - 1).leading_zeros() - MIN_SMALL.trailing_zeros()) as usize
 }
 
 impl Heap {
+    #[inline(always)]
     fn alloc(&mut self, layout: Layout) -> *mut u8 {
-        if let Some((class, block)) = class_of(layout) {
+        let class = class_of(layout.size(), layout.align());
+        if class < CLASSES {
+            let block = MIN_SMALL << class;
             let head = self.free[class];
-            if !head.is_null() {
+            if head != 0 {
                 // SAFETY: a free block of this class holds the address of the next one.
-                self.free[class] = unsafe { head.cast::<*mut u8>().read() };
+                self.free[class] = unsafe { *(head as *const usize) };
                 self.small_used += block;
-                return head;
+                return head as *mut u8;
             }
             // Blocks are aligned to their size, so any request of the class fits one.
-            let at = self.next.next_multiple_of(block);
+            let at = (self.next + block - 1) & !(block - 1);
             if at + block <= self.small_end {
                 self.next = at + block;
                 self.small_used += block;
@@ -102,14 +108,16 @@ impl Heap {
 
     /// # Safety
     /// `ptr` came from [`Heap::alloc`] with `layout` and is not used after.
+    #[inline(always)]
     unsafe fn dealloc(&mut self, ptr: *mut u8, layout: Layout) {
         let addr = ptr as usize;
-        if (self.small_start..self.small_end).contains(&addr) {
-            let (class, block) = class_of(layout).expect("only small requests get small blocks");
+        if addr >= self.small_start && addr < self.small_end {
+            // Only small requests get small blocks, so the class is below CLASSES.
+            let class = class_of(layout.size(), layout.align());
             // SAFETY: the block is the caller's to give back, at least 16 bytes, aligned.
-            unsafe { ptr.cast::<*mut u8>().write(self.free[class]) };
-            self.free[class] = ptr;
-            self.small_used -= block;
+            unsafe { *(ptr as *mut usize) = self.free[class] };
+            self.free[class] = addr;
+            self.small_used -= MIN_SMALL << class;
         } else if let Some(ptr) = NonNull::new(ptr) {
             // SAFETY: not a small block, so `large` handed it out (the caller's contract).
             unsafe { self.large.deallocate(ptr, layout) };
@@ -140,7 +148,7 @@ unsafe impl GlobalAlloc for LockedHeap {
 
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap(Mutex::new(Heap {
-    free: [ptr::null_mut(); CLASSES],
+    free: [0; CLASSES],
     small_start: 0,
     small_end: 0,
     next: 0,
