@@ -5,10 +5,11 @@
 //! touched (let alone zeroed) until used, so a big heap costs nothing at boot.
 //!
 //! Most allocations are small (strings, vectors of a few items, boxed records). Those of
-//! up to [`MAX_SMALL`] bytes take a block of the next power of two from the first part of
-//! the heap: a freed block goes on its class's free list, threaded through the blocks, and
-//! the next request of that class takes it back; a class with no free block takes a fresh
-//! one by bumping a pointer. Both are a handful of instructions, where the general
+//! up to [`MAX_SMALL`] bytes take a block of the next power of two from the heap's first
+//! quarter: a freed block goes on its class's free list, threaded through the blocks, and
+//! the next request of that class takes it back (blocks keep their class: they are never
+//! split, merged or handed to the general allocator); a class with no free block takes a
+//! fresh one by bumping a pointer. Both are a handful of instructions, where the general
 //! allocator walks its list of holes, splits and merges them: under an emulator, which
 //! translates each distinct block of code the first time it runs, a boot whose
 //! allocations are all small never runs the general allocator at all. The rest of the
