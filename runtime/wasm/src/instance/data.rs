@@ -95,9 +95,9 @@ impl InstanceData {
         let mut data = Box::new(InstanceData {
             block: vec![0; shape.words()].into_boxed_slice(),
             shape,
-            tables: Vec::with_capacity(shape.tables),
+            tables: Vec::new(),
             memory: None,
-            globals: Vec::with_capacity(shape.globals),
+            globals: Vec::new(),
             elems: Vec::new(),
             data: Vec::new(),
             module,
