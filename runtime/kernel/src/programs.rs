@@ -14,6 +14,7 @@ use crate::println;
 use crate::serial;
 use crate::serial::Piece::{Num, Text};
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kiln_abi::bundle::{Bundle, Entry, EntryKind};
 use kiln_abi::{ExitStatus, Platform};
@@ -43,13 +44,22 @@ pub struct Outcome {
 
 /// Runs one program entry with its arguments (the program's name first, as a
 /// command line would have it).
-fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: &[String]) -> Outcome {
+fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: Vec<String>) -> Outcome {
     match entry.kind {
         #[cfg(feature = "som")]
-        EntryKind::SomRun => Outcome {
-            status: crate::som::run(bundle, entry.name, args),
-            tier: "threaded",
-        },
+        EntryKind::SomRun => {
+            let status = crate::som::run(bundle, entry.name, &args);
+            if last_running() {
+                // The machine powers off next: freeing the list is code run only for that.
+                core::mem::forget(args);
+            }
+            Outcome {
+                status,
+                tier: "threaded",
+            }
+        }
+        // The program's WASI world takes the arguments (and keeps them with the last
+        // program's store).
         #[cfg(feature = "wasm")]
         EntryKind::WasmRun => Outcome {
             status: crate::wasm::run(bundle, entry.name, args),
@@ -110,12 +120,8 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
             args.extend(entry.words().map(String::from));
         }
         let start = clock::monotonic_ns();
-        let outcome = run_entry(&bundle, &entry, &args);
+        let outcome = run_entry(&bundle, &entry, args);
         let micros = (clock::monotonic_ns() - start) / 1000;
-        if last {
-            // The machine powers off next: freeing the list is code run only for that.
-            core::mem::forget(args);
-        }
         serial::print_line(&[
             Text("kiln: "),
             Text(entry.name),

@@ -125,7 +125,7 @@ fn same_name(a: &str, b: &str) -> bool {
 
 /// Runs the image's module `name` with `args` (its name first), the environment from
 /// the kernel command line's `env=KEY=VALUE` options and the bundle's files.
-pub fn run(bundle: &Bundle<'static>, name: &str, args: &[String]) -> ExitStatus {
+pub fn run(bundle: &Bundle<'static>, name: &str, args: Vec<String>) -> ExitStatus {
     let Some(record) = records().iter().find(|r| same_name(r.name(), name)) else {
         println!("kiln: the image has no compiled WASM module `{name}`");
         return ExitStatus::BootError;
@@ -138,7 +138,7 @@ pub fn run(bundle: &Bundle<'static>, name: &str, args: &[String]) -> ExitStatus 
         }
     };
     let options = CmdLine::parse(crate::start::cmdline()).options();
-    let wasi = match Wasi::for_image(args.to_vec(), options, bundle) {
+    let wasi = match Wasi::for_image(args, options, bundle) {
         Ok(w) => Rc::new(w),
         Err(e) => {
             println!("kiln: the image's files cannot be a WASI tree: {e}");
