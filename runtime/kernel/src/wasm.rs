@@ -284,9 +284,16 @@ fn ended(store: &mut Store, record: &Record, trap: &Trap) -> ExitStatus {
         Err(e) => println!("kiln: {}: functions cannot be named: {e}", record.name()),
     }
     println!("{}", store.describe_trap(trap));
-    println!("wasm backtrace:");
+    // A trap at instantiation (an active segment out of bounds) ran no code: it has no
+    // address (pc 0) and no frames, so no backtrace.
     let (frames, cut) = wasm_machine::last_backtrace();
-    for (i, pc) in core::iter::once(trap.pc).chain(frames).enumerate() {
+    let pcs = core::iter::once(trap.pc)
+        .filter(|&pc| pc != 0)
+        .chain(frames);
+    for (i, pc) in pcs.enumerate() {
+        if i == 0 {
+            println!("wasm backtrace:");
+        }
         match store.locate(pc) {
             Some((func, off)) => println!("  #{i} {func} (+{off:#x})"),
             None => println!("  #{i} {pc:#018x}"),

@@ -106,6 +106,10 @@ pub fn prepare(code: (u64, u64), stack: (u64, u64), stack_limit: u64) {
     STACK_HIGH.store(stack.1, Ordering::Relaxed);
     STACK_LIMIT.store(stack_limit, Ordering::Relaxed);
     EXITED.store(false, Ordering::Relaxed);
+    // No frames until this program traps: a trap at instantiation, before any code ran,
+    // must not report the previous program's.
+    BACKTRACE_LEN.store(0, Ordering::Relaxed);
+    BACKTRACE_CUT.store(false, Ordering::Relaxed);
 }
 
 /// The return addresses above the last trap (innermost first), and whether more frames
