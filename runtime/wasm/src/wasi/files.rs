@@ -143,8 +143,7 @@ impl Files {
         let mut at = to_usize(pos).min(data.len());
         let start = at;
         let iovecs = mem.iovecs(iovs, n)?;
-        for i in 0..iovecs.count {
-            let (ptr, len) = mem.iovec(iovecs, i);
+        for (ptr, len) in mem.iovec_list(iovecs) {
             let take = to_usize(len).min(data.len() - at);
             mem.slice(ptr, take as u64)?
                 .copy_from_slice(&data[at..at + take]);
@@ -166,8 +165,7 @@ impl Files {
             Fd::Stdin => {
                 let mut total = 0u64;
                 let iovecs = mem.iovecs(iovs, n)?;
-                for i in 0..iovecs.count {
-                    let (ptr, len) = mem.iovec(iovecs, i);
+                for (ptr, len) in mem.iovec_list(iovecs) {
                     let got = p.console_read(mem.slice(ptr, len)?) as u64;
                     total += got;
                     if got < len {

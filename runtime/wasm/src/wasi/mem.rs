@@ -3,6 +3,7 @@
 
 use super::errno;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 /// A WASI result: `Err` carries the errno the program sees.
 pub type Res<T = ()> = Result<T, u32>;
@@ -88,6 +89,12 @@ impl Mem<'_> {
         entry.copy_from_slice(&self.0[at..at + 8]);
         let entry = u64::from_le_bytes(entry);
         (entry & 0xffff_ffff, entry >> 32)
+    }
+
+    /// Every entry of `iovecs` as `(ptr, len)`, copied out: a read takes them all before
+    /// it writes anything (as `readv` does), since its buffers may overlap the array.
+    pub fn iovec_list(&self, iovecs: Iovecs) -> Vec<(u64, u64)> {
+        (0..iovecs.count).map(|i| self.iovec(iovecs, i)).collect()
     }
 
     /// A path argument: `len` bytes at `at`, which must be UTF-8.

@@ -173,6 +173,34 @@ fn an_iovec_array_is_checked_whole_before_anything_is_written() {
 }
 
 #[test]
+fn a_read_into_its_own_iovec_array_uses_the_entries_as_they_were() {
+    // Like `readv`: the entries are read before any data is written, so a buffer that
+    // overlaps the array does not redirect the entries after it.
+    let mut f = Fixture::new(Wasi::default().with_tree(tree()));
+    let (_, fd) = f.open("data/a.txt", 0, files::rights::FD_READ);
+    // Entry 0: 2 bytes at 8, over entry 1's pointer; entry 1: 3 bytes at 1000.
+    f.put(0, &8u32.to_le_bytes());
+    f.put(4, &2u32.to_le_bytes());
+    f.put(8, &1000u32.to_le_bytes());
+    f.put(12, &3u32.to_le_bytes());
+    assert_eq!(f.call("fd_read", &[fd as u64, 0, 2, 16]), 0);
+    assert_eq!(f.u32(16), 5);
+    assert_eq!(
+        (&f.mem[8..10], &f.mem[1000..1003]),
+        (&b"al"[..], &b"pha"[..])
+    );
+    // The same from stdin.
+    f.p.stdin.borrow_mut().extend_from_slice(b"omega");
+    f.put(8, &1000u32.to_le_bytes());
+    assert_eq!(f.call("fd_read", &[0, 0, 2, 16]), 0);
+    assert_eq!(f.u32(16), 5);
+    assert_eq!(
+        (&f.mem[8..10], &f.mem[1000..1003]),
+        (&b"om"[..], &b"ega"[..])
+    );
+}
+
+#[test]
 fn environment_is_listed_like_arguments() {
     let wasi = Wasi::new(vec!["p".into()]).with_env(vec!["A=1".into(), "HOME=/".into()]);
     let mut f = Fixture::new(wasi);
