@@ -575,3 +575,27 @@ fn template_instantiation_traps_like_the_generic_path() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A damaged template whose active data segment lies past the end of the address space
+/// is refused as damaged, not by a panic on the overflowing sum.
+#[test]
+fn a_template_data_segment_past_the_address_space_is_damage() {
+    use kiln_wasm::instance::template::{self, Template, DATA_ACTIVE, HEADER};
+    let wat = r#"(module (memory 1) (data (i32.const 8) "abc") (func (export "_start")))"#;
+    let module = kiln_wasm::compile(
+        &wat::parse_str(wat).unwrap(),
+        kiln_wasm::supported_features(),
+    )
+    .unwrap();
+    let mut words = template::build(&module).unwrap().words;
+    // After the header: one function (2 words) and one type (1 word), then the segment.
+    let segment = HEADER + 3;
+    assert_eq!(words[segment..segment + 4], [DATA_ACTIVE, 8, 0, 3]);
+    words[segment + 1] = u64::MAX - 1;
+    let t = Template::read(&words).unwrap();
+    let mut store = Store::new(&super::trap::MACHINE);
+    match instance::instantiate_template(&mut store, &t, b"abc") {
+        Err(instance::InstantiateError::Resource(e)) => assert!(e.contains("damaged"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -279,8 +279,9 @@ pub fn instantiate_template(
         };
         // SAFETY: the memory was just made by the store, which owns it.
         let mem = unsafe { (*m).bytes() };
-        let at = at as usize;
-        mem.get_mut(at..at + bytes.len())
+        usize::try_from(at)
+            .ok()
+            .and_then(|at| mem.get_mut(at..)?.get_mut(..bytes.len()))
             .ok_or_else(damaged)?
             .copy_from_slice(bytes);
         data.data.push(Vec::new());
