@@ -423,6 +423,14 @@ impl<'a> Template<'a> {
         {
             return Err(damaged("type tag"));
         }
+        // A `funcref` global's value is a reference like an item (tags are checked now).
+        if self
+            .globals
+            .iter()
+            .any(|g| tag_type(g[0]) == Type::FuncRef && g[2] > funcs)
+        {
+            return Err(damaged("reference to a missing function"));
+        }
         for (at, count) in self.tables.iter().map(|t| (t[3], t[1])) {
             self.item_range(at, count)?;
         }
@@ -636,6 +644,15 @@ mod tests {
         let items = b.words.len() - 8 - 8;
         assert!(matches!(with(items, 7), Err(TemplateError::Damaged(_))));
         assert!(with(items, 6).is_ok());
+        // The funcref global's value (global 1, after the functions and types) likewise.
+        let types = b.words[H_COUNTS + 1] as usize;
+        let funcref_global = HEADER + 6 * 2 + types + 3 + 2;
+        assert_eq!(b.words[funcref_global], 2);
+        assert!(matches!(
+            with(funcref_global, 7),
+            Err(TemplateError::Damaged(_))
+        ));
+        assert!(with(funcref_global, 6).is_ok());
         let bytes = b.bytes();
         assert_eq!(bytes.len(), b.words.len() * 8);
         let aligned: Vec<u64> = b.words.clone();
