@@ -10,7 +10,7 @@
 //!
 //! | phase | from |
 //! |---|---|
-//! | firmware | reset (QEMU's firmware, before the kernel's first instruction) |
+//! | firmware | reset (QEMU's firmware, then kiln's assembly entry in `boot`, up to `kiln_main`) |
 //! | kernel | `kiln_main` |
 //! | program | `kiln_kernel::programs::run_all` |
 //! | output | `kiln_wasm::wasi::files::Files::fd_write` (the program's first write) |

@@ -52,7 +52,7 @@ struct Call<F, R> {
 
 /// Entered on the new stack: runs the closure and stores its result.
 extern "C" fn trampoline<F: FnOnce() -> R, R>(arg: *mut u8) {
-    // SAFETY: `Stack::run` passes a pointer to its live `Call<F, R>`.
+    // SAFETY: `run_on` passes a pointer to its live `Call<F, R>`.
     let call = unsafe { &mut *(arg as *mut Call<F, R>) };
     if let Some(f) = call.f.take() {
         call.result = Some(f());
