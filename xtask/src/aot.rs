@@ -32,7 +32,7 @@ use crate::profile::Profile;
 use anyhow::{bail, Context, Result};
 use kiln_wasm::compile::symbols::{runtime_import, RuntimeSymbol, Target};
 use kiln_wasm::compile::{Reloc, RelocKind};
-use kiln_wasm::instance::template::ENTRY_POINTS;
+use kiln_wasm::instance::template::{self, Built, ENTRY_POINTS};
 use kiln_wasm::module::{ExportKind, ImportKind};
 use kiln_wasm::CompiledModule;
 use object::write::{Object, Relocation, StandardSegment, Symbol, SymbolSection};
@@ -171,8 +171,14 @@ fn code_relocation(code: &[u8], r: &Reloc) -> (elf::RelocationType, i64) {
     (r_type, r.addend)
 }
 
-/// The ELF object of `module`, named `name` in the image.
-pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
+/// The ELF object of `module`, named `name` in the image, with the instance `template`
+/// a program has (`None` for a module the spec runner links to others: its template
+/// section is empty).
+pub fn object_bytes(
+    name: &str,
+    module: &CompiledModule,
+    template: Option<&Built>,
+) -> Result<Vec<u8>> {
     let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
     let seg = |obj: &Object, kind| obj.segment_name(kind).to_vec();
     let text = obj.add_section(
@@ -268,10 +274,7 @@ pub fn object_bytes(name: &str, module: &CompiledModule) -> Result<Vec<u8>> {
         descriptor_at,
         &encoded.descriptor,
     );
-    // Modules importing more than the runtime's functions (the spec suite's) have no
-    // template: the kernel's spec runner instantiates them from their descriptor.
-    let template = kiln_wasm::instance::template::build(module).ok();
-    let template_bytes = template.as_ref().map(|t| t.bytes()).unwrap_or_default();
+    let template_bytes = template.map(Built::bytes).unwrap_or_default();
     let mut blobs = Vec::new();
     for (what, bytes) in [
         ("data", &encoded.data),
@@ -370,6 +373,12 @@ pub fn compile_all(
         }
         let module = compile(path, profile)?;
         check_entry(path, &module)?;
+        let template = template::build(&module).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: its instance cannot be laid out at build time: {e}",
+                path.display()
+            )
+        })?;
         // Modules of different files may share a name (in different images): the
         // object's file name also names the source.
         let mut hasher = std::hash::DefaultHasher::new();
@@ -378,7 +387,7 @@ pub fn compile_all(
             "{name}-{:08x}.o",
             std::hash::Hasher::finish(&hasher) as u32
         ));
-        std::fs::write(&object, object_bytes(&name, &module)?)
+        std::fs::write(&object, object_bytes(&name, &module, Some(&template))?)
             .with_context(|| format!("writing {}", object.display()))?;
         modules.push(AotModule { name, object });
     }
@@ -413,7 +422,8 @@ mod tests {
                 local.get 0 local.get 1 i32.add) (func $other))"#,
         );
         let module = compile(&path, &profile()).unwrap();
-        let bytes = object_bytes("named", &module).unwrap();
+        let built = template::build(&module).unwrap();
+        let bytes = object_bytes("named", &module, Some(&built)).unwrap();
         let file = object::File::parse(&*bytes).unwrap();
         let names: Vec<String> = file
             .symbols()
@@ -484,7 +494,6 @@ mod tests {
         let len = |field: usize| {
             u64::from_le_bytes(table.data().unwrap()[field..][..8].try_into().unwrap())
         };
-        let built = kiln_wasm::instance::template::build(&module).unwrap();
         assert_eq!(template.data().unwrap(), built.bytes());
         assert_eq!(
             [len(56), len(72), len(88), len(104)],
@@ -550,7 +559,7 @@ mod tests {
                     (drop (call $w (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0)))))"#,
         );
         let module = compile(&path, &profile()).unwrap();
-        let bytes = object_bytes("calls", &module).unwrap();
+        let bytes = object_bytes("calls", &module, None).unwrap();
         let file = object::File::parse(&*bytes).unwrap();
         let text = file.section_by_name(".text.wasm.calls").unwrap();
         let mut seen = Vec::new();
@@ -593,7 +602,9 @@ mod tests {
         let mut bogus = module.relocs[0];
         bogus.target = kiln_wasm::compile::SymbolId(5);
         module.relocs.push(bogus);
-        let err = object_bytes("plain_func", &module).unwrap_err().to_string();
+        let err = object_bytes("plain_func", &module, None)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("neither one of its functions nor a runtime symbol"),
             "{err}"

@@ -549,6 +549,12 @@ fn template_instances_run_like_generic_ones() {
         // A second instance in the same store would need signature ids the template
         // did not count on.
         assert!(instance::instantiate_template(&mut store, &t, &blob).is_err());
+        // So would a generic one.
+        let imports = wasi_link::imports(&mut store, &module, Rc::new(Wasi::new(vec![]))).unwrap();
+        assert!(matches!(
+            instance::instantiate(&mut store, module.clone(), &imports),
+            Err(instance::InstantiateError::Link(_))
+        ));
     })
 }
 

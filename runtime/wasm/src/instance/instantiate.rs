@@ -86,6 +86,11 @@ pub fn instantiate(
     if imports.len() != info.imports.len() {
         return Err(link("unknown import"));
     }
+    if store.instances.iter().any(|i| i.module.is_none()) {
+        return Err(link(
+            "the store holds an instance built from a template, whose signature ids are its own",
+        ));
+    }
     let shape = Shape {
         funcs: info.funcs.len(),
         types: info.types.len(),

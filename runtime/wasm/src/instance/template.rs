@@ -29,10 +29,10 @@
 //!
 //! References (items, and the values of `funcref` globals) are function indices, not
 //! addresses: the instance's function references live on its heap, and instantiation
-//! turns index `i + 1` into the address of the `i`th one. Signature ids number the
-//! module's distinct types from 1 in order of first appearance, which is what a fresh
-//! [`super::Store`] hands out; a template's instance is therefore the only one of its
-//! store. The data segments' bytes stay in the module's data blob
+//! turns index `i + 1` into the address of the `i`th one. A type's signature id is 1 plus
+//! the index of the first type equal to it, so equal types share an id; those ids are the
+//! template's own, not a [`super::Store`]'s, so a template's instance is the only instance
+//! of its store. The data segments' bytes stay in the module's data blob
 //! ([`super::descriptor::Encoded::data`]: every segment's bytes, in order).
 
 use super::data::Shape;
