@@ -12,9 +12,10 @@
 //! computes, and the image's link filled in the code addresses; nothing is compiled or
 //! linked at boot) — linear memory in a reserved region with guard pages, mapped on
 //! `memory.grow`; globals; tables; active data segments; the start function — and calls
-//! its `_start` export (else `main`, printing its results), all on a native stack of its
-//! own above a guard page. The descriptor is decoded only when a trap's report needs the
-//! functions' names.
+//! its `_start` export (else `main`, printing its results), all on the native stack the
+//! image reserves for WASM programs, above a guard page. The descriptor is decoded only
+//! when a trap's report needs the functions' names. The image's last program keeps its
+//! store as it ends: the machine powers off next.
 //!
 //! A trap prints `trap: <kind> in <function> (+0xOFFSET)` and a backtrace of WASM function
 //! names, and ends the program with [`ExitStatus::Trap`]; the kernel goes on with the next
