@@ -33,7 +33,7 @@ use anyhow::{bail, Context, Result};
 use kiln_wasm::compile::symbols::{runtime_import, RuntimeSymbol, Target};
 use kiln_wasm::compile::{Reloc, RelocKind};
 use kiln_wasm::instance::template::{self, Built, ENTRY_POINTS};
-use kiln_wasm::module::{ExportKind, ImportKind};
+use kiln_wasm::module::ImportKind;
 use kiln_wasm::CompiledModule;
 use object::write::{Object, Relocation, StandardSegment, Symbol, SymbolSection};
 use object::{
@@ -125,11 +125,7 @@ pub fn compile(path: &Path, profile: &Profile) -> Result<CompiledModule> {
 /// Fails unless `module` (read from `path`) exports a function a program can start at:
 /// the first of `ENTRY_POINTS` it exports, taking no parameters.
 fn check_entry(path: &Path, module: &CompiledModule) -> Result<()> {
-    let entry = ENTRY_POINTS.iter().find_map(|&name| {
-        let e = module.info.export(name)?;
-        (e.kind == ExportKind::Func).then_some((name, e.index))
-    });
-    match entry {
+    match template::entry_point(&module.info) {
         None => bail!(
             "{}: exports none of the functions a program starts at ({})",
             path.display(),

@@ -38,7 +38,7 @@
 use super::data::Shape;
 use super::descriptor::{type_tag, TYPES};
 use crate::compile::symbols::{runtime_imports, RuntimeSymbol, Target};
-use crate::module::{ConstExpr, ExportKind, SegmentMode};
+use crate::module::{ConstExpr, ExportKind, ModuleInfo, SegmentMode};
 use crate::{CompiledModule, Type};
 use alloc::format;
 use alloc::string::String;
@@ -141,6 +141,15 @@ fn global_value(g: u32, globals: &[u64]) -> Result<u64, String> {
         .ok_or_else(|| format!("global.get {g} reads a global not defined before it"))
 }
 
+/// The function a program starts at: the first of [`ENTRY_POINTS`] that `info` exports
+/// as a function, with its export name and function index.
+pub fn entry_point(info: &ModuleInfo) -> Option<(&'static str, u32)> {
+    ENTRY_POINTS.iter().find_map(|&name| {
+        let e = info.export(name)?;
+        (e.kind == ExportKind::Func).then_some((name, e.index))
+    })
+}
+
 /// The template of `module`'s instance, for a module whose imports are all functions
 /// the runtime provides (`compile::symbols::runtime_import`). Fails, saying why, for any
 /// other module: those are instantiated by the generic path.
@@ -217,11 +226,7 @@ pub fn build(module: &CompiledModule) -> Result<Built, String> {
         }
         blob_at += len;
     }
-    let entry = ENTRY_POINTS.iter().find_map(|name| {
-        info.export(name)
-            .filter(|e| e.kind == ExportKind::Func)
-            .map(|e| e.index)
-    });
+    let entry = entry_point(info).map(|(_, f)| f);
     let entry_type = entry.map(|f| info.func_type(f));
     let (memory_min, memory_max) = match info.memories.first() {
         Some(m) => (m.min, m.max.unwrap_or(NONE)),
