@@ -134,15 +134,22 @@ fn boot(runs: usize, only: Option<String>) -> Result<i32> {
         let hello = build_image(&opts, &programs::contents(&hello_programs, &name)?)?;
         let floor_path = target_dir().join("kiln").join("empty-pvh-kernel.elf");
         floor::write(&floor_path)?;
-        let floor = BuiltImage {
-            profile: profile::load(&name)?,
-            path: floor_path,
-        };
-        let mut subjects = [
+        let floor = BuiltImage::new(profile::load(&name)?, floor_path.clone())?;
+        let kiln_firmware = floor.firmware.is_some();
+        let mut subjects = vec![
             Subject::new("empty PVH kernel", floor, None),
             Subject::new("base", base, None),
             Subject::new("wasm hello", hello, Some(HELLO_LINE)),
         ];
+        if kiln_firmware {
+            // What kiln's firmware saves: the same empty kernel through QEMU's own.
+            let qemu_firmware = BuiltImage {
+                profile: profile::load(&name)?,
+                path: floor_path,
+                firmware: None,
+            };
+            subjects.push(Subject::new("empty, QEMU's fw", qemu_firmware, None));
+        }
         // Interleaved, so that drift in the machine's speed touches every image alike.
         for _ in 0..runs {
             for subject in &mut subjects {
@@ -173,7 +180,7 @@ fn boot(runs: usize, only: Option<String>) -> Result<i32> {
             spread(&mut subjects[2].lines).1 - floor_first,
             subjects[2].median_exit() - floor_exit,
         ));
-        for s in &subjects[1..] {
+        for s in &subjects[1..3] {
             report.push(format!(
                 "{name:<14} {:<17} blocks translated: {}",
                 s.label,
@@ -182,8 +189,12 @@ fn boot(runs: usize, only: Option<String>) -> Result<i32> {
         }
     }
     println!("boot benchmark: {runs} runs per image, release images, TCG; times in ms as min / median / max");
-    println!("(empty PVH kernel: prints a byte and exits, the floor QEMU itself sets; base: kiln with no");
-    println!(" programs; wasm hello: examples/wasm/hello.wat compiled ahead of time; the three boot in turn;");
+    println!("(empty PVH kernel: prints a byte and exits, the floor QEMU and the profile's firmware set;");
+    println!(" empty, QEMU's fw: the same through QEMU's own firmware, on profiles that boot with kiln's;");
+    println!(
+        " base: kiln with no programs; wasm hello: examples/wasm/hello.wat compiled ahead of time;"
+    );
+    println!(" the images boot in turn;");
     println!(" blocks translated: what one boot makes TCG translate, by phase, the start-up cost that does");
     println!(" not drift with the host's load; see xtask/src/blocks.rs)");
     for line in report {

@@ -10,7 +10,7 @@
 //!
 //! | phase | from |
 //! |---|---|
-//! | firmware | reset (QEMU's firmware, then kiln's assembly entry in `boot`, up to `kiln_main`) |
+//! | firmware | reset (the profile's firmware, kiln's or QEMU's, then kiln's assembly entry in `boot`, up to `kiln_main`) |
 //! | kernel | `kiln_main` |
 //! | program | `kiln_kernel::programs::run_all` |
 //! | output | `kiln_wasm::wasi::files::Files::fd_write` (the program's first write) |
@@ -52,7 +52,7 @@ impl Blocks {
 /// Boots `image` once with QEMU's translation log and counts its blocks by phase.
 pub fn count(image: &BuiltImage) -> Result<Blocks> {
     let log = image.path.with_extension("in_asm.log");
-    let mut qemu = qemu::command(&image.profile, &image.path, "tcg", "");
+    let mut qemu = qemu::command(image, "tcg", "");
     qemu.args(["-d", "in_asm", "-D"]).arg(&log);
     let status = qemu
         .stdout(Stdio::null())

@@ -5,6 +5,7 @@
 //! profile and build it is, and reports its size.
 
 use crate::bundle::BundleWriter;
+use crate::firmware::{self, Firmware};
 use crate::profile::{self, Profile};
 use crate::{cmd, prereq, ImageOpts};
 use anyhow::{Context, Result};
@@ -19,6 +20,8 @@ pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
 pub struct BuiltImage {
     pub profile: Profile,
     pub path: PathBuf,
+    /// The ROM QEMU boots it with (`-bios`), when the profile does not use QEMU's own.
+    pub firmware: Option<PathBuf>,
 }
 
 /// Sizes of an image: on disk, and what the loader copies into memory from the file.
@@ -28,6 +31,19 @@ pub struct ImageSize {
 }
 
 impl BuiltImage {
+    /// `path` booted on `profile` with the firmware the profile names.
+    pub fn new(profile: Profile, path: PathBuf) -> Result<BuiltImage> {
+        let firmware = match profile.firmware {
+            Firmware::Qemu => None,
+            Firmware::Kiln => Some(firmware::rom()?),
+        };
+        Ok(BuiltImage {
+            profile,
+            path,
+            firmware,
+        })
+    }
+
     /// The image's sizes, read from its ELF program headers.
     pub fn size(&self) -> Result<ImageSize> {
         let data = std::fs::read(&self.path)
@@ -153,5 +169,5 @@ pub fn build_image(opts: &ImageOpts, contents: &Contents) -> Result<BuiltImage> 
     let path = out_dir.join(format!("{name}.elf"));
     std::fs::copy(&built, &path)
         .with_context(|| format!("copying {} to {}", built.display(), path.display()))?;
-    Ok(BuiltImage { profile, path })
+    BuiltImage::new(profile, path)
 }

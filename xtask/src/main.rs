@@ -11,6 +11,7 @@ mod blocks;
 mod build;
 mod bundle;
 mod cmd;
+mod firmware;
 mod floor;
 mod hosted;
 mod prereq;

@@ -1,5 +1,6 @@
 //! Machine profiles: one TOML file per profile in `targets/`.
 
+use crate::firmware::Firmware;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,9 @@ pub struct Profile {
     pub devices: Vec<String>,
     /// Linker script, relative to the workspace root.
     pub linker_script: PathBuf,
+    /// The firmware QEMU runs before the kernel (default: QEMU's own).
+    #[serde(default)]
+    pub firmware: Firmware,
 }
 
 /// The workspace root (xtask lives one level below it).

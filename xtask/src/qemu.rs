@@ -3,7 +3,6 @@
 //! tests and benchmarks.
 
 use crate::build::BuiltImage;
-use crate::profile::Profile;
 use crate::symbols::Symbols;
 use crate::{cmd, prereq};
 use anyhow::{bail, Context, Result};
@@ -38,8 +37,9 @@ pub fn guest_cmdline(options: &[String], args: &[String]) -> String {
     words.join(" ")
 }
 
-/// The QEMU command that boots `image` on `profile`.
-pub fn command(profile: &Profile, image: &Path, accel: &str, cmdline: &str) -> Command {
+/// The QEMU command that boots `image` (on its profile, with its firmware).
+pub fn command(image: &BuiltImage, accel: &str, cmdline: &str) -> Command {
+    let profile = &image.profile;
     let mut qemu = Command::new(prereq::QEMU);
     qemu.args(["-M", &profile.machine])
         .args(["-accel", accel])
@@ -50,7 +50,10 @@ pub fn command(profile: &Profile, image: &Path, accel: &str, cmdline: &str) -> C
     for device in &profile.devices {
         qemu.args(["-device", device]);
     }
-    qemu.arg("-kernel").arg(image);
+    if let Some(rom) = &image.firmware {
+        qemu.arg("-bios").arg(rom);
+    }
+    qemu.arg("-kernel").arg(&image.path);
     if !cmdline.is_empty() {
         qemu.args(["-append", cmdline]);
     }
@@ -140,7 +143,7 @@ pub fn run_captured(
     timeout: Duration,
     symbols: Option<&Symbols>,
 ) -> Result<Captured> {
-    let mut qemu = command(&image.profile, &image.path, "tcg", cmdline);
+    let mut qemu = command(image, "tcg", cmdline);
     qemu.stderr(Stdio::piped());
     let (mut child, start) = spawn(qemu, Stdio::null())?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
@@ -210,7 +213,7 @@ pub fn run_interactive(image: &BuiltImage, opts: &RunOpts) -> Result<i32> {
         bail!("--accel kvm needs /dev/kvm, which this machine does not have; use --accel tcg");
     }
     let symbols = Symbols::load(&image.path)?;
-    let mut qemu = command(&image.profile, &image.path, &opts.accel, &opts.cmdline);
+    let mut qemu = command(image, &opts.accel, &opts.cmdline);
     if opts.gdb {
         qemu.args(["-s", "-S"]);
         eprintln!(
@@ -289,6 +292,8 @@ mod interrupt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::firmware::Firmware;
+    use std::path::PathBuf;
 
     #[test]
     fn time_of_is_when_the_text_had_fully_arrived() {
@@ -317,24 +322,38 @@ mod tests {
         assert_eq!(guest_cmdline(&opts, &[]), "log=debug");
     }
 
+    /// `name`'s profile booting `IMAGE`, with `FIRMWARE` standing for kiln's ROM.
+    fn image_on(name: &str) -> BuiltImage {
+        let profile = crate::profile::load(name).unwrap();
+        let firmware = (profile.firmware == Firmware::Kiln).then(|| PathBuf::from("FIRMWARE"));
+        BuiltImage {
+            profile,
+            path: PathBuf::from("IMAGE"),
+            firmware,
+        }
+    }
+
     #[test]
-    fn qemu_command_carries_the_profile() {
-        let profile = crate::profile::load("qemu-microvm").unwrap();
-        let line = cmd::display(&command(&profile, Path::new("k.elf"), "tcg", "x=1"));
+    fn qemu_command_carries_the_profile_and_its_firmware() {
+        let line = cmd::display(&command(&image_on("qemu-microvm"), "tcg", "x=1"));
         assert!(line.contains("-M microvm"), "{line}");
         assert!(
             line.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"),
             "{line}"
         );
-        assert!(line.ends_with("-kernel k.elf -append x=1"), "{line}");
+        assert!(
+            line.ends_with("-bios FIRMWARE -kernel IMAGE -append x=1"),
+            "{line}"
+        );
+        let line = cmd::display(&command(&image_on("qemu-q35"), "tcg", ""));
+        assert!(!line.contains("-bios"), "{line}");
     }
 
     #[test]
     fn qemu_readme_shows_the_command_xtask_runs_for_every_profile() {
         let doc = std::fs::read_to_string(crate::profile::root().join("qemu/README.md")).unwrap();
         for name in crate::profile::names().unwrap() {
-            let profile = crate::profile::load(&name).unwrap();
-            let line = cmd::display(&command(&profile, Path::new("IMAGE"), "tcg", ""));
+            let line = cmd::display(&command(&image_on(&name), "tcg", ""));
             assert!(
                 doc.contains(&format!("## {name}")),
                 "qemu/README.md lacks a section for {name}"
