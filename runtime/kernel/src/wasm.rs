@@ -257,12 +257,11 @@ fn instantiate_and_call(store: &mut Store, record: &Record, template: &Template<
         );
         return ExitStatus::Failure;
     };
-    let results: Vec<_> = results.collect();
     let mut slots = alloc::vec![0u64; results.len()];
     match instantiate::call(store, inst, entry, &mut slots) {
         Ok(()) => {
-            for (t, v) in results.iter().zip(&slots) {
-                println!("{}", Value::from_slot(*t, *v));
+            for (t, v) in results.zip(&slots) {
+                println!("{}", Value::from_slot(t, *v));
             }
             ExitStatus::Success
         }

@@ -492,13 +492,96 @@ fn a_locals_old_value_survives_an_in_place_update() {
     });
 }
 
+/// `module`'s instance template with its code mapped in `store` and linked there (as an
+/// image's link does), and its data blob.
+fn linked_template(
+    store: &mut Store,
+    module: &Rc<kiln_wasm::CompiledModule>,
+) -> (Vec<u64>, Vec<u8>) {
+    use kiln_wasm::compile::symbols::Target;
+    use kiln_wasm::instance::{descriptor, template, trampoline};
+    let (base, _) = store.map_code(module.clone()).unwrap();
+    let built = template::build(module).unwrap();
+    let mut words = built.words.clone();
+    for r in &built.relocs {
+        words[r.word] = match r.target {
+            Target::Func(f) => base + u64::from(module.func(f).offset),
+            Target::Runtime(s) => trampoline::runtime_address(s),
+        };
+    }
+    (words, descriptor::encode(module).data)
+}
+
+/// A template's instance lists its passive segments only up to the last passive one;
+/// the active segments past it (dropped at instantiation) behave as dropped, exactly as
+/// in a generic instance: `memory.init` and `table.init` of none of their items pass,
+/// of any trap, and `data.drop`/`elem.drop` of them do nothing.
+#[test]
+fn template_segments_past_the_last_passive_one_are_dropped() {
+    use kiln_wasm::instance::template::Template;
+    on_wasm_thread(|| {
+        let wat = r#"(module
+          (memory 1)
+          (table 2 funcref)
+          (func $f)
+          (data "p")
+          (data (i32.const 0) "a")
+          (elem func $f)
+          (elem (i32.const 0) $f)
+          (func (export "data") (param i32)
+            (memory.init 1 (i32.const 8) (i32.const 0) (local.get 0)))
+          (func (export "elem") (param i32)
+            (table.init 1 (i32.const 0) (i32.const 0) (local.get 0)))
+          (func (export "passive") (memory.init 0 (i32.const 8) (i32.const 0) (i32.const 1)))
+          (func (export "drop") (data.drop 1) (elem.drop 1))
+          (func (export "_start")))"#;
+        let wasm = wat::parse_str(wat).unwrap();
+        let module = Rc::new(kiln_wasm::compile(&wasm, kiln_wasm::supported_features()).unwrap());
+        let func = |name| module.info.export(name).unwrap().index;
+        let run = |store: &Store, inst| {
+            let arg = |name, a: u64| {
+                let mut slots = [a];
+                instance::call(store, inst, func(name), &mut slots).map_err(|t| t.code)
+            };
+            [
+                arg("data", 0),
+                arg("data", 1),
+                arg("elem", 0),
+                arg("elem", 1),
+                arg("drop", 0),
+                arg("passive", 0),
+            ]
+        };
+        let mut generic = Store::new(&super::trap::MACHINE);
+        let inst = instance::instantiate(&mut generic, module.clone(), &[]).unwrap();
+        let expected = run(&generic, inst);
+        let mut store = Store::new(&super::trap::MACHINE);
+        let (words, blob) = linked_template(&mut store, &module);
+        let t = Template::read(&words).unwrap();
+        let inst = instance::instantiate_template(&mut store, &t, &blob).unwrap();
+        let got = run(&store, inst);
+        assert_eq!(got, expected);
+        let oob = |code| Err(code);
+        assert_eq!(
+            got,
+            [
+                Ok(()),
+                oob(TrapCode::MemoryOutOfBounds),
+                Ok(()),
+                oob(TrapCode::TableOutOfBounds),
+                Ok(()),
+                Ok(())
+            ]
+        );
+    })
+}
+
 /// An instance built from its template (as an image's program is, at boot) runs exactly
 /// like one instantiated the generic way.
 #[test]
 fn template_instances_run_like_generic_ones() {
-    use kiln_wasm::compile::symbols::Target;
-    use kiln_wasm::instance::template::{self, Template};
-    use kiln_wasm::instance::{descriptor, trampoline, wasi_link};
+    use kiln_wasm::instance::template::Template;
+    use kiln_wasm::instance::wasi_link;
     use kiln_wasm::wasi::Wasi;
     on_wasm_thread(|| {
         let wat = include_str!("../../../../tests/wasm-qemu/programs/instance_state.wat");
@@ -518,17 +601,8 @@ fn template_instances_run_like_generic_ones() {
 
         let mut store = Store::new(&super::trap::MACHINE);
         store.set_wasi(wasi);
-        let (base, _) = store.map_code(module.clone()).unwrap();
-        let built = template::build(&module).unwrap();
-        let mut words = built.words.clone();
-        for r in &built.relocs {
-            words[r.word] = match r.target {
-                Target::Func(f) => base + u64::from(module.func(f).offset),
-                Target::Runtime(s) => trampoline::runtime_address(s),
-            };
-        }
+        let (words, blob) = linked_template(&mut store, &module);
         let t = Template::read(&words).unwrap();
-        let blob = descriptor::encode(&module).data;
         let inst = instance::instantiate_template(&mut store, &t, &blob).unwrap();
         let got = run(&store, inst).unwrap();
         assert_eq!(got, expected);

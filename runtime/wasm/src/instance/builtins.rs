@@ -33,6 +33,23 @@ fn instance<'a>(vmctx: *mut u64) -> &'a mut InstanceData {
     unsafe { &mut *(*vmctx.add(VMCTX_RUNTIME as usize / 8) as *mut InstanceData) }
 }
 
+/// Passive segment `seg` of an instance's list, moved out: empty once dropped, and for
+/// a segment past the list's end (an active one, dropped at instantiation; see
+/// `InstanceData::data`).
+fn take_segment<T>(list: &mut [Vec<T>], seg: u64) -> Vec<T> {
+    list.get_mut(seg as usize)
+        .map(core::mem::take)
+        .unwrap_or_default()
+}
+
+/// Puts segment `seg` of an instance's list back (or drops it, given an empty one);
+/// nothing to do past the list's end.
+fn put_segment<T>(list: &mut [Vec<T>], seg: u64, items: Vec<T>) {
+    if let Some(s) = list.get_mut(seg as usize) {
+        *s = items;
+    }
+}
+
 fn memory<'a>(vmctx: *mut u64) -> &'a mut [u8] {
     let inst = instance(vmctx);
     // SAFETY: code using memory instructions was validated to have a memory, which lives
@@ -145,7 +162,7 @@ extern "sysv64" fn kiln_wasm_builtin_memory_init(
     len: u64,
     _: u64,
 ) -> u64 {
-    let data = core::mem::take(&mut instance(vmctx).data[seg as usize]);
+    let data = take_segment(&mut instance(vmctx).data, seg);
     let status = copy_checked(
         memory(vmctx),
         dst,
@@ -154,7 +171,7 @@ extern "sysv64" fn kiln_wasm_builtin_memory_init(
         len,
         TrapCode::MemoryOutOfBounds,
     );
-    instance(vmctx).data[seg as usize] = data;
+    put_segment(&mut instance(vmctx).data, seg, data);
     status
 }
 
@@ -167,7 +184,7 @@ extern "sysv64" fn kiln_wasm_builtin_data_drop(
     _: u64,
     _: u64,
 ) -> u64 {
-    instance(vmctx).data[seg as usize] = Vec::new();
+    put_segment(&mut instance(vmctx).data, seg, Vec::new());
     OK
 }
 
@@ -240,7 +257,7 @@ extern "sysv64" fn kiln_wasm_builtin_table_init(
     len: u64,
 ) -> u64 {
     // Moved out for the copy and back, like `memory.init`'s segment (no clone).
-    let items = core::mem::take(&mut instance(vmctx).elems[seg as usize]);
+    let items = take_segment(&mut instance(vmctx).elems, seg);
     let status = copy_checked(
         &mut table(vmctx, t).elems,
         dst,
@@ -249,7 +266,7 @@ extern "sysv64" fn kiln_wasm_builtin_table_init(
         len,
         TrapCode::TableOutOfBounds,
     );
-    instance(vmctx).elems[seg as usize] = items;
+    put_segment(&mut instance(vmctx).elems, seg, items);
     status
 }
 
@@ -262,6 +279,6 @@ extern "sysv64" fn kiln_wasm_builtin_elem_drop(
     _: u64,
     _: u64,
 ) -> u64 {
-    instance(vmctx).elems[seg as usize] = Vec::new();
+    put_segment(&mut instance(vmctx).elems, seg, Vec::new());
     OK
 }

@@ -15,7 +15,6 @@ use crate::wasi::Wasi;
 use crate::CompiledModule;
 use alloc::boxed::Box;
 use alloc::rc::Rc;
-use alloc::vec;
 use alloc::vec::Vec;
 use kiln_abi::wasm::{self as abi, FuncRef};
 use kiln_abi::Platform;
@@ -71,9 +70,12 @@ pub struct InstanceData {
     pub memory: Option<*mut Memory>,
     /// Globals in index order.
     pub globals: Vec<*mut Global>,
-    /// Passive element segments, resolved (empty once dropped).
+    /// Passive element segments by segment index, resolved (empty once dropped). A
+    /// segment past the list's end is an active or dropped one: an instance built from a
+    /// template lists the segments only up to its last passive one.
     pub elems: Vec<Vec<u64>>,
-    /// Passive data segments (empty once dropped).
+    /// Passive data segments by segment index (empty once dropped); as for `elems`, a
+    /// segment past the list's end is an active or dropped one.
     pub data: Vec<Vec<u8>>,
     /// The module (`None` for an instance built from a template, which keeps no module).
     pub module: Option<Rc<CompiledModule>>,
@@ -92,8 +94,12 @@ impl InstanceData {
         shape: Shape,
         module: Option<Rc<CompiledModule>>,
     ) -> Box<InstanceData> {
+        let platform = store.platform();
+        let stack_limit = store.machine.stack_limit();
+        let block = Box::<[u64]>::new_zeroed_slice(shape.words());
         let mut data = Box::new(InstanceData {
-            block: vec![0; shape.words()].into_boxed_slice(),
+            // SAFETY: zero is a valid `u64`.
+            block: unsafe { block.assume_init() },
             shape,
             tables: Vec::new(),
             memory: None,
@@ -102,21 +108,19 @@ impl InstanceData {
             data: Vec::new(),
             module,
             wasi: None,
-            platform: store.platform(),
+            platform,
         });
         let base = data.block.as_ptr() as u64;
         let at = |word: usize| base + 8 * word as u64;
-        let runtime = &mut *data as *mut InstanceData as u64;
-        for (field, value) in [
-            (abi::VMCTX_STACK_LIMIT, store.machine.stack_limit()),
-            (abi::VMCTX_FUNCS, at(shape.funcs_at())),
-            (abi::VMCTX_SIG_IDS, at(shape.sig_ids_at())),
-            (abi::VMCTX_TABLES, at(shape.tables_at())),
-            (abi::VMCTX_GLOBALS, at(shape.globals_at())),
-            (abi::VMCTX_RUNTIME, runtime),
-        ] {
-            data.block[field as usize / 8] = value;
-        }
+        // The context's fields, written as one array: no bounds check per field.
+        let mut ctx = [0u64; VMCTX_WORDS];
+        ctx[abi::VMCTX_STACK_LIMIT as usize / 8] = stack_limit;
+        ctx[abi::VMCTX_FUNCS as usize / 8] = at(shape.funcs_at());
+        ctx[abi::VMCTX_SIG_IDS as usize / 8] = at(shape.sig_ids_at());
+        ctx[abi::VMCTX_TABLES as usize / 8] = at(shape.tables_at());
+        ctx[abi::VMCTX_GLOBALS as usize / 8] = at(shape.globals_at());
+        ctx[abi::VMCTX_RUNTIME as usize / 8] = &mut *data as *mut InstanceData as u64;
+        data.block[..VMCTX_WORDS].copy_from_slice(&ctx);
         data
     }
 
@@ -125,41 +129,53 @@ impl InstanceData {
         self.block.as_ptr() as u64
     }
 
+    /// `len` words of the block from word `at`: a part of the layout `shape` gives.
+    fn part(&self, at: usize, len: usize) -> *const u64 {
+        debug_assert!(at + len <= self.block.len());
+        // SAFETY: `new` made the block `shape.words()` long, and every part `Shape`
+        // places (callers pass its offsets and counts) ends within it. No bounds check:
+        // these run once per instance at boot, where a branch costs its translation.
+        unsafe { self.block.as_ptr().add(at) }
+    }
+
+    /// As [`Self::part`], to write.
+    fn part_mut(&mut self, at: usize, len: usize) -> *mut u64 {
+        debug_assert!(at + len <= self.block.len());
+        // SAFETY: as in `part`.
+        unsafe { self.block.as_mut_ptr().add(at) }
+    }
+
     /// The function references, by function index.
     pub fn funcs(&self) -> &[FuncRef] {
-        let at = self.shape.funcs_at();
-        // SAFETY: the block holds `shape.funcs` function references from `at`; a
-        // `FuncRef` is three `u64`s (`repr(C)`), as aligned as the block's words.
+        let (at, n) = (self.shape.funcs_at(), self.shape.funcs);
+        // SAFETY: the block holds `n` function references from `at`; a `FuncRef` is
+        // three `u64`s (`repr(C)`), as aligned as the block's words.
         unsafe {
-            core::slice::from_raw_parts(
-                self.block[at..].as_ptr() as *const FuncRef,
-                self.shape.funcs,
-            )
+            core::slice::from_raw_parts(self.part(at, FUNCREF_WORDS * n) as *const FuncRef, n)
         }
     }
 
     /// The function references, to fill in.
     pub(crate) fn funcs_mut(&mut self) -> &mut [FuncRef] {
-        let at = self.shape.funcs_at();
+        let (at, n) = (self.shape.funcs_at(), self.shape.funcs);
         // SAFETY: as in `funcs`, and `&mut self` makes the access exclusive.
         unsafe {
-            core::slice::from_raw_parts_mut(
-                self.block[at..].as_mut_ptr() as *mut FuncRef,
-                self.shape.funcs,
-            )
+            core::slice::from_raw_parts_mut(self.part_mut(at, FUNCREF_WORDS * n) as *mut FuncRef, n)
         }
     }
 
     /// The signature id of each type.
     pub(crate) fn sig_ids(&self) -> &[u64] {
-        let at = self.shape.sig_ids_at();
-        &self.block[at..at + self.shape.types]
+        let (at, n) = (self.shape.sig_ids_at(), self.shape.types);
+        // SAFETY: the block holds the `n` ids from `at`.
+        unsafe { core::slice::from_raw_parts(self.part(at, n), n) }
     }
 
     /// The signature id of each type, to fill in.
     pub(crate) fn sig_ids_mut(&mut self) -> &mut [u64] {
-        let at = self.shape.sig_ids_at();
-        &mut self.block[at..at + self.shape.types]
+        let (at, n) = (self.shape.sig_ids_at(), self.shape.types);
+        // SAFETY: as in `sig_ids`, and `&mut self` makes the access exclusive.
+        unsafe { core::slice::from_raw_parts_mut(self.part_mut(at, n), n) }
     }
 
     /// Adds the next table (in index order).
@@ -183,8 +199,12 @@ impl InstanceData {
     pub(crate) fn set_memory(&mut self, memory: *mut Memory) {
         // SAFETY: the memory lives in the store, in a box, so its size cell stays put.
         let (base, size) = unsafe { ((*memory).base, &raw const (*memory).size) };
-        self.block[abi::VMCTX_MEMORY_BASE as usize / 8] = base as u64;
-        self.block[abi::VMCTX_MEMORY_SIZE as usize / 8] = size as u64;
+        let ctx = self.part_mut(0, VMCTX_WORDS);
+        // SAFETY: both fields are words of the context, at the block's start.
+        unsafe {
+            *ctx.add(abi::VMCTX_MEMORY_BASE as usize / 8) = base as u64;
+            *ctx.add(abi::VMCTX_MEMORY_SIZE as usize / 8) = size as u64;
+        }
         self.memory = Some(memory);
     }
 

@@ -216,6 +216,11 @@ pub fn instantiate(
 /// Instantiates a module compiled into the image from its instance template (see
 /// `template`): `data_blob` holds its data segments' bytes. The instance must be the
 /// first of `store`, whose signature ids the template assumes.
+///
+/// This runs once per program at boot, where under an emulator every distinct branch
+/// costs its translation: the loops are plain, checks are combined into one test where
+/// they can be, and the passive segment lists stop at the last passive segment (none
+/// for most programs, so no list is allocated).
 pub fn instantiate_template(
     store: &mut Store,
     template: &Template<'_>,
@@ -224,7 +229,7 @@ pub fn instantiate_template(
     if let Some(code) = template.trap() {
         return Err(InstantiateError::Trap(Trap { code, pc: 0 }));
     }
-    if !store.instances.is_empty() || store.has_signatures() {
+    if !store.instances.is_empty() | store.has_signatures() {
         return Err(InstantiateError::Link(
             "an instance template's instance must be the first of its store".into(),
         ));
@@ -255,11 +260,15 @@ pub fn instantiate_template(
         }
         data.push_table(table);
     }
+    // The memory's bytes, for the active data segments (none without a memory).
+    let mut memory: &mut [u8] = &mut [];
     if let Some((min, max)) = template.memory() {
-        let memory = store
+        let m = store
             .new_memory(min, max)
             .map_err(InstantiateError::Resource)?;
-        data.set_memory(memory);
+        data.set_memory(m);
+        // SAFETY: the memory was just made by the store, which owns it.
+        memory = unsafe { (*m).bytes() };
     }
     for g in template.globals() {
         let v = match g.ty {
@@ -268,33 +277,32 @@ pub fn instantiate_template(
         };
         data.push_global(store.new_global(g.ty, g.mutable, v));
     }
-    data.data = Vec::with_capacity(template.data.len());
-    for &[mode, at, from, len] in template.data {
-        let bytes = usize::try_from(from)
-            .ok()
-            .zip(usize::try_from(len).ok())
-            .and_then(|(from, len)| data_blob.get(from..from.checked_add(len)?))
-            .ok_or_else(damaged)?;
-        if mode == DATA_PASSIVE {
-            data.data.push(bytes.to_vec());
-            continue;
-        }
-        let Some(m) = data.memory else {
+    let has_memory = data.memory.is_some();
+    for (i, &[mode, at, from, len]) in template.data.iter().enumerate() {
+        // The segment's bytes lie in the blob and, if it is active, its destination in
+        // the memory: one test for all (no overflowing sums).
+        let (blob, size) = (data_blob.len() as u64, memory.len() as u64);
+        let passive = mode == DATA_PASSIVE;
+        let in_blob = (from <= blob) & (len <= blob.wrapping_sub(from));
+        let in_memory = passive | (has_memory & (at <= size) & (len <= size.wrapping_sub(at)));
+        if !(in_blob & in_memory) {
             return Err(damaged());
-        };
-        // SAFETY: the memory was just made by the store, which owns it.
-        let mem = unsafe { (*m).bytes() };
-        usize::try_from(at)
-            .ok()
-            .and_then(|at| mem.get_mut(at..)?.get_mut(..bytes.len()))
-            .ok_or_else(damaged)?
-            .copy_from_slice(bytes);
-        data.data.push(Vec::new());
+        }
+        let bytes = &data_blob[from as usize..][..len as usize];
+        if passive {
+            data.data.resize(i, Vec::new());
+            data.data.push(bytes.to_vec());
+        } else {
+            memory[at as usize..][..len as usize].copy_from_slice(bytes);
+        }
     }
-    data.elems = template
-        .elems()
-        .map(|items| items.map_or_else(Vec::new, |i| i.iter().map(|&r| reference(r)).collect()))
-        .collect();
+    for (i, items) in template.elems().enumerate() {
+        if let Some(items) = items {
+            data.elems.resize(i, Vec::new());
+            data.elems
+                .push(items.iter().map(|&r| reference(r)).collect());
+        }
+    }
     data.wasi = store.wasi.clone();
     let inst = data.adopt(store);
     if let Some(start) = template.start() {

@@ -229,17 +229,19 @@ pub struct Store {
 }
 
 impl Store {
-    /// An empty store whose code runs on `machine`.
+    /// An empty store whose code runs on `machine`, with room for the one instance and
+    /// memory most stores hold (allocated at their final size: growing a list runs
+    /// more code, which costs translation at boot under an emulator).
     pub fn new(machine: &'static dyn Machine) -> Self {
         Store {
             machine,
-            memories: Vec::new(),
+            memories: Vec::with_capacity(1),
             tables: Vec::new(),
             globals: Vec::new(),
             host_funcs: Vec::new(),
             host_refs: Vec::new(),
             code: Vec::new(),
-            instances: Vec::new(),
+            instances: Vec::with_capacity(1),
             signatures: Vec::new(),
             wasi: None,
         }

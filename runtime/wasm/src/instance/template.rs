@@ -346,7 +346,8 @@ pub struct TableInit<'a> {
 /// A template, checked: every count fits, every tag and function index is valid.
 #[derive(Clone, Copy, Debug)]
 pub struct Template<'a> {
-    header: &'a [u64],
+    header: &'a [u64; HEADER],
+    trap: Option<TrapCode>,
     /// Function references: code address and signature id.
     pub funcs: &'a [[u64; 2]],
     /// Signature id of each type.
@@ -360,6 +361,16 @@ pub struct Template<'a> {
     results: &'a [u64],
 }
 
+/// What [`Template::read`] finds damaged, by bit of its damage mask, in the order it
+/// reports them (the lowest bit set wins).
+const DAMAGE: [&str; 5] = [
+    "start or entry function",
+    "trap code",
+    "reference to a missing function",
+    "type tag",
+    "items out of range",
+];
+
 impl<'a> Template<'a> {
     /// Reads the template in `bytes` (as the image holds it: 8-byte aligned).
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, TemplateError> {
@@ -372,91 +383,84 @@ impl<'a> Template<'a> {
         Self::read(words)
     }
 
-    /// Reads and checks the template `words`.
+    /// Reads and checks the template `words`: the counts against the words there are,
+    /// then everything the accessors rely on (tags, function indices, item ranges).
+    /// This runs at boot, where under an emulator every distinct branch costs its
+    /// translation, so each check sets a bit of a damage mask (see [`DAMAGE`]) instead
+    /// of branching, and the mask is tested once.
     pub fn read(words: &'a [u64]) -> Result<Self, TemplateError> {
-        let header = words.get(..HEADER).ok_or(TemplateError::BadMagic)?;
+        let header = words
+            .first_chunk::<HEADER>()
+            .ok_or(TemplateError::BadMagic)?;
         if header[H_MAGIC] != MAGIC {
             return Err(TemplateError::BadMagic);
         }
         if header[H_VERSION] != VERSION {
             return Err(TemplateError::UnsupportedVersion(header[H_VERSION]));
         }
-        // Each kind's records, cut from the words in one loop (this runs at boot).
-        let mut parts: [&[u64]; RECORD_WORDS.len()] = [&[]; RECORD_WORDS.len()];
-        let mut rest = &words[HEADER..];
-        for (k, part) in parts.iter_mut().enumerate() {
-            let len = usize::try_from(header[H_COUNTS + k])
-                .ok()
-                .and_then(|n| n.checked_mul(RECORD_WORDS[k]))
-                .filter(|&len| len <= rest.len())
-                .ok_or(TemplateError::Truncated)?;
-            (*part, rest) = rest.split_at(len);
+        // Where each kind's records end, in `u128`: no product or sum overflows.
+        let mut ends = [0u128; RECORD_WORDS.len()];
+        let mut end = HEADER as u128;
+        for (k, e) in ends.iter_mut().enumerate() {
+            end += u128::from(header[H_COUNTS + k]) * RECORD_WORDS[k] as u128;
+            *e = end;
         }
-        let [funcs, sig_ids, globals, tables, data, elems, items, results] = parts;
+        if end > words.len() as u128 {
+            return Err(TemplateError::Truncated);
+        }
+        let part = |k: usize| {
+            let from = k.checked_sub(1).map_or(HEADER, |p| ends[p] as usize);
+            // SAFETY: `HEADER <= from <= ends[k] <= end <= words.len()` (checked above).
+            unsafe { words.get_unchecked(from..ends[k] as usize) }
+        };
+        let trap_word = header[H_TRAP];
+        let trap = u32::try_from(trap_word).ok().and_then(TrapCode::from_u32);
         let t = Template {
             header,
-            funcs: funcs.as_chunks().0,
-            sig_ids,
-            globals: globals.as_chunks().0,
-            tables: tables.as_chunks().0,
-            data: data.as_chunks().0,
-            elems: elems.as_chunks().0,
-            items,
-            results,
+            trap,
+            funcs: part(0).as_chunks().0,
+            sig_ids: part(1),
+            globals: part(2).as_chunks().0,
+            tables: part(3).as_chunks().0,
+            data: part(4).as_chunks().0,
+            elems: part(5).as_chunks().0,
+            items: part(6),
+            results: part(7),
         };
-        t.check()?;
+        let funcs = t.funcs.len() as u64;
+        let types = TYPES.len() as u64;
+        let funcref = u64::from(type_tag(Type::FuncRef));
+        let items = t.items.len() as u64;
+        // Whether `count` items from item `at` lie within the items (no overflowing sum).
+        let fits = |at: u64, count: u64| (at <= items) & (count <= items.wrapping_sub(at));
+        let is_func = |f: u64| (f == NONE) | (f < funcs);
+        let mut damage = u32::from(!is_func(header[H_START]) | !is_func(header[H_ENTRY]));
+        damage |= u32::from((trap_word != 0) & trap.is_none()) << 1;
+        damage |= u32::from(t.items.iter().any(|&r| r > funcs)) << 2;
+        damage |= u32::from(t.results.iter().any(|&r| r >= types)) << 3;
+        for g in t.globals {
+            // A `funcref` global's value is a reference like an item.
+            damage |= u32::from((g[0] == funcref) & (g[2] > funcs)) << 2;
+            damage |= u32::from(g[0] >= types) << 3;
+        }
+        for tb in t.tables {
+            damage |= u32::from(tb[0] >= types) << 3;
+            damage |= u32::from(!fits(tb[3], tb[1])) << 4;
+        }
+        for e in t.elems {
+            damage |= u32::from(!fits(e[1], e[2])) << 4;
+        }
+        if damage != 0 {
+            return Err(TemplateError::Damaged(
+                DAMAGE[damage.trailing_zeros() as usize],
+            ));
+        }
         Ok(t)
-    }
-
-    /// Checks what the accessors rely on: tags, function indices, item ranges.
-    fn check(&self) -> Result<(), TemplateError> {
-        let damaged = TemplateError::Damaged;
-        let funcs = self.funcs.len() as u64;
-        let is_func = |f: u64| f == NONE || f < funcs;
-        if !is_func(self.header[H_START]) || !is_func(self.header[H_ENTRY]) {
-            return Err(damaged("start or entry function"));
-        }
-        trap_code(self.header[H_TRAP])?;
-        if self.items.iter().any(|&r| r > funcs) {
-            return Err(damaged("reference to a missing function"));
-        }
-        let tags = self.globals.iter().map(|g| g[0]);
-        let tags = tags.chain(self.tables.iter().map(|t| t[0]));
-        if tags
-            .chain(self.results.iter().copied())
-            .any(|t| t >= TYPES.len() as u64)
-        {
-            return Err(damaged("type tag"));
-        }
-        // A `funcref` global's value is a reference like an item (tags are checked now).
-        if self
-            .globals
-            .iter()
-            .any(|g| tag_type(g[0]) == Type::FuncRef && g[2] > funcs)
-        {
-            return Err(damaged("reference to a missing function"));
-        }
-        for (at, count) in self.tables.iter().map(|t| (t[3], t[1])) {
-            self.item_range(at, count)?;
-        }
-        for e in self.elems {
-            self.item_range(e[1], e[2])?;
-        }
-        Ok(())
-    }
-
-    /// `count` items from item `at`.
-    fn item_range(&self, at: u64, count: u64) -> Result<&'a [u64], TemplateError> {
-        usize::try_from(at)
-            .ok()
-            .zip(usize::try_from(count).ok())
-            .and_then(|(at, count)| self.items.get(at..at.checked_add(count)?))
-            .ok_or(TemplateError::Damaged("items out of range"))
     }
 
     /// The trap instantiation ends in, if it does.
     pub fn trap(&self) -> Option<TrapCode> {
-        trap_code(self.header[H_TRAP]).ok().flatten()
+        self.trap
     }
 
     /// How many functions, types, tables and globals the instance has.
@@ -475,7 +479,7 @@ impl<'a> Template<'a> {
     }
 
     /// The entry function, how many parameters it takes and its results' types.
-    pub fn entry(&self) -> Option<(u32, u64, impl Iterator<Item = Type> + 'a)> {
+    pub fn entry(&self) -> Option<(u32, u64, impl ExactSizeIterator<Item = Type> + 'a)> {
         let results = self.results.iter().map(|&t| tag_type(t));
         Some((
             index(self.header[H_ENTRY])?,
@@ -518,18 +522,6 @@ impl<'a> Template<'a> {
             // Checked by `read`.
             (e[0] != 0).then(|| &items[e[1] as usize..(e[1] + e[2]) as usize])
         })
-    }
-}
-
-/// The trap a header's trap word names: none for 0.
-fn trap_code(word: u64) -> Result<Option<TrapCode>, TemplateError> {
-    match word {
-        0 => Ok(None),
-        code => u32::try_from(code)
-            .ok()
-            .and_then(TrapCode::from_u32)
-            .map(Some)
-            .ok_or(TemplateError::Damaged("trap code")),
     }
 }
 
