@@ -280,20 +280,27 @@ pub fn instantiate_template(
     let has_memory = data.memory.is_some();
     for (i, &[mode, at, from, len]) in template.data.iter().enumerate() {
         // The segment's bytes lie in the blob and, if it is active, its destination in
-        // the memory: one test for all (no overflowing sums).
-        let (blob, size) = (data_blob.len() as u64, memory.len() as u64);
+        // the memory: one test for all (ends summed in `u128`, where they cannot
+        // overflow).
         let passive = mode == DATA_PASSIVE;
-        let in_blob = (from <= blob) & (len <= blob.wrapping_sub(from));
-        let in_memory = passive | (has_memory & (at <= size) & (len <= size.wrapping_sub(at)));
+        let end = |from: u64| u128::from(from) + u128::from(len);
+        let in_blob = end(from) <= data_blob.len() as u128;
+        let in_memory = passive | (has_memory & (end(at) <= memory.len() as u128));
         if !(in_blob & in_memory) {
             return Err(damaged());
         }
-        let bytes = &data_blob[from as usize..][..len as usize];
+        // SAFETY: the bytes lie in the blob (checked above).
+        let bytes = unsafe { data_blob.get_unchecked(from as usize..(from + len) as usize) };
         if passive {
             data.data.resize(i, Vec::new());
             data.data.push(bytes.to_vec());
         } else {
-            memory[at as usize..][..len as usize].copy_from_slice(bytes);
+            // SAFETY: the destination lies in the memory (checked above), which the
+            // blob does not overlap.
+            unsafe {
+                let to = memory.as_mut_ptr().add(at as usize);
+                core::ptr::copy_nonoverlapping(bytes.as_ptr(), to, bytes.len());
+            }
         }
     }
     for (i, items) in template.elems().enumerate() {

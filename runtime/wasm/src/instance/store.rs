@@ -28,7 +28,9 @@ pub struct Memory {
 }
 
 impl Memory {
-    /// Reserves a memory of `min` pages growing to at most `max` pages.
+    /// Reserves a memory of `min` pages growing to at most `max` pages. May be inlined
+    /// (into a program's instantiation at boot, where a call seam costs translation).
+    #[inline]
     pub fn new(
         platform: &'static dyn Platform,
         min: u64,

@@ -430,9 +430,10 @@ impl<'a> Template<'a> {
         let funcs = t.funcs.len() as u64;
         let types = TYPES.len() as u64;
         let funcref = u64::from(type_tag(Type::FuncRef));
-        let items = t.items.len() as u64;
-        // Whether `count` items from item `at` lie within the items (no overflowing sum).
-        let fits = |at: u64, count: u64| (at <= items) & (count <= items.wrapping_sub(at));
+        let items = t.items.len() as u128;
+        // Whether `count` items from item `at` lie within the items (summed in `u128`,
+        // where the end cannot overflow).
+        let fits = |at: u64, count: u64| u128::from(at) + u128::from(count) <= items;
         let is_func = |f: u64| (f == NONE) | (f < funcs);
         let mut damage = u32::from(!is_func(header[H_START]) | !is_func(header[H_ENTRY]));
         damage |= u32::from((trap_word != 0) & trap.is_none()) << 1;

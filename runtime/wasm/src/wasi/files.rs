@@ -4,7 +4,7 @@
 //! writes to descriptors that are not the console `EBADF`.
 
 use super::errno;
-use super::mem::{Mem, Res};
+use super::mem::{iovec, Mem, Res};
 use super::tree::{Node, NodeId, Tree, ROOT};
 use alloc::vec::Vec;
 use kiln_abi::Platform;
@@ -142,8 +142,7 @@ impl Files {
         let data = self.file_bytes(node);
         let mut at = to_usize(pos).min(data.len());
         let start = at;
-        let iovecs = mem.iovecs(iovs, n)?;
-        for (ptr, len) in mem.iovec_list(iovecs) {
+        for (ptr, len) in mem.iovec_list(iovs, n)? {
             let take = to_usize(len).min(data.len() - at);
             mem.slice(ptr, take as u64)?
                 .copy_from_slice(&data[at..at + take]);
@@ -164,8 +163,7 @@ impl Files {
         let total = match self.get(fd)? {
             Fd::Stdin => {
                 let mut total = 0u64;
-                let iovecs = mem.iovecs(iovs, n)?;
-                for (ptr, len) in mem.iovec_list(iovecs) {
+                for (ptr, len) in mem.iovec_list(iovs, n)? {
                     let got = p.console_read(mem.slice(ptr, len)?) as u64;
                     total += got;
                     if got < len {
@@ -223,10 +221,9 @@ impl Files {
             _ => return Err(errno::BADF),
         };
         let mut total = 0u32;
-        let iovecs = mem.iovecs(iovs, n)?;
-        for i in 0..iovecs.count {
-            let (ptr, len) = mem.iovec(iovecs, i);
-            let bytes = mem.slice(ptr, len)?;
+        for entry in mem.iovecs(iovs, n)? {
+            let (ptr, len) = iovec(entry);
+            let bytes = mem.bytes(ptr, len)?;
             if err {
                 p.console_write_err(bytes);
             } else {

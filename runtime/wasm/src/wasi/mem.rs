@@ -8,28 +8,35 @@ use alloc::vec::Vec;
 /// A WASI result: `Err` carries the errno the program sees.
 pub type Res<T = ()> = Result<T, u32>;
 
-/// An iovec (or ciovec) array whose entries [`Mem::iovecs`] found inside memory.
-#[derive(Clone, Copy)]
-pub struct Iovecs {
-    at: u64,
-    /// The number of entries.
-    pub count: u64,
-}
-
 /// The linear memory of the calling instance.
 pub struct Mem<'a>(pub &'a mut [u8]);
 
 impl Mem<'_> {
+    /// Whether `len` bytes at `at` lie in memory. The end is summed in `u128`, where it
+    /// cannot overflow, so the test is one branch: under an emulator each branch of code
+    /// this common is a block to translate at every call site.
+    fn fits(&self, at: u64, len: u64) -> bool {
+        u128::from(at) + u128::from(len) <= self.0.len() as u128
+    }
+
+    /// `len` bytes at `at`, to read.
+    pub fn bytes(&self, at: u64, len: u64) -> Res<&[u8]> {
+        if !self.fits(at, len) {
+            return Err(errno::FAULT);
+        }
+        // SAFETY: the range lies in memory (checked above), so both ends fit in `usize`.
+        Ok(unsafe { core::slice::from_raw_parts(self.0.as_ptr().add(at as usize), len as usize) })
+    }
+
     /// `len` bytes at `at`.
     pub fn slice(&mut self, at: u64, len: u64) -> Res<&mut [u8]> {
-        // The rest of memory from `at`, then its first `len` bytes: two tests, and no sum
-        // that could overflow.
-        let at = usize::try_from(at).map_err(|_| errno::FAULT)?;
-        let len = usize::try_from(len).map_err(|_| errno::FAULT)?;
-        self.0
-            .get_mut(at..)
-            .and_then(|rest| rest.get_mut(..len))
-            .ok_or(errno::FAULT)
+        if !self.fits(at, len) {
+            return Err(errno::FAULT);
+        }
+        // SAFETY: the range lies in memory (checked above), so both ends fit in `usize`.
+        Ok(unsafe {
+            core::slice::from_raw_parts_mut(self.0.as_mut_ptr().add(at as usize), len as usize)
+        })
     }
 
     pub fn u8(&mut self, at: u64) -> Res<u8> {
@@ -72,29 +79,27 @@ impl Mem<'_> {
         Ok(())
     }
 
-    /// The iovec (or ciovec) array of `count` entries at `at`: `EFAULT` unless every
-    /// entry lies inside memory (the buffers they point to are checked as they are used).
-    pub fn iovecs(&mut self, at: u64, count: u64) -> Res<Iovecs> {
-        if count > 0 {
-            self.slice(at, count.checked_mul(8).ok_or(errno::FAULT)?)?;
+    /// The iovec (or ciovec) array of `count` entries at `at`, in place: `EFAULT` unless
+    /// every entry lies inside memory (the buffers they point to are checked as they
+    /// are used). One test: an empty array is checked as if at 0 (it reads nothing, so
+    /// any address will do), and the end is summed in `u128`, where it cannot overflow.
+    pub fn iovecs(&self, at: u64, count: u64) -> Res<&[[u8; 8]]> {
+        let at = if count == 0 { 0 } else { at };
+        if u128::from(at) + u128::from(count) * 8 > self.0.len() as u128 {
+            return Err(errno::FAULT);
         }
-        Ok(Iovecs { at, count })
+        // SAFETY: the `count` entries of 8 bytes from `at` lie in memory (checked
+        // above); a byte array needs no alignment.
+        Ok(unsafe {
+            core::slice::from_raw_parts(self.0.as_ptr().add(at as usize).cast(), count as usize)
+        })
     }
 
-    /// Entry `i` of `iovecs` as `(ptr, len)`; `i` is below its count.
-    pub fn iovec(&self, iovecs: Iovecs, i: u64) -> (u64, u64) {
-        // `iovecs` checked that its entries are inside memory, so this cannot panic.
-        let at = (iovecs.at + 8 * i) as usize;
-        let mut entry = [0; 8];
-        entry.copy_from_slice(&self.0[at..at + 8]);
-        let entry = u64::from_le_bytes(entry);
-        (entry & 0xffff_ffff, entry >> 32)
-    }
-
-    /// Every entry of `iovecs` as `(ptr, len)`, copied out: a read takes them all before
-    /// it writes anything (as `readv` does), since its buffers may overlap the array.
-    pub fn iovec_list(&self, iovecs: Iovecs) -> Vec<(u64, u64)> {
-        (0..iovecs.count).map(|i| self.iovec(iovecs, i)).collect()
+    /// Every entry of the iovec array of `count` entries at `at` as `(ptr, len)`,
+    /// copied out: a read takes them all before it writes anything (as `readv` does),
+    /// since its buffers may overlap the array.
+    pub fn iovec_list(&self, at: u64, count: u64) -> Res<Vec<(u64, u64)>> {
+        Ok(self.iovecs(at, count)?.iter().map(iovec).collect())
     }
 
     /// A path argument: `len` bytes at `at`, which must be UTF-8.
@@ -104,4 +109,10 @@ impl Mem<'_> {
             .map(String::from)
             .map_err(|_| errno::ILSEQ)
     }
+}
+
+/// An iovec entry (of [`Mem::iovecs`]) as `(ptr, len)`.
+pub fn iovec(entry: &[u8; 8]) -> (u64, u64) {
+    let entry = u64::from_le_bytes(*entry);
+    (entry & 0xffff_ffff, entry >> 32)
 }
