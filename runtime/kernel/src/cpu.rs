@@ -176,25 +176,6 @@ impl CpuName {
     }
 }
 
-/// Lets generated code use SSE: CR0.MP set, CR0.EM clear, CR4.OSFXSR and CR4.OSXMMEXCPT.
-/// (The kernel's own Rust code is soft-float and never touches XMM registers.)
-pub fn enable_sse() {
-    // SAFETY: changing only the FPU/SSE control bits; paging and protection bits are kept.
-    unsafe {
-        asm!(
-            "mov {t}, cr0",
-            "and {t}, ~(1 << 2)", // EM: no x87 emulation
-            "or {t}, 1 << 1",     // MP: WAIT honours TS
-            "mov cr0, {t}",
-            "mov {t}, cr4",
-            "or {t}, (1 << 9) | (1 << 10)", // OSFXSR | OSXMMEXCPT
-            "mov cr4, {t}",
-            t = out(reg) _,
-            options(nomem, nostack),
-        )
-    }
-}
-
 /// Reads the time-stamp counter.
 pub fn rdtsc() -> u64 {
     let (lo, hi): (u32, u32);

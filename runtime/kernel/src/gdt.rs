@@ -14,8 +14,10 @@ pub const KERNEL_CODE: u16 = 0x08;
 pub const KERNEL_DATA: u16 = 0x10;
 /// The code and data descriptors. `boot` loads a GDT with the same two at the same
 /// selectors before entering Rust, so switching to this GDT needs no segment reload.
-pub const CODE_DESCRIPTOR: u64 = 0x00af_9a00_0000_ffff;
-pub const DATA_DESCRIPTOR: u64 = 0x00cf_9200_0000_ffff;
+/// Their accessed bit is already set: the CPU would otherwise write it into the GDT
+/// on the first load of each.
+pub const CODE_DESCRIPTOR: u64 = 0x00af_9b00_0000_ffff;
+pub const DATA_DESCRIPTOR: u64 = 0x00cf_9300_0000_ffff;
 const TSS_SELECTOR: u16 = 0x18;
 
 /// IST slot (1-based, as in the IDT gate) of ordinary exceptions.

@@ -122,7 +122,6 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
         println!(" (run QEMU with the CPU model in targets/, e.g. -cpu qemu64,+ssse3,...)");
         exit::exit(ExitStatus::BootError);
     }
-    cpu::enable_sse();
 
     frames::init(info, paging::kernel_end());
     if let Err(e) = paging::init(info) {
