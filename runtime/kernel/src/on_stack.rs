@@ -17,6 +17,8 @@ pub fn high_water(base: *const u8, len: usize) -> usize {
 /// # Safety
 /// `top` must be the 16-byte aligned top of mapped, writable memory that nothing else
 /// uses while `f` runs, with a guard page at its bottom.
+// Inlined into its callers (each runs it once per program): no call seam to translate.
+#[inline(always)]
 pub unsafe fn run_on<F: FnOnce() -> R, R>(top: *mut u8, f: F) -> R {
     let mut call = Call {
         f: Some(f),

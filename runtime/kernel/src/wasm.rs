@@ -138,7 +138,12 @@ pub fn run(bundle: &Bundle<'static>, name: &str, args: Vec<String>) -> ExitStatu
             return ExitStatus::BootError;
         }
     };
-    let options = CmdLine::parse(crate::start::cmdline()).options();
+    let line = crate::start::cmdline();
+    // An empty command line (QEMU without `-append`, the common case) has no options:
+    // none is looked for (a first step through the words of "" is code run for nothing).
+    let options = CmdLine::parse(line)
+        .options()
+        .take(if line.is_empty() { 0 } else { usize::MAX });
     let wasi = match Wasi::for_image(args, options, bundle) {
         Ok(w) => Rc::new(w),
         Err(e) => {

@@ -363,16 +363,22 @@ pub struct Template<'a> {
 
 /// What [`Template::read`] finds damaged, by bit of its damage mask, in the order it
 /// reports them (the lowest bit set wins).
-const DAMAGE: [&str; 5] = [
+const DAMAGE: [&str; 7] = [
     "start or entry function",
     "trap code",
     "reference to a missing function",
     "type tag",
+    "a global's type tag, or its reference to a missing function",
+    "a table's type tag, or its items out of range",
     "items out of range",
 ];
 
 impl<'a> Template<'a> {
-    /// Reads the template in `bytes` (as the image holds it: 8-byte aligned).
+    /// Reads the template in `bytes` (as the image holds it: 8-byte aligned). May be
+    /// inlined, with [`Self::read`], into the kernel's one call (a template is read once
+    /// per program at boot: no call seams, and the checked template is built in place
+    /// instead of copied out).
+    #[inline]
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, TemplateError> {
         // SAFETY: every bit pattern is a valid `u64`; `align_to` only hands out the
         // aligned middle part, and a misaligned start is refused below.
@@ -388,6 +394,7 @@ impl<'a> Template<'a> {
     /// This runs at boot, where under an emulator every distinct branch costs its
     /// translation, so each check sets a bit of a damage mask (see [`DAMAGE`]) instead
     /// of branching, and the mask is tested once.
+    #[inline]
     pub fn read(words: &'a [u64]) -> Result<Self, TemplateError> {
         let header = words
             .first_chunk::<HEADER>()
@@ -439,18 +446,14 @@ impl<'a> Template<'a> {
         damage |= u32::from((trap_word != 0) & trap.is_none()) << 1;
         damage |= u32::from(t.items.iter().any(|&r| r > funcs)) << 2;
         damage |= u32::from(t.results.iter().any(|&r| r >= types)) << 3;
-        for g in t.globals {
-            // A `funcref` global's value is a reference like an item.
-            damage |= u32::from((g[0] == funcref) & (g[2] > funcs)) << 2;
-            damage |= u32::from(g[0] >= types) << 3;
-        }
-        for tb in t.tables {
-            damage |= u32::from(tb[0] >= types) << 3;
-            damage |= u32::from(!fits(tb[3], tb[1])) << 4;
-        }
-        for e in t.elems {
-            damage |= u32::from(!fits(e[1], e[2])) << 4;
-        }
+        // Loops that stop at the first damaged record: unlike ones gathering every
+        // record's bits, they are not vectorised, so an empty list is one branch.
+        // A `funcref` global's value is a reference like an item.
+        let bad_global = |g: &[u64; 3]| (g[0] >= types) | ((g[0] == funcref) & (g[2] > funcs));
+        damage |= u32::from(t.globals.iter().any(bad_global)) << 4;
+        let bad_table = |tb: &[u64; 4]| (tb[0] >= types) | !fits(tb[3], tb[1]);
+        damage |= u32::from(t.tables.iter().any(bad_table)) << 5;
+        damage |= u32::from(t.elems.iter().any(|e| !fits(e[1], e[2]))) << 6;
         if damage != 0 {
             return Err(TemplateError::Damaged(
                 DAMAGE[damage.trailing_zeros() as usize],

@@ -85,12 +85,12 @@ impl Files {
         };
         Self {
             tree,
-            fds: Vec::from([
+            fds: alloc::vec![
                 Some(Fd::Stdin),
                 Some(Fd::Stdout),
                 Some(Fd::Stderr),
                 Some(root),
-            ]),
+            ],
         }
     }
 
