@@ -391,6 +391,12 @@ extern "C" {
     static __wasm_stack_guard: u8;
 }
 
+/// The kernel image's first byte.
+pub fn kernel_start() -> u64 {
+    // SAFETY: only the address of the linker symbol is taken.
+    unsafe { addr_of(&__kernel_start) }
+}
+
 /// The first byte after the kernel image (bss and stacks included).
 pub fn kernel_end() -> u64 {
     // SAFETY: only the address of the linker symbol is taken.

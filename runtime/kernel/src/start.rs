@@ -123,7 +123,7 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
         exit::exit(ExitStatus::BootError);
     }
 
-    frames::init(info, paging::kernel_end());
+    frames::init(info, paging::kernel_start(), paging::kernel_end());
     if let Err(e) = paging::init(info) {
         boot_error(format_args!("cannot build the page tables: {e:?}"));
     }
