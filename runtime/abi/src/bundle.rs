@@ -139,9 +139,11 @@ fn take_u32(bytes: &mut &[u8]) -> Option<u32> {
 
 /// `bytes` as text if it is UTF-8. ASCII (every name xtask writes for programs) is
 /// recognised by one short loop before the general check: the kernel reads these names at
-/// boot, where an emulator pays for each distinct block of code it runs.
+/// boot, where an emulator pays for each distinct block of code it runs (a loop that
+/// stops at the first non-ASCII byte is not vectorised: fewer blocks than one that ORs
+/// every byte).
 fn utf8(bytes: &[u8]) -> Option<&str> {
-    if bytes.iter().fold(0, |high, &b| high | b) < 0x80 {
+    if bytes.iter().all(|&b| b < 0x80) {
         // SAFETY: every byte is ASCII, so the bytes are UTF-8.
         return Some(unsafe { core::str::from_utf8_unchecked(bytes) });
     }

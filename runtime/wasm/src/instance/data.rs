@@ -86,13 +86,15 @@ pub struct InstanceData {
 }
 
 impl InstanceData {
-    /// An instance of `shape` in `store` whose functions, signature ids, tables, memory
-    /// and globals are still to be set; its VM context already points at its parts, at
-    /// the stack limit and back at the instance.
+    /// An instance of `shape` in `store`, of `module` (if it keeps one) and working on
+    /// the WASI world `wasi` (if it has one), whose functions, signature ids, tables,
+    /// memory and globals are still to be set; its VM context already points at its
+    /// parts, at the stack limit and back at the instance.
     pub(crate) fn new(
         store: &Store,
         shape: Shape,
         module: Option<Rc<CompiledModule>>,
+        wasi: Option<Rc<Wasi>>,
     ) -> Box<InstanceData> {
         let platform = store.platform();
         let stack_limit = store.machine.stack_limit();
@@ -107,7 +109,7 @@ impl InstanceData {
             elems: Vec::new(),
             data: Vec::new(),
             module,
-            wasi: None,
+            wasi,
             platform,
         });
         let base = data.block.as_ptr() as u64;

@@ -97,7 +97,7 @@ pub fn instantiate(
         tables: info.tables.len(),
         globals: info.globals.len(),
     };
-    let mut data = InstanceData::new(store, shape, Some(module.clone()));
+    let mut data = InstanceData::new(store, shape, Some(module.clone()), None);
     for (id, t) in data.sig_ids_mut().iter_mut().zip(&info.types) {
         *id = store.sig_id(t);
     }
@@ -235,8 +235,21 @@ pub fn instantiate_template(
         ));
     }
     let damaged = || InstantiateError::Resource("the instance template is damaged".into());
-    let mut data = InstanceData::new(store, template.shape(), None);
-    data.sig_ids_mut().copy_from_slice(template.sig_ids);
+    // The template's instance, the only one its store may hold, takes the store's WASI
+    // world (a move: no reference count to raise, no empty one to drop).
+    let wasi = store.wasi.take();
+    let mut data = InstanceData::new(store, template.shape(), None, wasi);
+    let sig_ids = data.sig_ids_mut();
+    debug_assert_eq!(sig_ids.len(), template.sig_ids.len());
+    // SAFETY: the block has room for as many ids as the template's (its shape is the
+    // template's), and the template's words are not the instance's block.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            template.sig_ids.as_ptr(),
+            sig_ids.as_mut_ptr(),
+            sig_ids.len(),
+        )
+    };
     let vmctx = data.vmctx();
     for (f, &[code, sig_id]) in data.funcs_mut().iter_mut().zip(template.funcs) {
         *f = FuncRef {
@@ -310,7 +323,6 @@ pub fn instantiate_template(
                 .push(items.iter().map(|&r| reference(r)).collect());
         }
     }
-    data.wasi = store.wasi.clone();
     let inst = data.adopt(store);
     if let Some(start) = template.start() {
         call(store, inst, start, &mut []).map_err(InstantiateError::Trap)?;

@@ -218,6 +218,8 @@ impl Drop for CodeRegion {
 pub struct Store {
     /// How generated code is run on this platform.
     pub machine: &'static dyn Machine,
+    /// The machine's platform, asked once (each instantiation needs it).
+    platform: &'static dyn Platform,
     pub(crate) memories: Vec<Box<Memory>>,
     pub(crate) tables: Vec<Box<Table>>,
     pub(crate) globals: Vec<Box<Global>>,
@@ -234,9 +236,11 @@ impl Store {
     /// An empty store whose code runs on `machine`, with room for the one instance and
     /// memory most stores hold (allocated at their final size: growing a list runs
     /// more code, which costs translation at boot under an emulator).
+    #[inline]
     pub fn new(machine: &'static dyn Machine) -> Self {
         Store {
             machine,
+            platform: machine.platform(),
             memories: Vec::with_capacity(1),
             tables: Vec::new(),
             globals: Vec::new(),
@@ -251,13 +255,14 @@ impl Store {
 
     /// Sets the WASI world the runtime's WASI functions work on for instances created
     /// from now on.
+    #[inline]
     pub fn set_wasi(&mut self, wasi: Rc<Wasi>) {
         self.wasi = Some(wasi);
     }
 
     /// The platform the store's memories live on.
     pub fn platform(&self) -> &'static dyn Platform {
-        self.machine.platform()
+        self.platform
     }
 
     /// The store-wide id of a signature (equal signatures get equal ids).
