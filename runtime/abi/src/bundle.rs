@@ -124,19 +124,6 @@ pub struct Bundle<'a> {
     kind_counts: [u32; KINDS],
 }
 
-fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-    if bytes.len() < n {
-        return None;
-    }
-    let (head, tail) = bytes.split_at(n);
-    *bytes = tail;
-    Some(head)
-}
-
-fn take_u32(bytes: &mut &[u8]) -> Option<u32> {
-    take(bytes, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
 /// `bytes` as text if it is UTF-8. ASCII (every name xtask writes for programs) is
 /// recognised by one short loop before the general check: the kernel reads these names at
 /// boot, where an emulator pays for each distinct block of code it runs (a loop that
@@ -152,35 +139,42 @@ fn utf8(bytes: &[u8]) -> Option<&str> {
 
 /// Reads the entry at the front of `bytes`. Never inlined: [`Bundle::parse`] and
 /// [`Bundle::entries`] share one copy, which a kernel under emulation translates once.
+/// Each length is tested once (the kind and the name's length are read together).
 #[inline(never)]
 fn next_entry<'a>(bytes: &mut &'a [u8], index: u32) -> Result<Entry<'a>, BundleError> {
     let truncated = BundleError::Truncated(index);
-    let kind_byte = take(bytes, 1).ok_or(truncated)?[0];
+    let (&[kind_byte, l0, l1, l2, l3], rest) = bytes.split_first_chunk().ok_or(truncated)?;
     let kind = EntryKind::from_u8(kind_byte).ok_or(BundleError::UnknownKind {
         index,
         kind: kind_byte,
     })?;
-    let name_len = take_u32(bytes).ok_or(truncated)? as usize;
-    let name = take(bytes, name_len).ok_or(truncated)?;
+    let name_len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
+    let (name, rest) = rest.split_at_checked(name_len).ok_or(truncated)?;
     let name = utf8(name).ok_or(BundleError::BadName(index))?;
-    let data_len = take_u32(bytes).ok_or(truncated)? as usize;
-    let data = take(bytes, data_len).ok_or(truncated)?;
+    let (&data_len, rest) = rest.split_first_chunk::<4>().ok_or(truncated)?;
+    let data_len = u32::from_le_bytes(data_len) as usize;
+    let (data, rest) = rest.split_at_checked(data_len).ok_or(truncated)?;
+    *bytes = rest;
     Ok(Entry { kind, name, data })
 }
 
 impl<'a> Bundle<'a> {
     /// Reads and checks a whole bundle.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, BundleError> {
-        let mut rest = bytes;
-        if take(&mut rest, MAGIC.len()) != Some(&MAGIC[..]) {
+        // The header in one piece: one length test, the magic compared as one word.
+        let (header, entries) = bytes
+            .split_first_chunk::<16>()
+            .ok_or(BundleError::BadMagic)?;
+        let [magic, version, count] = [&header[..8], &header[8..12], &header[12..]];
+        if u64::from_le_bytes(magic.try_into().unwrap()) != u64::from_le_bytes(*MAGIC) {
             return Err(BundleError::BadMagic);
         }
-        let version = take_u32(&mut rest).ok_or(BundleError::BadMagic)?;
+        let version = u32::from_le_bytes(version.try_into().unwrap());
         if version != VERSION {
             return Err(BundleError::UnsupportedVersion(version));
         }
-        let count = take_u32(&mut rest).ok_or(BundleError::BadMagic)?;
-        let entries = rest;
+        let count = u32::from_le_bytes(count.try_into().unwrap());
+        let mut rest = entries;
         let mut last_run = None;
         let mut kind_counts = [0; KINDS];
         for index in 0..count {

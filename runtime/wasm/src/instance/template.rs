@@ -380,12 +380,13 @@ impl<'a> Template<'a> {
     /// instead of copied out).
     #[inline]
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, TemplateError> {
-        // SAFETY: every bit pattern is a valid `u64`; `align_to` only hands out the
-        // aligned middle part, and a misaligned start is refused below.
-        let (before, words, after) = unsafe { bytes.align_to::<u64>() };
-        if !before.is_empty() || !after.is_empty() {
+        // Whole words from an aligned start, in one test.
+        if !(bytes.as_ptr() as usize | bytes.len()).is_multiple_of(8) {
             return Err(TemplateError::BadMagic);
         }
+        // SAFETY: the bytes are whole `u64`s from an 8-byte aligned start (checked
+        // above), and every bit pattern is a valid `u64`.
+        let words = unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast(), bytes.len() / 8) };
         Self::read(words)
     }
 
@@ -399,11 +400,12 @@ impl<'a> Template<'a> {
         let header = words
             .first_chunk::<HEADER>()
             .ok_or(TemplateError::BadMagic)?;
-        if header[H_MAGIC] != MAGIC {
-            return Err(TemplateError::BadMagic);
-        }
-        if header[H_VERSION] != VERSION {
-            return Err(TemplateError::UnsupportedVersion(header[H_VERSION]));
+        // Magic and version in one test (the error says which).
+        if (header[H_MAGIC] ^ MAGIC) | (header[H_VERSION] ^ VERSION) != 0 {
+            return Err(match header[H_MAGIC] {
+                MAGIC => TemplateError::UnsupportedVersion(header[H_VERSION]),
+                _ => TemplateError::BadMagic,
+            });
         }
         // Where each kind's records end, in `u128`: no product or sum overflows.
         let mut ends = [0u128; RECORD_WORDS.len()];
