@@ -91,11 +91,7 @@ impl Frames {
     /// not use the bump pointer up).
     fn bump(&mut self, count: u64) -> Option<u64> {
         while self.current < self.range_count {
-            let end = self.ranges[self.current].1;
-            if self.next + count * PAGE_SIZE <= end {
-                let frame = self.next;
-                self.next += count * PAGE_SIZE;
-                self.in_use += count;
+            if let Some(frame) = self.bump_in_current(count) {
                 return Some(frame);
             }
             if count > 1 {
@@ -107,6 +103,20 @@ impl Frames {
             }
         }
         None
+    }
+
+    /// Takes `count` frames at the bump pointer if the current range has them (an
+    /// exhausted allocator's current slot is an empty range).
+    #[inline(always)]
+    fn bump_in_current(&mut self, count: u64) -> Option<u64> {
+        let end = self.ranges.get(self.current)?.1;
+        if self.next + count * PAGE_SIZE > end {
+            return None;
+        }
+        let frame = self.next;
+        self.next += count * PAGE_SIZE;
+        self.in_use += count;
+        Some(frame)
     }
 
     /// Takes `count` frames from the end of the first range after the current one that
@@ -176,6 +186,17 @@ pub fn alloc_zeroed() -> Option<u64> {
 pub fn alloc_contiguous(count: u64) -> Option<u64> {
     let mut f = FRAMES.lock();
     f.take_run(count).or_else(|| f.bump(count))
+}
+
+/// `count` contiguous frames for the heap, asked for at boot before any other run: the
+/// front of the RAM after the image when it has them, taken inline (an emulator then
+/// translates neither [`alloc_contiguous`] nor the bump loop, which a boot whose
+/// programs need no other run never runs), else as [`alloc_contiguous`] finds them.
+// Called once, by `heap::init`: inlined there (see `start`).
+#[inline(always)]
+pub fn alloc_boot_run(count: u64) -> Option<u64> {
+    let first = FRAMES.lock().bump_in_current(count);
+    first.or_else(|| alloc_contiguous(count))
 }
 
 /// Gives back `count` contiguous frames from [`alloc_contiguous`], kept whole for the next

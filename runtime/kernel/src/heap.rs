@@ -164,7 +164,7 @@ static HEAP: LockedHeap = LockedHeap(Mutex::new(Heap {
 #[inline(always)]
 pub fn init(ram_bytes: u64) -> Option<()> {
     let size = (ram_bytes / 4).clamp(MIN_HEAP, MAX_HEAP) & !(PAGE_SIZE - 1);
-    let base = frames::alloc_contiguous(size / PAGE_SIZE)? as usize;
+    let base = frames::alloc_boot_run(size / PAGE_SIZE)? as usize;
     let small = size as usize / SMALL_SHARE;
     // The frames are fresh, identity mapped read+write, and owned by the heap from now on.
     let mut heap = HEAP.0.lock();
