@@ -209,6 +209,40 @@ impl Drop for CodeRegion {
     }
 }
 
+/// Boxed objects a store owns (their addresses stay put): the first in place, the rest
+/// in a list. Most stores hold one instance and one memory, so they allocate no list
+/// (at boot under an emulator, each allocation is code to translate).
+pub(crate) struct Owned<T> {
+    first: Option<Box<T>>,
+    rest: Vec<Box<T>>,
+}
+
+impl<T> Owned<T> {
+    const fn new() -> Self {
+        Owned {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    /// Takes `object` (its address does not change).
+    pub(crate) fn push(&mut self, object: Box<T>) {
+        match self.first {
+            None => self.first = Some(object),
+            Some(_) => self.rest.push(object),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// The objects, in the order they came.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.first.iter().chain(&self.rest).map(|b| &**b)
+    }
+}
+
 /// Owner of everything instances point into. Every object is boxed so its address stays
 /// fixed while generated code and other instances hold pointers to it.
 #[allow(
@@ -220,34 +254,32 @@ pub struct Store {
     pub machine: &'static dyn Machine,
     /// The machine's platform, asked once (each instantiation needs it).
     platform: &'static dyn Platform,
-    pub(crate) memories: Vec<Box<Memory>>,
+    pub(crate) memories: Owned<Memory>,
     pub(crate) tables: Vec<Box<Table>>,
     pub(crate) globals: Vec<Box<Global>>,
     pub(crate) host_funcs: Vec<Box<HostFunc>>,
     pub(crate) host_refs: Vec<Box<FuncRef>>,
     pub(crate) code: Vec<CodeRegion>,
-    pub(crate) instances: Vec<Box<super::data::InstanceData>>,
+    pub(crate) instances: Owned<super::data::InstanceData>,
     signatures: Vec<FuncType>,
     /// The WASI world of the program the store runs, if it has one.
     pub(crate) wasi: Option<Rc<Wasi>>,
 }
 
 impl Store {
-    /// An empty store whose code runs on `machine`, with room for the one instance and
-    /// memory most stores hold (allocated at their final size: growing a list runs
-    /// more code, which costs translation at boot under an emulator).
+    /// An empty store whose code runs on `machine`.
     #[inline]
     pub fn new(machine: &'static dyn Machine) -> Self {
         Store {
             machine,
             platform: machine.platform(),
-            memories: Vec::with_capacity(1),
+            memories: Owned::new(),
             tables: Vec::new(),
             globals: Vec::new(),
             host_funcs: Vec::new(),
             host_refs: Vec::new(),
             code: Vec::new(),
-            instances: Vec::with_capacity(1),
+            instances: Owned::new(),
             signatures: Vec::new(),
             wasi: None,
         }
