@@ -155,7 +155,7 @@ struct Gate {
 /// Present, ring 0, 64-bit interrupt gate (interrupts stay off inside the handler).
 const INTERRUPT_GATE: u8 = 0x8e;
 
-static IDT: BootCell<[Gate; 32]> = BootCell::new();
+static IDT: BootCell<[Gate; 32]> = BootCell::zeroed();
 
 #[repr(C, packed)]
 struct DescriptorPointer {
@@ -163,32 +163,38 @@ struct DescriptorPointer {
     base: u64,
 }
 
-/// Vectors that get the separate "fatal" IST stack: NMI, #DF and #MC can arrive while an
-/// ordinary exception is already using its stack.
+/// Vectors that get the separate "fatal" IST stack, as a bit mask: NMI (2), #DF (8) and
+/// #MC (18) can arrive while an ordinary exception is already using its stack.
+const FATAL_VECTORS: u32 = (1 << 2) | (1 << 8) | (1 << 18);
+
+/// The IST slot of `vector` (below 32), without a branch.
 fn ist_for(vector: usize) -> u8 {
-    match vector {
-        2 | 8 | 18 => gdt::IST_FATAL,
-        _ => gdt::IST_FAULT,
-    }
+    let fatal = (FATAL_VECTORS >> vector) & 1;
+    gdt::IST_FAULT + (gdt::IST_FATAL - gdt::IST_FAULT) * fatal as u8
 }
 
-/// Builds and loads the IDT.
+/// Builds the IDT in place (one loop, no copy) and loads it.
 // Called once, by `kiln_main`: inlined there (see `start`).
 #[inline(always)]
 pub fn init() {
-    let idt = IDT.set(core::array::from_fn(|vector| {
-        // SAFETY: the stub table is a constant array built by the assembler above.
-        let handler = unsafe { kiln_exception_stubs[vector] };
-        Gate {
-            offset_low: handler as u16,
-            selector: gdt::KERNEL_CODE,
-            ist: ist_for(vector),
-            attributes: INTERRUPT_GATE,
-            offset_mid: (handler >> 16) as u16,
-            offset_high: (handler >> 32) as u32,
-            reserved: 0,
+    let build = |idt: &mut [Gate; 32]| {
+        for (vector, gate) in idt.iter_mut().enumerate() {
+            // SAFETY: the stub table is a constant array built by the assembler above.
+            let handler = unsafe { kiln_exception_stubs[vector] };
+            *gate = Gate {
+                offset_low: handler as u16,
+                selector: gdt::KERNEL_CODE,
+                ist: ist_for(vector),
+                attributes: INTERRUPT_GATE,
+                offset_mid: (handler >> 16) as u16,
+                offset_high: (handler >> 32) as u32,
+                reserved: 0,
+            };
         }
-    }));
+        Ok::<(), core::convert::Infallible>(())
+    };
+    // SAFETY: `IDT` is `zeroed`, and all zero bytes are a valid (not present) `Gate`.
+    let Ok(idt) = unsafe { IDT.fill(build) };
     let pointer = DescriptorPointer {
         limit: (size_of::<[Gate; 32]>() - 1) as u16,
         base: idt.as_ptr() as u64,

@@ -42,16 +42,47 @@ impl<T> BootCell<T> {
         }
     }
 
-    /// Stores `value` and returns it. Panics if the cell was set before.
-    pub fn set(&self, value: T) -> &T {
+    /// A cell whose storage starts as zero bytes, for [`BootCell::fill`].
+    pub const fn zeroed() -> Self {
+        BootCell {
+            state: AtomicU8::new(EMPTY),
+            value: UnsafeCell::new(MaybeUninit::zeroed()),
+        }
+    }
+
+    /// Makes this the cell's one writer. Panics if the cell was set before.
+    fn claim(&self) {
         let won = self
             .state
             .compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed);
         assert!(won.is_ok(), "a boot value was set twice");
-        // SAFETY: the compare-exchange made this the only writer, and readers wait for READY.
+    }
+
+    /// Stores `value` and returns it. Panics if the cell was set before.
+    pub fn set(&self, value: T) -> &T {
+        self.claim();
+        // SAFETY: `claim` made this the only writer, and readers wait for READY.
         let value = unsafe { (*self.value.get()).write(value) };
         self.state.store(READY, Ordering::Release);
         value
+    }
+
+    /// Builds the value where it lies: `fill` gets it as [`BootCell::zeroed`] made it and
+    /// writes what it needs. For the large boot values, which built elsewhere and moved in
+    /// would cost a copy, and a zeroing first (a memset and a memcpy call each, code an
+    /// emulator translates and runs). If `fill` fails, the cell stays unset for good.
+    /// Panics if the cell was set before.
+    ///
+    /// # Safety
+    /// The cell was made by [`BootCell::zeroed`], and all zero bytes are a valid `T`.
+    pub unsafe fn fill<E>(&self, fill: impl FnOnce(&mut T) -> Result<(), E>) -> Result<&T, E> {
+        self.claim();
+        // SAFETY: `claim` made this the only writer and readers wait for READY; the caller
+        // guarantees the zero bytes `zeroed` stored are a valid `T`.
+        let value = unsafe { (*self.value.get()).assume_init_mut() };
+        fill(value)?;
+        self.state.store(READY, Ordering::Release);
+        Ok(value)
     }
 
     /// The value, once set.
@@ -63,7 +94,7 @@ impl<T> BootCell<T> {
     }
 }
 
-static BOOT_INFO: BootCell<BootInfo> = BootCell::new();
+static BOOT_INFO: BootCell<BootInfo> = BootCell::zeroed();
 
 /// The kernel command line the VMM passed (empty before the boot information is read).
 #[cfg(feature = "wasm")]
@@ -107,11 +138,10 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
     // The TSC rate is measured while the machine is set up (see `clock::begin`).
     let calibrating = clock::begin();
     // SAFETY: `start_info` is the pointer the VMM passed in ebx; the boot page tables
-    // identity-map the first GiB, where PVH loaders put the block and its data.
-    let info = match unsafe { BootInfo::read(u64::from(start_info)) } {
-        Ok(info) => BOOT_INFO.set(info),
-        Err(e) => boot_error(e),
-    };
+    // identity-map the first GiB, where PVH loaders put the block and its data. The cell
+    // is `zeroed`, and all zeros are a valid (empty) `BootInfo`.
+    let read = unsafe { BOOT_INFO.fill(|info| info.read(u64::from(start_info))) };
+    let info = read.unwrap_or_else(|e| boot_error(e));
     let cmdline = CmdLine::parse(info.cmdline());
     let selftest = apply_options(&cmdline);
 

@@ -52,7 +52,8 @@ impl Region {
     }
 }
 
-/// What the kernel keeps from `hvm_start_info`.
+/// What the kernel keeps from `hvm_start_info`. All zero bytes are a valid, empty one
+/// (every field is an integer or an array of them): [`BootInfo::read`] fills one in place.
 pub struct BootInfo {
     regions: [Region; MAX_REGIONS],
     region_count: usize,
@@ -64,14 +65,15 @@ pub struct BootInfo {
 }
 
 impl BootInfo {
-    /// Reads the block at physical address `paddr` (identity mapped during boot).
+    /// Reads the block at physical address `paddr` (identity mapped during boot) into
+    /// `self`, which must be all zeros.
     ///
     /// # Safety
     /// `paddr` must be the `hvm_start_info` pointer the VMM passed in `ebx`, and the
     /// memory it and its memory map and command line live in must still be mapped.
     // Called once, by `kiln_main`: inlined there (see `start`).
     #[inline(always)]
-    pub unsafe fn read(paddr: u64) -> Result<BootInfo, &'static str> {
+    pub unsafe fn read(&mut self, paddr: u64) -> Result<(), &'static str> {
         // SAFETY: the caller guarantees the block is mapped; it is 8-byte aligned by the
         // PVH specification.
         let raw = unsafe { &*(paddr as *const HvmStartInfo) };
@@ -81,10 +83,7 @@ impl BootInfo {
         if raw.version < VERSION_WITH_MEMMAP || raw.memmap_entries == 0 {
             return Err("the VMM passed no memory map in hvm_start_info");
         }
-        // SAFETY: every field is an integer or an array of integers, for which all zeros
-        // is a valid value. (One `memset` where field-by-field initialisation is ~100
-        // stores, slow for an emulator to translate.)
-        let mut info: BootInfo = unsafe { core::mem::zeroed() };
+        let info = self;
         for i in 0..raw.memmap_entries as usize {
             // SAFETY: the VMM guarantees `memmap_entries` entries at `memmap_paddr`.
             let entry = unsafe { &*(raw.memmap_paddr as *const HvmMemmapEntry).add(i) };
@@ -124,7 +123,7 @@ impl BootInfo {
                 }
             }
         }
-        Ok(info)
+        Ok(())
     }
 
     /// The memory map, without zero-sized entries.
