@@ -122,7 +122,11 @@ impl InstanceData {
         ctx[abi::VMCTX_TABLES as usize / 8] = at(shape.tables_at());
         ctx[abi::VMCTX_GLOBALS as usize / 8] = at(shape.globals_at());
         ctx[abi::VMCTX_RUNTIME as usize / 8] = &mut *data as *mut InstanceData as u64;
-        data.block[..VMCTX_WORDS].copy_from_slice(&ctx);
+        // SAFETY: the block starts with the context's words (`Shape` puts the parts after
+        // them), and `ctx` is not the block.
+        unsafe {
+            core::ptr::copy_nonoverlapping(ctx.as_ptr(), data.part_mut(0, VMCTX_WORDS), VMCTX_WORDS)
+        };
         data
     }
 

@@ -173,7 +173,9 @@ pub type TrapRecorder = extern "sysv64" fn(u32, u64, u64) -> u64;
 /// The platform's recorder, called by the trap path through this cell.
 static RECORDER: AtomicUsize = AtomicUsize::new(0);
 
-/// Installs the platform's trap recorder (once, before any code runs).
+/// Installs the platform's trap recorder (once, before any code runs). May be inlined:
+/// one store.
+#[inline]
 pub fn set_trap_recorder(recorder: TrapRecorder) {
     RECORDER.store(recorder as usize, Ordering::Release);
 }
