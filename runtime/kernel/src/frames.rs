@@ -14,6 +14,7 @@
 //! 2 MiB of it makes the host clear a whole 2 MiB page (0.2-0.5 ms): frames handed out
 //! after the heap's run would each open another 2 MiB.
 
+use crate::lock::lock;
 use crate::paging::PAGE_SIZE;
 use crate::start_info::{BootInfo, RAM};
 use spin::Mutex;
@@ -62,7 +63,7 @@ static FRAMES: Mutex<Frames> = Mutex::new(Frames {
 // Called once, by `kiln_main`: inlined there (see `start`).
 #[inline(always)]
 pub fn init(info: &BootInfo, image_start: u64, image_end: u64) {
-    let mut f = FRAMES.lock();
+    let mut f = lock(&FRAMES);
     for r in info.regions().iter().filter(|r| r.kind == RAM) {
         let low_start = r.start.max(PAGE_SIZE).next_multiple_of(PAGE_SIZE);
         let low_end = r.end().min(image_start) & !(PAGE_SIZE - 1);
@@ -154,7 +155,7 @@ impl Frames {
 /// One frame with unspecified contents: a freed one, else one from below the image, else
 /// a fresh one after it.
 pub fn alloc() -> Option<u64> {
-    let mut f = FRAMES.lock();
+    let mut f = lock(&FRAMES);
     if f.free_head != 0 {
         let frame = f.free_head;
         // SAFETY: a freed frame is identity-mapped RAM owned by the free list; its first
@@ -184,7 +185,7 @@ pub fn alloc_zeroed() -> Option<u64> {
 /// is large enough, else fresh frames.
 #[inline]
 pub fn alloc_contiguous(count: u64) -> Option<u64> {
-    let mut f = FRAMES.lock();
+    let mut f = lock(&FRAMES);
     f.take_run(count).or_else(|| f.bump(count))
 }
 
@@ -195,7 +196,7 @@ pub fn alloc_contiguous(count: u64) -> Option<u64> {
 // Called once, by `heap::init`: inlined there (see `start`).
 #[inline(always)]
 pub fn alloc_boot_run(count: u64) -> Option<u64> {
-    let first = FRAMES.lock().bump_in_current(count);
+    let first = lock(&FRAMES).bump_in_current(count);
     first.or_else(|| alloc_contiguous(count))
 }
 
@@ -206,7 +207,7 @@ pub fn alloc_boot_run(count: u64) -> Option<u64> {
 /// The frames must have come from this allocator and must no longer be mapped or used.
 #[cfg(any(feature = "som", feature = "selftest"))]
 pub unsafe fn free_run(start: u64, count: u64) {
-    let mut f = FRAMES.lock();
+    let mut f = lock(&FRAMES);
     if f.run_count < MAX_RUNS {
         let i = f.run_count;
         f.runs[i] = (start, count);
@@ -226,7 +227,7 @@ pub unsafe fn free_run(start: u64, count: u64) {
 /// # Safety
 /// `frame` must have come from this allocator and must no longer be mapped or used.
 pub unsafe fn free(frame: u64) {
-    let mut f = FRAMES.lock();
+    let mut f = lock(&FRAMES);
     // SAFETY: the caller hands the frame over; RAM is identity mapped and writable.
     unsafe { *(frame as *mut u64) = f.free_head };
     f.free_head = frame;
@@ -235,6 +236,6 @@ pub unsafe fn free(frame: u64) {
 
 /// (frames in use, frames managed).
 pub fn usage() -> (u64, u64) {
-    let f = FRAMES.lock();
+    let f = lock(&FRAMES);
     (f.in_use, f.total)
 }

@@ -17,6 +17,7 @@
 //! once the small part is used up. A block's address says which part it came from.
 
 use crate::frames;
+use crate::lock::lock;
 use crate::paging::PAGE_SIZE;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
@@ -137,13 +138,13 @@ struct LockedHeap(Mutex<Heap>);
 unsafe impl GlobalAlloc for LockedHeap {
     #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.0.lock().alloc(layout)
+        lock(&self.0).alloc(layout)
     }
 
     #[inline(never)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: the caller's contract is `Heap::dealloc`'s.
-        unsafe { self.0.lock().dealloc(ptr, layout) }
+        unsafe { lock(&self.0).dealloc(ptr, layout) }
     }
 }
 
@@ -167,7 +168,7 @@ pub fn init(ram_bytes: u64) -> Option<()> {
     let base = frames::alloc_boot_run(size / PAGE_SIZE)? as usize;
     let small = size as usize / SMALL_SHARE;
     // The frames are fresh, identity mapped read+write, and owned by the heap from now on.
-    let mut heap = HEAP.0.lock();
+    let mut heap = lock(&HEAP.0);
     heap.small_start = base;
     heap.small_end = base + small;
     heap.next = base;
@@ -178,7 +179,7 @@ pub fn init(ram_bytes: u64) -> Option<()> {
 
 /// (bytes in use, heap size).
 pub fn usage() -> (usize, usize) {
-    let heap = HEAP.0.lock();
+    let heap = lock(&HEAP.0);
     let large_size = heap.large.size().max(heap.large_size);
     (
         heap.small_used + heap.large.used(),

@@ -38,6 +38,8 @@ mod heap;
 #[cfg(target_os = "none")]
 mod idt;
 #[cfg(target_os = "none")]
+mod lock;
+#[cfg(target_os = "none")]
 mod log;
 #[cfg(all(
     target_os = "none",

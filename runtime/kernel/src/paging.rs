@@ -9,6 +9,7 @@
 //! W^X holds by construction: mappings are made from `kiln_abi::Protection`, which has no
 //! writable+executable value, and EFER.NXE is on, so no page is ever both.
 
+use crate::lock::lock;
 use crate::start_info::{BootInfo, RAM};
 use crate::{boot, cpu, frames};
 use kiln_abi::Protection;
@@ -314,7 +315,7 @@ pub fn init(info: &BootInfo) -> Result<(), MapError> {
     // SAFETY: the new tables map the image (running code, stacks, statics) and all RAM at
     // the same addresses as the boot tables did.
     unsafe { cpu::set_cr3(pt.pml4) };
-    *KERNEL_SPACE.lock() = Some(pt);
+    *lock(&KERNEL_SPACE) = Some(pt);
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `kiln_abi::Platform` on bare metal: serial console, TSC/RTC clocks, RDSEED/RDRAND, and
 //! memory regions managed through the kernel's page tables.
 
+use crate::lock::lock;
 use crate::paging::{MapError, KERNEL_SPACE, PAGE_SIZE};
 use crate::{clock, cpu, exit, frames, serial};
 use alloc::vec::Vec;
@@ -33,7 +34,7 @@ static REGIONS: Mutex<Regions> = Mutex::new(Regions {
 static FALLBACK_RNG: Mutex<u64> = Mutex::new(0);
 
 fn fallback_random() -> u64 {
-    let mut state = FALLBACK_RNG.lock();
+    let mut state = lock(&FALLBACK_RNG);
     if *state == 0 {
         *state = cpu::rdtsc() | 1;
     }
@@ -78,7 +79,7 @@ impl KernelPlatform {
     pub fn map_run(&self, addr: *mut u8, phys: u64, len: usize) -> Result<(), MemoryError> {
         let (addr, len) = (addr as u64, len as u64);
         Self::check_range(addr, len)?;
-        let mut space = KERNEL_SPACE.lock();
+        let mut space = lock(&KERNEL_SPACE);
         let pt = space.as_mut().ok_or(MemoryError::OutOfMemory)?;
         pt.map_run(addr, phys, len / PAGE_SIZE, Protection::ReadWrite)
             .map_err(map_error)
@@ -95,13 +96,13 @@ impl KernelPlatform {
     /// to `frame`.
     fn end_region(&self, addr: u64, len: u64, frame: &mut dyn FnMut(u64)) {
         let len = len.next_multiple_of(PAGE_SIZE);
-        let mut regions = REGIONS.lock();
+        let mut regions = lock(&REGIONS);
         let Some(i) = regions.live.iter().position(|&r| r == (addr, len)) else {
             return;
         };
         regions.live.swap_remove(i);
         drop(regions);
-        if let Some(pt) = KERNEL_SPACE.lock().as_mut() {
+        if let Some(pt) = lock(&KERNEL_SPACE).as_mut() {
             // Region pages are always small pages, so this cannot fail. The region's
             // (now empty) page tables are kept: its address range is never handed out again.
             let _ = pt.unmap_range(addr, addr + len, frame);
@@ -113,7 +114,7 @@ impl KernelPlatform {
         if !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
             return Err(MemoryError::BadRange);
         }
-        let regions = REGIONS.lock();
+        let regions = lock(&REGIONS);
         let inside = regions.live.iter().any(|&(start, rlen)| {
             addr >= start && addr.checked_add(len).is_some_and(|end| end <= start + rlen)
         });
@@ -155,7 +156,7 @@ impl Platform for KernelPlatform {
         if len == 0 {
             return Err(MemoryError::BadRange);
         }
-        let mut regions = REGIONS.lock();
+        let mut regions = lock(&REGIONS);
         let start = regions.next;
         let end = start
             .checked_add(len)
@@ -174,7 +175,7 @@ impl Platform for KernelPlatform {
     fn protect(&self, addr: *mut u8, len: usize, prot: Protection) -> Result<(), MemoryError> {
         let (addr, len) = (addr as u64, len as u64);
         Self::check_range(addr, len)?;
-        let mut space = KERNEL_SPACE.lock();
+        let mut space = lock(&KERNEL_SPACE);
         let pt = space.as_mut().ok_or(MemoryError::OutOfMemory)?;
         if prot == Protection::None {
             // SAFETY: each frame was mapped only here and is now unmapped.
