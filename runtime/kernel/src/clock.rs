@@ -11,6 +11,7 @@
 use crate::port::{inb, outb};
 use crate::start::BootCell;
 use crate::{cpu, rtc};
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Once;
 
 const PIT_HZ: u64 = 1_193_182;
@@ -51,12 +52,14 @@ impl Source {
 
 struct Calibration {
     tsc_hz: u64,
-    /// Nanoseconds per TSC tick as a 32.32 fixed-point number.
-    ns_per_tick_32: u64,
     source: Source,
 }
 
 static CALIBRATION: BootCell<Calibration> = BootCell::new();
+/// Nanoseconds per TSC tick as a 32.32 fixed-point number, set by [`init`] (0 before:
+/// every time reads as 0). A plain word, read without a check: every clock reading
+/// converts with it, and each check would be one more branch for an emulator.
+static NS_PER_TICK_32: AtomicU64 = AtomicU64::new(0);
 /// RTC seconds and monotonic ns read at the same moment, for the wall clock.
 static WALL_BASE: Once<(u64, u64)> = Once::new();
 
@@ -213,27 +216,21 @@ pub fn init(calibrating: Calibrating) -> Result<(), &'static str> {
         Calibrating::Pit(start) => (pit_finish(start).ok_or(NO_RATE)?, Source::Pit),
         Calibrating::NoPit => return Err(NO_RATE),
     };
-    CALIBRATION.set(Calibration {
-        tsc_hz,
-        ns_per_tick_32: ((1_000_000_000u128 << 32) / u128::from(tsc_hz)) as u64,
-        source,
-    });
+    CALIBRATION.set(Calibration { tsc_hz, source });
+    let ns_per_tick_32 = ((1_000_000_000u128 << 32) / u128::from(tsc_hz)) as u64;
+    NS_PER_TICK_32.store(ns_per_tick_32, Ordering::Relaxed);
     Ok(())
-}
-
-fn calibration() -> &'static Calibration {
-    CALIBRATION.get().expect("clock::init runs at boot")
 }
 
 /// TSC ticks per second and how that was found.
 pub fn tsc_rate() -> (u64, Source) {
-    let c = calibration();
+    let c = CALIBRATION.get().expect("clock::init runs at boot");
     (c.tsc_hz, c.source)
 }
 
-/// Converts TSC ticks to nanoseconds.
+/// Converts TSC ticks to nanoseconds (0 before [`init`]).
 pub fn ticks_to_ns(ticks: u64) -> u64 {
-    ((u128::from(ticks) * u128::from(calibration().ns_per_tick_32)) >> 32) as u64
+    ((u128::from(ticks) * u128::from(NS_PER_TICK_32.load(Ordering::Relaxed))) >> 32) as u64
 }
 
 /// Nanoseconds since the CPU was reset (the TSC counts from reset). Never goes back.

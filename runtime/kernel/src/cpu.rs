@@ -151,23 +151,20 @@ impl CpuName {
     }
 
     /// The name up to its first NUL without padding (spaces), or "unknown" if it is not
-    /// printable ASCII. One pass, kept a loop: this runs once, at boot, where an emulator
-    /// pays for translating each block of code far more than for running it, and
-    /// `black_box` hides the trip count so that the compiler does not unroll it 48 times.
+    /// printable ASCII. One pass without a branch in its body (the first NUL ends the
+    /// name by a mask, not a break), kept a loop: this runs once, at boot, where an
+    /// emulator pays for translating each block of code far more than for running it,
+    /// and `black_box` hides the length so that the compiler does not unroll it.
     pub fn as_str(&self) -> &str {
-        let (mut start, mut end, mut printable) = (usize::MAX, 0, true);
-        for i in 0..core::hint::black_box(self.bytes.len()) {
-            let b = self.bytes[i];
-            if b == 0 {
-                break;
-            }
-            if b != b' ' {
-                start = start.min(i);
-                end = i + 1;
-            }
-            printable &= (b' '..=b'~').contains(&b);
+        let (mut start, mut end, mut bad, mut live) = (self.bytes.len(), 0, 0, 1);
+        for (i, &b) in core::hint::black_box(&self.bytes[..]).iter().enumerate() {
+            live &= usize::from(b != 0);
+            let shown = live & usize::from(b != b' ');
+            start = start.min(i | (shown.wrapping_sub(1)));
+            end = end.max((i + 1) * shown);
+            bad |= live & usize::from(!(b' '..=b'~').contains(&b));
         }
-        if !printable {
+        if bad != 0 {
             return "unknown";
         }
         let text = self.bytes.get(start..end).unwrap_or_default();
