@@ -13,6 +13,7 @@ use crate::platform::KernelPlatform;
 use crate::println;
 use crate::serial;
 use crate::serial::Piece::{Num, Text};
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -42,12 +43,17 @@ pub struct Outcome {
     pub tier: &'static str,
 }
 
+/// A program argument: borrowed from the image (its name, its default arguments: no
+/// copy to make as it starts) or from the command line (a copy of its own).
+type Arg = Cow<'static, str>;
+
 /// Runs one program entry with its arguments (the program's name first, as a
 /// command line would have it).
-fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: Vec<String>) -> Outcome {
+fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: Vec<Arg>) -> Outcome {
     match entry.kind {
         #[cfg(feature = "som")]
         EntryKind::SomRun => {
+            let args: Vec<String> = args.into_iter().map(Cow::into_owned).collect();
             let status = crate::som::run(bundle, entry.name, &args);
             if last_running() {
                 // The machine powers off next: freeing the list is code run only for that.
@@ -113,11 +119,11 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
         let last = Some(index) == bundle.last_run();
         LAST_RUNNING.store(last, Ordering::Relaxed);
         // Arguments from the command line replace the ones the image was built with.
-        let mut args = alloc::vec![String::from(entry.name)];
+        let mut args = alloc::vec![Arg::Borrowed(entry.name)];
         if !program_args.is_empty() {
-            args.extend_from_slice(program_args);
+            args.extend(program_args.iter().map(|a| Arg::Owned(a.clone())));
         } else if !entry.data.is_empty() {
-            args.extend(entry.words().map(String::from));
+            args.extend(entry.words().map(Arg::Borrowed));
         }
         let start = clock::monotonic_ns();
         let outcome = run_entry(&bundle, &entry, args);

@@ -25,7 +25,6 @@ use crate::cmdline::CmdLine;
 use crate::wasm_machine::{self, MACHINE};
 use crate::{log, on_stack, println};
 use alloc::rc::Rc;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kiln_abi::bundle::Bundle;
@@ -34,7 +33,7 @@ use kiln_wasm::instance::descriptor;
 use kiln_wasm::instance::instantiate::{self, InstantiateError};
 use kiln_wasm::instance::template::{Template, ENTRY_POINTS};
 use kiln_wasm::instance::{Store, Trap, Value};
-use kiln_wasm::wasi::Wasi;
+use kiln_wasm::wasi::{Arg, Wasi};
 
 /// Native stack of WASM programs.
 const WASM_STACK: usize = 1 << 20;
@@ -126,7 +125,7 @@ fn same_name(a: &str, b: &str) -> bool {
 
 /// Runs the image's module `name` with `args` (its name first), the environment from
 /// the kernel command line's `env=KEY=VALUE` options and the bundle's files.
-pub fn run(bundle: &Bundle<'static>, name: &str, args: Vec<String>) -> ExitStatus {
+pub fn run(bundle: &Bundle<'static>, name: &str, args: Vec<Arg>) -> ExitStatus {
     let Some(record) = records().iter().find(|r| same_name(r.name(), name)) else {
         println!("kiln: the image has no compiled WASM module `{name}`");
         return ExitStatus::BootError;

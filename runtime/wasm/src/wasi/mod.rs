@@ -25,6 +25,7 @@ mod tests;
 pub mod tree;
 
 use crate::Type;
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -191,11 +192,15 @@ impl Clock {
     }
 }
 
+/// A program argument: text of the image (a program's name, its default arguments)
+/// borrowed, so starting a program copies none of it, or text of its own.
+pub type Arg = Cow<'static, str>;
+
 /// The state of a WASI program: its arguments, environment and open files.
 #[derive(Debug, Default)]
 pub struct Wasi {
     /// `argv`, program name first.
-    args: Vec<String>,
+    args: Vec<Arg>,
     /// `environ`, as `KEY=VALUE` strings.
     env: Vec<String>,
     files: RefCell<Files>,
@@ -205,7 +210,7 @@ impl Wasi {
     /// A program with arguments `args` (its name first), no environment and an empty tree.
     pub fn new(args: Vec<String>) -> Self {
         Self {
-            args,
+            args: args.into_iter().map(Cow::Owned).collect(),
             ..Self::default()
         }
     }
@@ -230,7 +235,7 @@ impl Wasi {
     // to translate).
     #[inline(always)]
     pub fn for_image<'a>(
-        args: Vec<String>,
+        args: Vec<Arg>,
         cmdline_options: impl Iterator<Item = (&'a str, &'a str)>,
         bundle: &Bundle<'static>,
     ) -> Result<Self, TreeError> {
@@ -322,15 +327,16 @@ impl Wasi {
 }
 
 /// `*_sizes_get`: the count and the total size with NUL terminators.
-fn sizes(mem: &mut Mem<'_>, list: &[String], count: u64, size: u64) -> Res {
+fn sizes(mem: &mut Mem<'_>, list: &[impl AsRef<str>], count: u64, size: u64) -> Res {
     mem.put_u32(count, list.len() as u32)?;
-    mem.put_u32(size, list.iter().map(|s| s.len() as u32 + 1).sum())
+    mem.put_u32(size, list.iter().map(|s| s.as_ref().len() as u32 + 1).sum())
 }
 
 /// `*_get`: pointers into a buffer of NUL-terminated strings.
-fn strings(mem: &mut Mem<'_>, list: &[String], ptrs: u64, buf: u64) -> Res {
+fn strings(mem: &mut Mem<'_>, list: &[impl AsRef<str>], ptrs: u64, buf: u64) -> Res {
     let mut at = buf;
     for (i, s) in list.iter().enumerate() {
+        let s = s.as_ref();
         mem.put_u32(ptrs + 4 * i as u64, at as u32)?;
         let dst = mem.slice(at, s.len() as u64 + 1)?;
         dst[..s.len()].copy_from_slice(s.as_bytes());
