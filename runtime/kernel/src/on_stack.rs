@@ -1,5 +1,7 @@
 //! Running a closure on another native stack, and how much of a stack was used.
 
+use core::mem::{ManuallyDrop, MaybeUninit};
+
 /// Bytes of the `len`-byte stack at `base` that were ever written: scans from the bottom
 /// for the first non-zero word, so it means something for a stack that started zeroed.
 pub fn high_water(base: *const u8, len: usize) -> usize {
@@ -21,8 +23,8 @@ pub fn high_water(base: *const u8, len: usize) -> usize {
 #[inline(always)]
 pub unsafe fn run_on<F: FnOnce() -> R, R>(top: *mut u8, f: F) -> R {
     let mut call = Call {
-        f: Some(f),
-        result: None,
+        f: ManuallyDrop::new(f),
+        result: MaybeUninit::uninit(),
     };
     let arg = &mut call as *mut Call<F, R> as *mut u8;
     let entry = trampoline::<F, R> as extern "C" fn(*mut u8);
@@ -43,20 +45,29 @@ pub unsafe fn run_on<F: FnOnce() -> R, R>(top: *mut u8, f: F) -> R {
             clobber_abi("C"),
         );
     }
-    call.result.expect("the closure ran on the stack")
+    // SAFETY: the trampoline ran (the call above always makes it) and wrote the result.
+    unsafe { call.result.assume_init() }
 }
 
 /// The closure to run and the slot for its result, passed to the trampoline by address.
+/// No `Option`s: the trampoline runs exactly once, so neither needs a test (a branch is
+/// a block to translate at boot under an emulator).
 struct Call<F, R> {
-    f: Option<F>,
-    result: Option<R>,
+    /// Taken (run) by the trampoline.
+    f: ManuallyDrop<F>,
+    /// Written by the trampoline.
+    result: MaybeUninit<R>,
 }
 
 /// Entered on the new stack: runs the closure and stores its result.
 extern "C" fn trampoline<F: FnOnce() -> R, R>(arg: *mut u8) {
-    // SAFETY: `run_on` passes a pointer to its live `Call<F, R>`.
-    let call = unsafe { &mut *(arg as *mut Call<F, R>) };
-    if let Some(f) = call.f.take() {
-        call.result = Some(f());
-    }
+    // SAFETY: `run_on` passes a pointer to its live `Call<F, R>` and calls this once,
+    // so the closure is taken once.
+    let f = unsafe {
+        let call = &mut *(arg as *mut Call<F, R>);
+        ManuallyDrop::take(&mut call.f)
+    };
+    let result = f();
+    // SAFETY: as above; the closure is done with the `Call` (it cannot see it).
+    unsafe { (*(arg as *mut Call<F, R>)).result.write(result) };
 }
