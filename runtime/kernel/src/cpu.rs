@@ -155,6 +155,8 @@ impl CpuName {
     /// name by a mask, not a break), kept a loop: this runs once, at boot, where an
     /// emulator pays for translating each block of code far more than for running it,
     /// and `black_box` hides the length so that the compiler does not unroll it.
+    // Called once, by `kiln_main`: inlined there (see `start`).
+    #[inline(always)]
     pub fn as_str(&self) -> &str {
         let (mut start, mut end, mut bad, mut live) = (self.bytes.len(), 0, 0, 1);
         for (i, &b) in core::hint::black_box(&self.bytes[..]).iter().enumerate() {

@@ -32,27 +32,26 @@ pub fn init() {
 const FIFO_DEPTH: usize = 16;
 
 /// Sends bytes, turning `\n` into `\r\n` for terminals. Waits for an empty transmit
-/// FIFO once per 16 bytes rather than per byte: port reads are slow under emulation.
-/// Never inlined: one copy serves the kernel's lines and the programs' output, so an
-/// emulator translates it once.
+/// FIFO once per 15 or 16 bytes rather than per byte: port reads are slow under
+/// emulation. A byte and the `\r` that may precede it go after one check for room for
+/// both, so the loop has one wait and two writes. Never inlined: one copy serves the
+/// kernel's lines and the programs' output, so an emulator translates it once.
 #[inline(never)]
 pub fn write_bytes(bytes: &[u8]) {
     let mut room = 0;
-    let mut put = |byte: u8| {
-        if room == 0 {
+    for &b in bytes {
+        if room < 2 {
             while inb(LINE_STATUS) & LINE_STATUS_TX_EMPTY == 0 {
                 core::hint::spin_loop();
             }
             room = FIFO_DEPTH;
         }
-        outb(DATA, byte);
-        room -= 1;
-    };
-    for &b in bytes {
         if b == b'\n' {
-            put(b'\r');
+            outb(DATA, b'\r');
+            room -= 1;
         }
-        put(b);
+        outb(DATA, b);
+        room -= 1;
     }
 }
 
@@ -85,21 +84,41 @@ pub fn print_line(pieces: &[Piece]) {
     for piece in pieces {
         match *piece {
             Piece::Text(text) => write_bytes(text.as_bytes()),
-            Piece::Num(value, digits) => {
-                // Digits from the last: at least one, and at least `digits`.
-                let mut buf = [0u8; 20];
-                let mut at = buf.len();
-                let mut rest = value;
-                while at > 0 && (at == buf.len() || rest != 0 || buf.len() - at < digits) {
-                    at -= 1;
-                    buf[at] = b'0' + (rest % 10) as u8;
-                    rest /= 10;
-                }
-                write_bytes(&buf[at..]);
-            }
+            Piece::Num(value, digits) => write_bytes(Digits::new(value, digits).as_bytes()),
         }
     }
     write_bytes(b"\n");
+}
+
+/// A number's decimal digits, zero-padded: at least one, and at least the width asked.
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    /// All 20 digit places are filled (u64::MAX has 20 digits), from the last, in one
+    /// loop without a branch in its body; the places before the first significant digit
+    /// or the width are then left out.
+    fn new(value: u64, width: usize) -> Digits {
+        let mut buf = [0u8; 20];
+        let mut rest = value;
+        let mut shown = width.clamp(1, buf.len());
+        for (place, digit) in buf.iter_mut().enumerate().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            // The place of a nonzero rest is significant: this digit and those after it.
+            shown = shown.max((20 - place) * usize::from(rest != 0));
+            rest /= 10;
+        }
+        Digits {
+            buf,
+            start: 20 - shown,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
 }
 
 /// The console as a `core::fmt::Write` sink.
