@@ -305,7 +305,7 @@ pub fn instantiate_template(
         // SAFETY: the bytes lie in the blob (checked above).
         let bytes = unsafe { data_blob.get_unchecked(from as usize..(from + len) as usize) };
         if passive {
-            data.data.resize(i, Vec::new());
+            data.data.resize_with(i, Vec::new);
             data.data.push(bytes.to_vec());
         } else {
             // SAFETY: the destination lies in the memory (checked above), which the
@@ -318,7 +318,7 @@ pub fn instantiate_template(
     }
     for (i, items) in template.elems().enumerate() {
         if let Some(items) = items {
-            data.elems.resize(i, Vec::new());
+            data.elems.resize_with(i, Vec::new);
             data.elems
                 .push(items.iter().map(|&r| reference(r)).collect());
         }
