@@ -255,7 +255,32 @@ fn fill(table: &mut [u64; 512], base: u64, from: u64, to: u64, bits: u64) {
     let mut page = from.max(base);
     let end = to.min(base + HUGE_PAGE_SIZE);
     while page < end {
-        table[((page - base) / PAGE_SIZE) as usize] = page | bits;
+        // The page lies in the table's 2 MiB: the mask only spares a bounds check.
+        table[((page - base) / PAGE_SIZE) as usize & 511] = page | bits;
+        page += PAGE_SIZE;
+    }
+}
+
+/// Sets the entries of `table` (the page table of the 2 MiB at `base`) for the image's
+/// pages in it: each maps itself with the rights of its section (`rx` text, `ro` rodata,
+/// `rw` the rest), a guard page not at all. One loop whose body picks without branching:
+/// the image's steps take this one call each, where a call per section and a table walk
+/// per guard page were more code for an emulator to translate.
+#[inline(never)]
+fn fill_image(table: &mut [u64; 512], base: u64, l: &Layout, [rx, ro, rw]: [u64; 3]) {
+    let mut page = l.kernel_start.max(base);
+    let end = l.kernel_end.min(base + HUGE_PAGE_SIZE);
+    let [g0, g1, g2, g3] = l.guards;
+    while page < end {
+        let bits = if page < l.text_end {
+            rx
+        } else if page < l.rodata_end {
+            ro
+        } else {
+            rw
+        };
+        let guard = (page == g0) | (page == g1) | (page == g2) | (page == g3);
+        table[((page - base) / PAGE_SIZE) as usize & 511] = (page | bits) * u64::from(!guard);
         page += PAGE_SIZE;
     }
 }
@@ -264,8 +289,8 @@ fn fill(table: &mut [u64; 512], base: u64, from: u64, to: u64, bits: u64) {
 ///
 /// Each RAM region is mapped read+write in 2 MiB steps (page 0 left out): a step wholly
 /// inside the region and clear of the image is one 2 MiB page, any other gets a page
-/// table, filled with the region's whole pages ([`fill`]). Then the image's steps are
-/// filled by section over that, and its guard pages cleared. Few code paths and tight
+/// table, filled with the region's whole pages ([`fill`]). Then the image's pages are
+/// set over that by section, its guard pages cleared ([`fill_image`]). Few code paths and tight
 /// loops: this runs once, under an emulator that pays for each distinct block it
 /// translates and each block it runs.
 // Called once, by `kiln_main`: inlined there (see `start`).
@@ -301,16 +326,8 @@ pub fn init(info: &BootInfo) -> Result<(), MapError> {
     }
     let mut step = image_start;
     while step < image_end {
-        let table = pt.leaf_table(step)?;
-        fill(table, step, l.kernel_start, l.text_end, rx);
-        fill(table, step, l.text_end, l.rodata_end, ro);
-        fill(table, step, l.rodata_end, l.kernel_end, rw);
+        fill_image(pt.leaf_table(step)?, step, &l, [rx, ro, rw]);
         step += HUGE_PAGE_SIZE;
-    }
-    // `black_box`: a loop, not four unrolled copies of its body for an emulator to
-    // translate. The WASM guard is at 0 in an image without it: page 0, unmapped anyway.
-    for &guard in core::hint::black_box(&l.guards[..]) {
-        pt.leaf_table(guard & !(HUGE_PAGE_SIZE - 1))?[index(guard, 1)] = 0;
     }
     // SAFETY: the new tables map the image (running code, stacks, statics) and all RAM at
     // the same addresses as the boot tables did.
