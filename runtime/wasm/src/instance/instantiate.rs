@@ -372,13 +372,16 @@ fn initialise(inst: Instance, info: &ModuleInfo) -> Result<(), Trap> {
 }
 
 /// Calls function `func` of `inst` with `slots` holding the arguments (and, on return,
-/// the results); `slots` must be long enough for both.
+/// the results); `slots` must be long enough for both. May be inlined (a lookup and a
+/// call: no seam worth a call of its own).
+#[inline]
 pub fn call(store: &Store, inst: Instance, func: u32, slots: &mut [u64]) -> Result<(), Trap> {
     let f = inst.data().funcs()[func as usize];
     call_ref(store, &f, slots)
 }
 
 /// Calls the function `f` refers to, which must belong to `store`.
+#[inline]
 pub fn call_ref(store: &Store, f: &FuncRef, slots: &mut [u64]) -> Result<(), Trap> {
     // SAFETY: FuncRefs are built by instantiation or Store::host_func and point into the
     // store; `slots` is sized by the caller for the function's type.
