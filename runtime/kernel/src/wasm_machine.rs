@@ -55,11 +55,15 @@ pub struct KernelMachine;
 /// The one machine every store of the kernel uses.
 pub static MACHINE: KernelMachine = KernelMachine;
 
-/// Called by the trap path with the trap; returns the jump slot's stack pointer.
+/// Called by the trap path with the trap; returns the jump slot's stack pointer. An exit
+/// (`proc_exit`, the way most WASI programs end) keeps no backtrace: nothing reports
+/// one, and walking the frames is code an emulator would translate for nothing.
 extern "sysv64" fn record_trap(code: u32, pc: u64, frame: u64) -> u64 {
     LAST_CODE.store(code, Ordering::Relaxed);
     LAST_PC.store(pc, Ordering::Relaxed);
-    record_backtrace(frame);
+    if code != EXIT_CODE {
+        record_backtrace(frame);
+    }
     // SAFETY: traps only happen inside `enter`, which set JMP to its live jump slot.
     unsafe { *(JMP.load(Ordering::Relaxed) as *const u64) }
 }
