@@ -1,6 +1,10 @@
 // kiln's firmware: reset vector → 32-bit protected mode → the PVH entry of the kernel
 // QEMU loaded with `-kernel`, with an `hvm_start_info` built from QEMU's fw_cfg.
 //
+// The machine state at the jump is what the PVH boot ABI asks for (32-bit flat code and
+// data segments, paging off, CR0 = PE, CR4 = 0, interrupts off, ebx = the start info),
+// except that TR is not loaded: kiln loads its own before it needs one.
+//
 // QEMU places the PVH kernel's segments in RAM itself and puts its entry point, the
 // command line and the memory map in fw_cfg; all that is left for a firmware is to read
 // those three and jump. Every fw_cfg read is one DMA transfer (one port write), so the
@@ -66,8 +70,10 @@ start16:
     cli
     // The 32-bit form: the GDT's base is above 16 MiB, beyond a 16-bit lgdt's 24 bits.
     lgdtd cs:[GDT_POINTER_IN_CS]
-    mov eax, cr0
-    or al, 1
+    // Protection on, everything else as PVH wants it: clear, but ET (hard-wired to 1).
+    // Reset leaves CD and NW set, and a hypervisor honours them: a kernel that only ORs
+    // its own bits into CR0 would run with its caches off.
+    mov eax, 0x11
     mov cr0, eax
     // A 32-bit far jump: the offset is the full linear address of start32.
     .byte 0x66, 0xea
