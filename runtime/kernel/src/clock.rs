@@ -108,8 +108,14 @@ pub struct Edge {
 
 impl Edge {
     fn tight(&self, s: &Sample) -> bool {
-        s.width <= self.narrowest.saturating_mul(2)
+        s.width <= twice(self.narrowest)
     }
+}
+
+/// `2 * width`, saturated without a branch (a bracket is never near `u64::MAX / 2`, but
+/// the warm-up starts from `u64::MAX`).
+fn twice(width: u64) -> u64 {
+    width.min(u64::MAX / 2) * 2
 }
 
 /// Programs the PIT and waits for a counter edge read tightly, or `None` if the PIT does
@@ -122,14 +128,21 @@ fn pit_start() -> Option<Edge> {
     let mut last = sample().pit;
     let mut narrowest = u64::MAX;
     // `black_box` keeps this a loop: unrolled, it would be one long block of port I/O,
-    // slow for an emulator to translate.
-    for _ in 0..core::hint::black_box(8) {
+    // slow for an emulator to translate. Tested at its end only: it runs at least once.
+    let mut warm_up = core::hint::black_box(8u32);
+    loop {
         narrowest = narrowest.min(sample().width);
+        warm_up -= 1;
+        if warm_up == 0 {
+            break;
+        }
     }
     // Start on a counter edge, read tightly, so the first partial tick is not counted.
+    // (`&`, not `&&`: one branch where two would each end a translated block.)
+    let limit = twice(narrowest);
     for _ in 0..CALIBRATION_MAX_READS {
         let s = sample();
-        let edge = s.pit != last && s.width <= narrowest.saturating_mul(2);
+        let edge = (s.pit != last) & (s.width <= limit);
         last = s.pit;
         if edge {
             return Some(Edge {
@@ -161,7 +174,7 @@ fn pit_finish(mut start: Edge) -> Option<u64> {
         // The counter counts down and wraps; the difference modulo 2^16 is the ticks passed.
         elapsed += u64::from(last.wrapping_sub(s.pit));
         last = s.pit;
-        if elapsed >= CALIBRATION_TICKS && start.tight(&s) {
+        if (elapsed >= CALIBRATION_TICKS) & start.tight(&s) {
             return Some((s.tsc - start.tsc) * PIT_HZ / elapsed);
         }
     }
