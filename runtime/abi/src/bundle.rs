@@ -137,10 +137,11 @@ fn utf8(bytes: &[u8]) -> Option<&str> {
     core::str::from_utf8(bytes).ok()
 }
 
-/// Reads the entry at the front of `bytes`. Never inlined: [`Bundle::parse`] and
-/// [`Bundle::entries`] share one copy, which a kernel under emulation translates once.
-/// Each length is tested once (the kind and the name's length are read together).
-#[inline(never)]
+/// Reads the entry at the front of `bytes`. Each length is tested once (the kind and the
+/// name's length are read together). May be inlined: the kernel's bundle is a constant of
+/// its image, so where the kernel parses it and walks its entries the compiler reads them
+/// at build time, and a boot under emulation translates none of this code.
+#[inline]
 fn next_entry<'a>(bytes: &mut &'a [u8], index: u32) -> Result<Entry<'a>, BundleError> {
     let truncated = BundleError::Truncated(index);
     let (&[kind_byte, l0, l1, l2, l3], rest) = bytes.split_first_chunk().ok_or(truncated)?;
@@ -159,8 +160,8 @@ fn next_entry<'a>(bytes: &mut &'a [u8], index: u32) -> Result<Entry<'a>, BundleE
 }
 
 impl<'a> Bundle<'a> {
-    /// Reads and checks a whole bundle. May be inlined (the kernel parses its bundle
-    /// once, at boot: no call seam, and the bundle is built in place).
+    /// Reads and checks a whole bundle. May be inlined (see `next_entry`: the kernel's
+    /// bundle is a constant of its image).
     #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, BundleError> {
         // The header in one piece: one length test, the magic compared as one word.
