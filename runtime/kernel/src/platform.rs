@@ -109,15 +109,19 @@ impl KernelPlatform {
         }
     }
 
-    /// Checks that `[addr, addr + len)` is page-aligned and inside one live region.
+    /// Checks that `[addr, addr + len)` is page-aligned and inside one live region. Each
+    /// test is one expression of `|` and `&` (one branch, not one per condition: under
+    /// an emulator, each branch ends a block to translate).
     fn check_range(addr: u64, len: u64) -> Result<(), MemoryError> {
-        if !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
+        if !(addr | len).is_multiple_of(PAGE_SIZE) {
             return Err(MemoryError::BadRange);
         }
+        let end = addr.wrapping_add(len);
         let regions = lock(&REGIONS);
-        let inside = regions.live.iter().any(|&(start, rlen)| {
-            addr >= start && addr.checked_add(len).is_some_and(|end| end <= start + rlen)
-        });
+        let inside = regions
+            .live
+            .iter()
+            .any(|&(start, rlen)| (addr >= start) & (end >= addr) & (end <= start + rlen));
         if inside {
             Ok(())
         } else {
