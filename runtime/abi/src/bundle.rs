@@ -128,7 +128,9 @@ pub struct Bundle<'a> {
 /// recognised by one short loop before the general check: the kernel reads these names at
 /// boot, where an emulator pays for each distinct block of code it runs (a loop that
 /// stops at the first non-ASCII byte is not vectorised: fewer blocks than one that ORs
-/// every byte).
+/// every byte). May be inlined, with `next_entry`, so that the compiler checks the names
+/// of a constant bundle.
+#[inline]
 fn utf8(bytes: &[u8]) -> Option<&str> {
     if bytes.iter().all(|&b| b < 0x80) {
         // SAFETY: every byte is ASCII, so the bytes are UTF-8.
