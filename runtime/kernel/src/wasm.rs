@@ -124,7 +124,10 @@ fn same_name(a: &str, b: &str) -> bool {
 }
 
 /// Runs the image's module `name` with `args` (its name first), the environment from
-/// the kernel command line's `env=KEY=VALUE` options and the bundle's files.
+/// the kernel command line's `env=KEY=VALUE` options and the bundle's files. May be
+/// inlined into its one caller, which has the image's bundle as a constant: what this
+/// asks of the bundle (whether it has files) is then settled at build time.
+#[inline]
 pub fn run(bundle: &Bundle<'static>, name: &str, args: Vec<Arg>) -> ExitStatus {
     let Some(record) = records().iter().find(|r| same_name(r.name(), name)) else {
         println!("kiln: the image has no compiled WASM module `{name}`");
@@ -177,7 +180,9 @@ extern "C" {
 static ON_WASM_STACK: AtomicBool = AtomicBool::new(false);
 
 /// Runs `f` on the WASM programs' native stack, prepared for generated code in `code`.
-/// Not reentrant: `f` must not call it again.
+/// Not reentrant: `f` must not call it again. Inlined into its callers (each runs it
+/// once per program): no call seam to translate.
+#[inline(always)]
 pub(crate) fn on_wasm_stack<R>(code: (u64, u64), f: impl FnOnce() -> R) -> R {
     assert!(
         !ON_WASM_STACK.swap(true, Ordering::Acquire),

@@ -58,6 +58,7 @@ pub struct Tree {
 }
 
 impl Default for Tree {
+    #[inline]
     fn default() -> Self {
         Self {
             nodes: alloc::vec![Node::Dir {
@@ -81,14 +82,23 @@ fn components(path: &str) -> Result<Vec<&str>, TreeError> {
 }
 
 impl Tree {
-    /// The tree of the `File` entries of an image bundle (names are guest paths).
+    /// The tree of the `File` entries of an image bundle (names are guest paths). Most
+    /// images carry no files: then the entries are not walked at all, and the test for
+    /// that may be inlined (where the bundle is a constant, the kernel's, the compiler
+    /// settles it at build time).
+    #[inline]
     pub fn from_bundle(bundle: &Bundle<'static>) -> Result<Self, TreeError> {
+        if bundle.count_of(EntryKind::File) == 0 {
+            return Ok(Self::default());
+        }
+        Self::with_files_of(bundle)
+    }
+
+    /// The tree of a bundle's `File` entries, which it has.
+    fn with_files_of(bundle: &Bundle<'static>) -> Result<Self, TreeError> {
         let mut tree = Self::default();
-        // Most images carry no files: then the entries are not walked at all.
-        if bundle.count_of(EntryKind::File) > 0 {
-            for entry in bundle.of_kind(EntryKind::File) {
-                tree.add_file(entry.name, entry.data)?;
-            }
+        for entry in bundle.of_kind(EntryKind::File) {
+            tree.add_file(entry.name, entry.data)?;
         }
         Ok(tree)
     }
