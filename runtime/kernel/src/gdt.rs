@@ -4,7 +4,7 @@
 //! CPU pushes the exception frame).
 
 use crate::boot;
-use crate::start::BootCell;
+use crate::start::CpuTable;
 use core::arch::asm;
 use core::mem::size_of;
 
@@ -37,8 +37,16 @@ struct Tss {
     iomap_base: u16,
 }
 
-static TSS: BootCell<Tss> = BootCell::new();
-static GDT: BootCell<[u64; 5]> = BootCell::new();
+static TSS: CpuTable<Tss> = CpuTable::new(Tss {
+    reserved0: 0,
+    rsp: [0; 3],
+    reserved1: 0,
+    ist: [0; 7],
+    reserved2: 0,
+    reserved3: 0,
+    iomap_base: size_of::<Tss>() as u16, // no I/O permission bitmap
+});
+static GDT: CpuTable<[u64; 5]> = CpuTable::new([0; 5]);
 
 #[repr(C, packed)]
 struct DescriptorPointer {
@@ -54,21 +62,20 @@ fn stack_top(sym: &u8) -> u64 {
 // Called once, by `kiln_main`: inlined there (see `start`).
 #[inline(always)]
 pub fn init() {
-    let mut ist = [0u64; 7];
     // SAFETY: only the addresses of the linker-placed stack symbols are taken.
-    unsafe {
-        ist[usize::from(IST_FAULT) - 1] = stack_top(&boot::__ist_fault_top);
-        ist[usize::from(IST_FATAL) - 1] = stack_top(&boot::__ist_fatal_top);
-    }
-    let tss = TSS.set(Tss {
-        reserved0: 0,
-        rsp: [0; 3],
-        reserved1: 0,
-        ist,
-        reserved2: 0,
-        reserved3: 0,
-        iomap_base: size_of::<Tss>() as u16, // no I/O permission bitmap
-    });
+    let (fault_top, fatal_top) = unsafe {
+        (
+            stack_top(&boot::__ist_fault_top),
+            stack_top(&boot::__ist_fatal_top),
+        )
+    };
+    // SAFETY: `kiln_main` calls this once, before the TSS is loaded (`ltr` below).
+    let tss = unsafe {
+        TSS.init(|tss| {
+            tss.ist[usize::from(IST_FAULT) - 1] = fault_top;
+            tss.ist[usize::from(IST_FATAL) - 1] = fatal_top;
+        })
+    };
     let base = tss as *const Tss as u64;
     let limit = (size_of::<Tss>() - 1) as u64;
     // A 16-byte system descriptor: type 9 (available 64-bit TSS), present.
@@ -78,7 +85,9 @@ pub fn init() {
         | (((limit >> 16) & 0xf) << 48)
         | (((base >> 24) & 0xff) << 56);
     let tss_high = base >> 32;
-    let gdt = GDT.set([0, CODE_DESCRIPTOR, DATA_DESCRIPTOR, tss_low, tss_high]);
+    // SAFETY: `kiln_main` calls this once, before the GDT is loaded (`lgdt` below).
+    let gdt =
+        unsafe { GDT.init(|gdt| *gdt = [0, CODE_DESCRIPTOR, DATA_DESCRIPTOR, tss_low, tss_high]) };
     let pointer = DescriptorPointer {
         limit: (size_of::<[u64; 5]>() - 1) as u16,
         base: gdt.as_ptr() as u64,

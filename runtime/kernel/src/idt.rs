@@ -9,7 +9,7 @@
 //! Hardware interrupts stay disabled: kiln polls its devices.
 
 use crate::gdt;
-use crate::start::BootCell;
+use crate::start::CpuTable;
 use core::arch::{asm, global_asm};
 use core::mem::size_of;
 
@@ -155,7 +155,18 @@ struct Gate {
 /// Present, ring 0, 64-bit interrupt gate (interrupts stay off inside the handler).
 const INTERRUPT_GATE: u8 = 0x8e;
 
-static IDT: BootCell<[Gate; 32]> = BootCell::zeroed();
+/// A gate that is not present.
+const ABSENT: Gate = Gate {
+    offset_low: 0,
+    selector: 0,
+    ist: 0,
+    attributes: 0,
+    offset_mid: 0,
+    offset_high: 0,
+    reserved: 0,
+};
+
+static IDT: CpuTable<[Gate; 32]> = CpuTable::new([ABSENT; 32]);
 
 #[repr(C, packed)]
 struct DescriptorPointer {
@@ -191,10 +202,9 @@ pub fn init() {
                 reserved: 0,
             };
         }
-        Ok::<(), core::convert::Infallible>(())
     };
-    // SAFETY: `IDT` is `zeroed`, and all zero bytes are a valid (not present) `Gate`.
-    let Ok(idt) = unsafe { IDT.fill(build) };
+    // SAFETY: `kiln_main` calls this once, before the IDT is loaded (`lidt` below).
+    let idt = unsafe { IDT.init(build) };
     let pointer = DescriptorPointer {
         limit: (size_of::<[Gate; 32]>() - 1) as u16,
         base: idt.as_ptr() as u64,

@@ -1,5 +1,6 @@
 //! Start-up: [`kiln_main`] brings the machine up step by step, then runs what the image
-//! holds. The panic handler lives here too, and [`BootCell`], for what start-up sets once.
+//! holds. The panic handler lives here too, and [`BootCell`], for what start-up sets once,
+//! and [`CpuTable`], for the tables it builds for the CPU.
 //!
 //! The steps it calls once (`gdt::init`, `idt::init`, `clock::begin`, `BootInfo::read`,
 //! `frames::init`, `paging::init`, `heap::init`, `clock::init`, `CpuName::read`,
@@ -91,6 +92,34 @@ impl<T> BootCell<T> {
         // written again.
         (self.state.load(Ordering::Acquire) == READY)
             .then(|| unsafe { (*self.value.get()).assume_init_ref() })
+    }
+}
+
+/// A table only the CPU reads (the GDT, the TSS, the IDT): written once, by start-up,
+/// before the CPU is pointed at it, and never read or written by Rust code after. So it
+/// needs none of [`BootCell`]'s state and checks (each check a branch, and so one more
+/// block for an emulator to translate).
+pub struct CpuTable<T>(UnsafeCell<T>);
+
+// SAFETY: the one write happens in start-up, on one CPU, before anything else can see the
+// table (`CpuTable::init`'s contract); Rust code never reads it after.
+unsafe impl<T: Send> Sync for CpuTable<T> {}
+
+impl<T> CpuTable<T> {
+    pub const fn new(value: T) -> Self {
+        CpuTable(UnsafeCell::new(value))
+    }
+
+    /// Builds the table in place through `build` and returns it, for the CPU.
+    ///
+    /// # Safety
+    /// Called once, by start-up, before the table is loaded into the CPU; no other
+    /// reference to it exists.
+    pub unsafe fn init(&self, build: impl FnOnce(&mut T)) -> &T {
+        // SAFETY: the caller guarantees this is the only access so far.
+        let table = unsafe { &mut *self.0.get() };
+        build(table);
+        table
     }
 }
 
