@@ -139,6 +139,9 @@ fn boot_error(what: impl core::fmt::Display) -> ! {
 
 /// Applies the kernel's own command-line options; returns the self-test asked for.
 fn apply_options(cmdline: &CmdLine<'static>) -> Option<&'static str> {
+    if !cmdline.has_options() {
+        return None;
+    }
     let mut selftest = None;
     for (key, value) in cmdline.options() {
         match key {
