@@ -9,9 +9,8 @@
 //! counter is read by latching, so no PIT interrupt is ever needed.
 
 use crate::port::{inb, outb};
-use crate::start::BootCell;
 use crate::{cpu, rtc};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use spin::Once;
 
 const PIT_HZ: u64 = 1_193_182;
@@ -36,6 +35,7 @@ const MAX_WINDOW_TSC: u64 = 40_000_000;
 
 /// How the TSC rate was found.
 #[derive(Clone, Copy, Debug)]
+#[repr(u8)]
 pub enum Source {
     Cpuid15,
     Cpuid16,
@@ -53,15 +53,16 @@ impl Source {
     }
 }
 
-struct Calibration {
-    tsc_hz: u64,
-    source: Source,
-}
+/// The sources by their number in [`SOURCE`].
+const SOURCES: [Source; 3] = [Source::Cpuid15, Source::Cpuid16, Source::Pit];
 
-static CALIBRATION: BootCell<Calibration> = BootCell::new();
+/// TSC ticks per second, and how that was found (the source's index in [`SOURCES`]), set
+/// by [`init`]. Plain words, like the next, read without a check for being set: each
+/// check would be one more branch for an emulator.
+static TSC_HZ: AtomicU64 = AtomicU64::new(0);
+static SOURCE: AtomicU8 = AtomicU8::new(0);
 /// Nanoseconds per TSC tick as a 32.32 fixed-point number, set by [`init`] (0 before:
-/// every time reads as 0). A plain word, read without a check: every clock reading
-/// converts with it, and each check would be one more branch for an emulator.
+/// every time reads as 0). Every clock reading converts with it.
 static NS_PER_TICK_32: AtomicU64 = AtomicU64::new(0);
 /// RTC seconds and monotonic ns read at the same moment, for the wall clock.
 static WALL_BASE: Once<(u64, u64)> = Once::new();
@@ -232,16 +233,17 @@ pub fn init(calibrating: Calibrating) -> Result<(), &'static str> {
         Calibrating::Pit(start) => (pit_finish(start).ok_or(NO_RATE)?, Source::Pit),
         Calibrating::NoPit => return Err(NO_RATE),
     };
-    CALIBRATION.set(Calibration { tsc_hz, source });
+    TSC_HZ.store(tsc_hz, Ordering::Relaxed);
+    SOURCE.store(source as u8, Ordering::Relaxed);
     let ns_per_tick_32 = ((1_000_000_000u128 << 32) / u128::from(tsc_hz)) as u64;
     NS_PER_TICK_32.store(ns_per_tick_32, Ordering::Relaxed);
     Ok(())
 }
 
-/// TSC ticks per second and how that was found.
+/// TSC ticks per second and how that was found (once [`init`] has run).
 pub fn tsc_rate() -> (u64, Source) {
-    let c = CALIBRATION.get().expect("clock::init runs at boot");
-    (c.tsc_hz, c.source)
+    let source = usize::from(SOURCE.load(Ordering::Relaxed)) % SOURCES.len();
+    (TSC_HZ.load(Ordering::Relaxed), SOURCES[source])
 }
 
 /// Converts TSC ticks to nanoseconds (0 before [`init`]).

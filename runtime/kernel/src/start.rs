@@ -36,13 +36,6 @@ const READY: u8 = 2;
 unsafe impl<T: Send + Sync> Sync for BootCell<T> {}
 
 impl<T> BootCell<T> {
-    pub const fn new() -> Self {
-        BootCell {
-            state: AtomicU8::new(EMPTY),
-            value: UnsafeCell::new(MaybeUninit::uninit()),
-        }
-    }
-
     /// A cell whose storage starts as zero bytes, for [`BootCell::fill`].
     pub const fn zeroed() -> Self {
         BootCell {
@@ -57,15 +50,6 @@ impl<T> BootCell<T> {
             .state
             .compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed);
         assert!(won.is_ok(), "a boot value was set twice");
-    }
-
-    /// Stores `value` and returns it. Panics if the cell was set before.
-    pub fn set(&self, value: T) -> &T {
-        self.claim();
-        // SAFETY: `claim` made this the only writer, and readers wait for READY.
-        let value = unsafe { (*self.value.get()).write(value) };
-        self.state.store(READY, Ordering::Release);
-        value
     }
 
     /// Builds the value where it lies: `fill` gets it as [`BootCell::zeroed`] made it and
@@ -86,7 +70,9 @@ impl<T> BootCell<T> {
         Ok(value)
     }
 
-    /// The value, once set.
+    /// The value, once set. (Only the WASM runtime reads a boot value back: the command
+    /// line.)
+    #[cfg(feature = "wasm")]
     pub fn get(&self) -> Option<&T> {
         // SAFETY: READY is stored only after the value was written, and it is never
         // written again.
