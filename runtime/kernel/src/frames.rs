@@ -22,6 +22,11 @@ use spin::Mutex;
 const MAX_RANGES: usize = 16;
 /// Freed runs of contiguous frames kept whole.
 const MAX_RUNS: usize = 8;
+/// The start of the PC's legacy hole (VGA memory, option ROMs, the BIOS) that ends at
+/// 1 MiB: not RAM, whatever a memory map says (QEMU's own map has one RAM entry from 0
+/// across it; its firmwares split it, but the frames below the image must not depend on
+/// that).
+const LEGACY_HOLE: u64 = 0xa_0000;
 
 struct Frames {
     /// RAM below the image, `[low_next, low_end)`: handed out a frame at a time, first.
@@ -57,8 +62,9 @@ static FRAMES: Mutex<Frames> = Mutex::new(Frames {
     in_use: 0,
 });
 
-/// Takes the largest RAM range below `image_start` (page 0 left out: null stays unmapped)
-/// and every RAM range at or above `image_end`: the kernel image's bounds. The boot
+/// Takes the largest RAM range below `image_start` and the legacy hole (page 0 left out:
+/// null stays unmapped) and every RAM range at or above `image_end`: the kernel image's
+/// bounds. The boot
 /// information must have been copied: the VMM's structures lie below the image.
 // Called once, by `kiln_main`: inlined there (see `start`).
 #[inline(always)]
@@ -70,7 +76,7 @@ pub fn init(info: &BootInfo, image_start: u64, image_end: u64) {
     for r in info.regions() {
         let ram = r.kind == RAM;
         let low_start = r.start.max(PAGE_SIZE).next_multiple_of(PAGE_SIZE);
-        let low_end = r.end().min(image_start) & !(PAGE_SIZE - 1);
+        let low_end = r.end().min(image_start).min(LEGACY_HOLE) & !(PAGE_SIZE - 1);
         if ram && low_start < low_end && low_end - low_start > f.low_end - f.low_next {
             (f.low_next, f.low_end) = (low_start, low_end);
         }

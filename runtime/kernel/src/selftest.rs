@@ -24,12 +24,13 @@ pub fn run(name: &str) -> Result<core::convert::Infallible, &'static str> {
         "wx_exec_write" => wx_exec_write(),
         "clock" => clock_check(),
         "platform_memory" => platform_memory(),
+        "frames" => single_frames(),
         "stacks" => stacks(),
         "wx_audit" => wx_audit(),
         "panic" => deliberate_panic(),
         #[cfg(feature = "wasm")]
         "wasm_stack_guard" => crate::wasm::write_below_stack(),
-        _ => Err("unknown selftest (page_fault, invalid_opcode, stack_overflow, heap_stress, wx_write_exec, wx_exec_write, clock, platform_memory, stacks, wx_audit, panic; wasm_stack_guard with the WASM runtime)"),
+        _ => Err("unknown selftest (page_fault, invalid_opcode, stack_overflow, heap_stress, wx_write_exec, wx_exec_write, clock, platform_memory, frames, stacks, wx_audit, panic; wasm_stack_guard with the WASM runtime)"),
     }
 }
 
@@ -330,6 +331,50 @@ fn platform_memory() -> Result<core::convert::Infallible, &'static str> {
     }
     println!("platform_memory: ok");
     exit::exit(ExitStatus::Success)
+}
+
+/// Takes more single frames than the RAM below the image holds (they come from there
+/// first), checks that none lies where no RAM is usable (page 0, the legacy hole between
+/// 640 KiB and 1 MiB, the image), writes each one whole and reads it back, and frees them.
+#[inline(never)]
+fn single_frames() -> Result<core::convert::Infallible, &'static str> {
+    const COUNT: usize = 512;
+    const WORDS: usize = 4096 / 8;
+    let image = paging::kernel_start()..paging::kernel_end();
+    let mut taken = Vec::with_capacity(COUNT);
+    for _ in 0..COUNT {
+        taken.push(frames::alloc().ok_or("out of frames")?);
+    }
+    let below_image = taken.iter().filter(|&&f| f < image.start).count();
+    for (i, &frame) in taken.iter().enumerate() {
+        if frame < 4096 || (0xa_0000..0x10_0000).contains(&frame) || image.contains(&frame) {
+            println!("frames: FAILED: frame {i} at {frame:#x} is not usable RAM");
+            exit::exit(ExitStatus::Failure);
+        }
+        // SAFETY: the frame was just allocated, so nothing else uses it; RAM is identity
+        // mapped read+write.
+        let words = unsafe { core::slice::from_raw_parts_mut(frame as *mut u64, WORDS) };
+        words.fill(frame ^ i as u64);
+    }
+    for (i, &frame) in taken.iter().enumerate() {
+        // SAFETY: as above; the frame is still ours.
+        let words = unsafe { core::slice::from_raw_parts(frame as *const u64, WORDS) };
+        if words.iter().any(|&w| w != frame ^ i as u64) {
+            println!("frames: FAILED: frame {i} at {frame:#x} did not keep what was written");
+            exit::exit(ExitStatus::Failure);
+        }
+    }
+    taken.sort_unstable();
+    if taken.windows(2).any(|w| w[0] == w[1]) {
+        return Err("a frame was handed out twice");
+    }
+    for &frame in &taken {
+        // SAFETY: every frame came from `frames::alloc` and is no longer used.
+        unsafe { frames::free(frame) };
+    }
+    println!("frames: {COUNT} single frames written and read back, {below_image} below the image");
+    println!("frames: ok");
+    exit::exit(ExitStatus::Success);
 }
 
 /// Native stacks come and go with every program: makes and drops more 4 MiB stacks than
