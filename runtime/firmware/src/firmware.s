@@ -10,8 +10,9 @@
 // those three and jump. Every fw_cfg read is one DMA transfer (one port write), so the
 // whole boot is a few dozen translated blocks under TCG.
 //
-// Scratch memory is low RAM below 640 KiB, which kiln's frame allocator never hands out
-// (it starts at the end of the kernel image, above 1 MiB).
+// Scratch memory is low RAM below 640 KiB, free once the kernel has started: it copies
+// the start info, the memory map and the command line before its frame allocator hands
+// that RAM out.
 
 .set STACK_TOP,       0x7000
 .set DMA_ACCESS,      0x7000    // FWCfgDmaAccess: control, length (BE32), address (BE64)
@@ -275,15 +276,20 @@ fw_cfg_read:
     bswap eax
     mov [DMA_ACCESS + 12], eax
     // Writing the descriptor's address (big-endian; its high half is zero) starts the
-    // transfer, which QEMU completes before the write returns.
+    // transfer. The control word then says how it went: the error bit, all clear (done),
+    // or anything else (still running: the specification allows it, though QEMU today
+    // completes the transfer before the write returns).
     mov eax, DMA_ACCESS
     bswap eax
     mov dx, FW_CFG_PORT_DMA_LOW
     out dx, eax
+2:
     mov eax, [DMA_ACCESS]
     bswap eax
     test eax, FW_CFG_DMA_ERROR
     jnz dma_failed
+    test eax, eax
+    jnz 2b
     ret
 dma_failed:
     mov esi, offset dma_error
