@@ -57,9 +57,8 @@ impl Region {
 pub struct BootInfo {
     regions: [Region; MAX_REGIONS],
     region_count: usize,
-    /// Bytes of the entries that are not RAM (0) and of those that are (1), summed once
-    /// (indexed by the test, so the sum needs no branch).
-    bytes_by_ram: [u64; 2],
+    /// Usable RAM in bytes, summed once.
+    ram_bytes: u64,
     cmdline: [u8; MAX_CMDLINE],
     /// Bytes of `cmdline` that are valid UTF-8 (it is cut at the first bad byte).
     cmdline_len: usize,
@@ -88,13 +87,10 @@ impl BootInfo {
         for i in 0..raw.memmap_entries as usize {
             // SAFETY: the VMM guarantees `memmap_entries` entries at `memmap_paddr`.
             let entry = unsafe { &*(raw.memmap_paddr as *const HvmMemmapEntry).add(i) };
-            // Each entry is written to the next free slot and kept only if it is not
-            // empty, and its size added to the RAM or the other sum: no branch on either
-            // (the loop body is one block for an emulator), only on a full table.
+            if entry.size == 0 {
+                continue;
+            }
             let Some(slot) = info.regions.get_mut(info.region_count) else {
-                if entry.size == 0 {
-                    continue;
-                }
                 return Err("the VMM's memory map has too many entries");
             };
             *slot = Region {
@@ -102,8 +98,10 @@ impl BootInfo {
                 len: entry.size,
                 kind: entry.kind,
             };
-            info.region_count += usize::from(entry.size != 0);
-            info.bytes_by_ram[usize::from(entry.kind == RAM)] += entry.size;
+            info.region_count += 1;
+            if entry.kind == RAM {
+                info.ram_bytes += entry.size;
+            }
         }
         if raw.cmdline_paddr != 0 {
             let src = raw.cmdline_paddr as *const u8;
@@ -135,7 +133,7 @@ impl BootInfo {
 
     /// Total usable RAM in bytes.
     pub fn ram_bytes(&self) -> u64 {
-        self.bytes_by_ram[1]
+        self.ram_bytes
     }
 
     /// The command line (invalid UTF-8 is cut at the first bad byte).
