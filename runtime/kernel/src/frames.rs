@@ -64,39 +64,31 @@ static FRAMES: Mutex<Frames> = Mutex::new(Frames {
 
 /// Takes the largest RAM range below `image_start` and the legacy hole (page 0 left out:
 /// null stays unmapped) and every RAM range at or above `image_end`: the kernel image's
-/// bounds. The boot
-/// information must have been copied: the VMM's structures lie below the image.
+/// bounds. The boot information must have been copied: the VMM's structures lie below
+/// the image.
 // Called once, by `kiln_main`: inlined there (see `start`).
 #[inline(always)]
 pub fn init(info: &BootInfo, image_start: u64, image_end: u64) {
     let mut f = lock(&FRAMES);
-    // Few branches per region (this runs at boot, under an emulator that pays for each
-    // block it translates): a region's part after the image is written to the next free
-    // slot and kept if it is RAM and not empty; only a full table is tested.
-    for r in info.regions() {
-        let ram = r.kind == RAM;
+    for r in info.regions().iter().filter(|r| r.kind == RAM) {
         let low_start = r.start.max(PAGE_SIZE).next_multiple_of(PAGE_SIZE);
         let low_end = r.end().min(image_start).min(LEGACY_HOLE) & !(PAGE_SIZE - 1);
-        if ram && low_start < low_end && low_end - low_start > f.low_end - f.low_next {
+        if low_start < low_end && low_end - low_start > f.low_end - f.low_next {
             (f.low_next, f.low_end) = (low_start, low_end);
         }
         let start = r.start.max(image_end).next_multiple_of(PAGE_SIZE);
         let end = r.end() & !(PAGE_SIZE - 1);
-        let keep = ram && start < end;
+        if start >= end {
+            continue;
+        }
         let i = f.range_count;
         let Some(slot) = f.ranges.get_mut(i) else {
-            if keep {
-                crate::warn!(
-                    "RAM range {start:#x}..{end:#x} ignored: more than {MAX_RANGES} ranges"
-                );
-            }
+            crate::warn!("RAM range {start:#x}..{end:#x} ignored: more than {MAX_RANGES} ranges");
             continue;
         };
-        // A slot not kept is left empty (end 0): the slot after the last range must be,
-        // for `bump_in_current`.
-        *slot = (start, end * u64::from(keep));
-        f.range_count += usize::from(keep);
-        f.total += end.saturating_sub(start) / PAGE_SIZE * u64::from(keep);
+        *slot = (start, end);
+        f.range_count += 1;
+        f.total += (end - start) / PAGE_SIZE;
     }
     f.total += (f.low_end - f.low_next) / PAGE_SIZE;
     f.next = f.ranges[0].0;
