@@ -178,10 +178,13 @@ struct DescriptorPointer {
 /// #MC (18) can arrive while an ordinary exception is already using its stack.
 const FATAL_VECTORS: u32 = (1 << 2) | (1 << 8) | (1 << 18);
 
-/// The IST slot of `vector` (below 32), without a branch.
+/// The IST slot of `vector` (below 32).
 fn ist_for(vector: usize) -> u8 {
-    let fatal = (FATAL_VECTORS >> vector) & 1;
-    gdt::IST_FAULT + (gdt::IST_FATAL - gdt::IST_FAULT) * fatal as u8
+    if (FATAL_VECTORS >> vector) & 1 != 0 {
+        gdt::IST_FATAL
+    } else {
+        gdt::IST_FAULT
+    }
 }
 
 /// Builds the IDT in place (one loop, no copy) and loads it.

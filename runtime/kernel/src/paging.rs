@@ -280,7 +280,7 @@ fn fill_image(table: &mut [u64; 512], base: u64, l: &Layout, [rx, ro, rw]: [u64;
             rw
         };
         let guard = (page == g0) | (page == g1) | (page == g2) | (page == g3);
-        table[((page - base) / PAGE_SIZE) as usize & 511] = (page | bits) * u64::from(!guard);
+        table[((page - base) / PAGE_SIZE) as usize & 511] = if guard { 0 } else { page | bits };
         page += PAGE_SIZE;
     }
 }
