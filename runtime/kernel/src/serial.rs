@@ -98,8 +98,8 @@ struct Digits {
 
 impl Digits {
     /// All 20 digit places are filled (u64::MAX has 20 digits), from the last, in one
-    /// loop without a branch in its body; the places before the first significant digit
-    /// or the width are then left out.
+    /// loop whose body the compiler makes branch-free (its `if` is a select); the places
+    /// before the first significant digit or the width are then left out.
     fn new(value: u64, width: usize) -> Digits {
         let mut buf = [0u8; 20];
         let mut rest = value;
@@ -107,7 +107,9 @@ impl Digits {
         for (place, digit) in buf.iter_mut().enumerate().rev() {
             *digit = b'0' + (rest % 10) as u8;
             // The place of a nonzero rest is significant: this digit and those after it.
-            shown = shown.max((20 - place) * usize::from(rest != 0));
+            if rest != 0 {
+                shown = shown.max(20 - place);
+            }
             rest /= 10;
         }
         Digits {
