@@ -239,17 +239,7 @@ pub fn instantiate_template(
     // world (a move: no reference count to raise, no empty one to drop).
     let wasi = store.wasi.take();
     let mut data = InstanceData::new(store, template.shape(), None, wasi);
-    let sig_ids = data.sig_ids_mut();
-    debug_assert_eq!(sig_ids.len(), template.sig_ids.len());
-    // SAFETY: the block has room for as many ids as the template's (its shape is the
-    // template's), and the template's words are not the instance's block.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            template.sig_ids.as_ptr(),
-            sig_ids.as_mut_ptr(),
-            sig_ids.len(),
-        )
-    };
+    data.sig_ids_mut().copy_from_slice(template.sig_ids);
     let vmctx = data.vmctx();
     for (f, &[code, sig_id]) in data.funcs_mut().iter_mut().zip(template.funcs) {
         *f = FuncRef {
