@@ -1,8 +1,8 @@
 //! kiln's own firmware for profiles that ask for it (`firmware = "kiln"`).
 //!
-//! QEMU's default firmware for `microvm` (qboot) costs about 160 translated blocks under
+//! QEMU's default firmware for `microvm` (qboot) costs about 150 translated blocks under
 //! TCG before it reaches a PVH kernel; `runtime/firmware` goes from the reset vector to
-//! the kernel's PVH entry in about 30. This module builds it and hands QEMU its ROM
+//! the kernel's PVH entry in about 40. This module builds it and hands QEMU its ROM
 //! image through `-bios`. The image itself stays a plain PVH ELF that boots with QEMU's
 //! own firmware too (the other profiles do so).
 
