@@ -336,4 +336,23 @@ mod tests {
         );
         assert!(Bundle::parse(&header(0)).unwrap().is_empty());
     }
+
+    #[test]
+    fn every_cut_of_a_bundle_is_refused() {
+        let mut buf = [0u8; 64];
+        let mut at = 0;
+        push(&mut buf, &mut at, &header(2));
+        entry(&mut buf, &mut at, 1, "A.som", b"xyz");
+        entry(&mut buf, &mut at, 4, "/f", b"");
+        assert_eq!(Bundle::parse(&buf[..at]).unwrap().len(), 2);
+        for len in 0..at {
+            let err = Bundle::parse(&buf[..len]).unwrap_err();
+            let want = match len {
+                0..16 => BundleError::BadMagic,
+                16..33 => BundleError::Truncated(0),
+                _ => BundleError::Truncated(1),
+            };
+            assert_eq!(err, want, "cut at {len}");
+        }
+    }
 }
