@@ -656,6 +656,42 @@ mod tests {
             Err(TemplateError::Damaged(_))
         ));
         assert!(with(funcref_global, 6).is_ok());
+        // Every other check, each by the word it reads: where each kind's records start.
+        let start = |kind: usize| {
+            let counts = &b.words[H_COUNTS..H_COUNTS + kind];
+            HEADER
+                + counts
+                    .iter()
+                    .zip(RECORD_WORDS)
+                    .map(|(&n, w)| n as usize * w)
+                    .sum::<usize>()
+        };
+        let damaged = |what| Err(TemplateError::Damaged(what));
+        let bad_tag = TYPES.len() as u64;
+        assert_eq!(with(H_START, 6), damaged("start or entry function"));
+        assert_eq!(with(H_TRAP, (1 << 32) | 1), damaged("trap code"));
+        let first_result = start(7);
+        assert_eq!(with(first_result, bad_tag), damaged("type tag"));
+        let global_tag = start(2);
+        assert!(with(global_tag, bad_tag - 1).is_ok());
+        assert_eq!(
+            with(global_tag, bad_tag),
+            damaged("a global's type tag, or its reference to a missing function")
+        );
+        // Table 0: tag, 4 items, its maximum, its first item 0 (of 8).
+        let table = start(3);
+        assert_eq!(b.words[table + 1], 4);
+        let bad_table = damaged("a table's type tag, or its items out of range");
+        assert_eq!(with(table, bad_tag), bad_table);
+        assert!(with(table + 3, 4).is_ok());
+        assert_eq!(with(table + 3, 5), bad_table);
+        assert_eq!(with(table + 1, u64::MAX), bad_table);
+        // Element segment 1 (passive): its 2 items from item 4.
+        let elem = start(5) + 3;
+        assert_eq!(b.words[elem + 2], 2);
+        assert!(with(elem + 1, 6).is_ok());
+        assert_eq!(with(elem + 1, 7), damaged("items out of range"));
+        assert_eq!(with(elem + 2, u64::MAX), damaged("items out of range"));
         let bytes = b.bytes();
         assert_eq!(bytes.len(), b.words.len() * 8);
         let aligned: Vec<u64> = b.words.clone();
