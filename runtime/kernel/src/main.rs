@@ -3,8 +3,8 @@
 //! `boot` takes the CPU from the VMM's 32-bit entry to `start::kiln_main` in long mode
 //! (SSE already on), which sets up the machine in this order: serial console,
 //! GDT/TSS/IDT, boot information and command line, CPU feature check, frames, page
-//! tables, heap, clock (whose TSC
-//! measurement starts right after the IDT, so that the steps between fill its window).
+//! tables, heap, clock (whose TSC measurement starts right after the IDT, so that the
+//! steps between fill its window).
 //! Then it runs what the image holds. The language runtimes see the machine only through
 //! `kiln_abi::Platform`, which `platform` implements.
 //!
