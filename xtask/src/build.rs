@@ -11,7 +11,6 @@ use crate::{cmd, prereq, ImageOpts};
 use anyhow::{Context, Result};
 use object::{Object, ObjectSegment};
 use std::path::PathBuf;
-use std::process::Command;
 
 /// The Rust target every kiln image is built for.
 pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
@@ -116,7 +115,7 @@ pub fn build_image(opts: &ImageOpts, contents: &Contents) -> Result<BuiltImage> 
     let out_dir = target_dir().join("kiln");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
 
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cargo = cmd::cargo();
     if let Some(bundle) = &contents.bundle {
         let path = out_dir.join(format!("{name}.bundle"));
         std::fs::write(&path, bundle.to_bytes()?)

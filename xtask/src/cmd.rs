@@ -62,6 +62,11 @@ pub fn run(cmd: &mut Command, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// A `cargo` command: the cargo that runs xtask (`$CARGO`), else the one on PATH.
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
 /// Whether `program` can be found on PATH.
 pub fn on_path(program: impl AsRef<OsStr>) -> bool {
     let program = program.as_ref();

@@ -11,7 +11,6 @@ use crate::{cmd, profile};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 /// Which firmware QEMU runs before the kernel.
@@ -42,7 +41,7 @@ pub fn rom() -> Result<PathBuf> {
 }
 
 fn build() -> Result<PathBuf> {
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cargo = cmd::cargo();
     cargo.current_dir(profile::root()).args([
         "build",
         "--package",

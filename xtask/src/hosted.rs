@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 /// Builds `kiln-hosted` (release) and returns the binary's path.
 pub fn build() -> Result<PathBuf> {
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cargo = cmd::cargo();
     cargo
         .current_dir(profile::root())
         .args(["build", "--release", "--package", "kiln-hosted"]);

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -58,7 +58,7 @@ fn closing_counts(text: &str, line_prefix: &Regex) -> Option<(usize, usize)> {
 
 fn host_unit_tests(tally: &mut Tally) -> Result<()> {
     eprintln!("== host unit tests");
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cargo = cmd::cargo();
     cargo
         .current_dir(profile::root())
         .args(["test", "--workspace"])

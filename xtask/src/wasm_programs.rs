@@ -230,7 +230,7 @@ pub fn build(native: bool) -> Result<()> {
         &[&["--target", WASM_TARGET]]
     };
     for target in targets {
-        let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        let mut cargo = cmd::cargo();
         cargo
             .current_dir(profile::root().join(PROGRAMS_DIR))
             .args(["build", "--release", "--workspace"])
