@@ -154,15 +154,14 @@ pub fn compile_bytes(bytes: &[u8], path: &Path) -> Result<CompiledModule> {
     Ok(module)
 }
 
-/// The ELF relocation type and addend of compiled code's relocation `r`: `PLT32` for the
-/// target of a `call`/`jmp rel32` (opcode `e8`/`e9` just before the field), else `PC32`
-/// for a `rel32` field, `64` for an absolute one.
+/// The ELF relocation type and addend of compiled code's relocation `r`: the type its
+/// kind names (`RelocKind::elf_type`), except `PLT32` for the target of a `call`/`jmp
+/// rel32` (opcode `e8`/`e9` just before the field).
 fn code_relocation(code: &[u8], r: &Reloc) -> (elf::RelocationType, i64) {
     let opcode = (r.offset as usize).checked_sub(1).map(|at| code[at]);
     let r_type = match r.kind {
         RelocKind::Rel32 if matches!(opcode, Some(0xE8 | 0xE9)) => elf::R_X86_64_PLT32,
-        RelocKind::Rel32 => elf::R_X86_64_PC32,
-        RelocKind::Abs64 => elf::R_X86_64_64,
+        kind => elf::RelocationType(kind.elf_type()),
     };
     (r_type, r.addend)
 }
