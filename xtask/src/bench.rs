@@ -94,10 +94,11 @@ impl Subject {
         }
         Ok(())
     }
+}
 
-    fn median_exit(&mut self) -> f64 {
-        spread(&mut self.exits).1
-    }
+/// The median of `times`, in milliseconds.
+fn median(times: &mut [Duration]) -> f64 {
+    spread(times).1
 }
 
 /// `min / median / max` of `times`, or `-` when there are none.
@@ -134,21 +135,19 @@ fn boot(runs: usize, only: Option<String>) -> Result<i32> {
         let hello = build_image(&opts, &programs::contents(&hello_programs, &name)?)?;
         let floor_path = target_dir().join("kiln").join("empty-pvh-kernel.elf");
         floor::write(&floor_path)?;
-        let floor = BuiltImage::new(profile::load(&name)?, floor_path.clone())?;
-        let kiln_firmware = floor.firmware.is_some();
+        let floor = BuiltImage::new(profile::load(&name)?, floor_path)?;
+        // What kiln's firmware saves: the same empty kernel through QEMU's own.
+        let qemu_firmware = floor.firmware.is_some().then(|| BuiltImage {
+            firmware: None,
+            ..floor.clone()
+        });
         let mut subjects = vec![
             Subject::new("empty PVH kernel", floor, None),
             Subject::new("base", base, None),
             Subject::new("wasm hello", hello, Some(HELLO_LINE)),
         ];
-        if kiln_firmware {
-            // What kiln's firmware saves: the same empty kernel through QEMU's own.
-            let qemu_firmware = BuiltImage {
-                profile: profile::load(&name)?,
-                path: floor_path,
-                firmware: None,
-            };
-            subjects.push(Subject::new("empty, QEMU's fw", qemu_firmware, None));
+        if let Some(image) = qemu_firmware {
+            subjects.push(Subject::new("empty, QEMU's fw", image, None));
         }
         // Interleaved, so that drift in the machine's speed touches every image alike.
         for _ in 0..runs {
@@ -169,16 +168,16 @@ fn boot(runs: usize, only: Option<String>) -> Result<i32> {
                 spread_text(&mut s.exits),
             ));
         }
-        let floor_exit = subjects[0].median_exit();
+        let floor_exit = median(&mut subjects[0].exits);
         if subjects[0].firsts.len() != runs {
             bail!("the empty kernel's byte did not reach the serial console in every boot");
         }
-        let floor_first = spread(&mut subjects[0].firsts).1;
+        let floor_first = median(&mut subjects[0].firsts);
         report.push(format!(
             "{name:<14} kiln's own share (medians over the empty kernel's): base {:+.1} ms to exit; wasm hello {:+.1} ms to its first line, {:+.1} ms to exit",
-            subjects[1].median_exit() - floor_exit,
-            spread(&mut subjects[2].lines).1 - floor_first,
-            subjects[2].median_exit() - floor_exit,
+            median(&mut subjects[1].exits) - floor_exit,
+            median(&mut subjects[2].lines) - floor_first,
+            median(&mut subjects[2].exits) - floor_exit,
         ));
         for s in &subjects[1..3] {
             report.push(format!(

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
 
 /// A built, bootable image.
+#[derive(Clone)]
 pub struct BuiltImage {
     pub profile: Profile,
     pub path: PathBuf,
