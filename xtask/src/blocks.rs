@@ -18,9 +18,13 @@
 //! A phase an image never reaches counts 0 blocks.
 
 use crate::build::BuiltImage;
-use crate::{qemu, symbols::Symbols};
+use crate::qemu::{self, Ending};
+use crate::symbols::Symbols;
 use anyhow::{bail, Context, Result};
-use std::process::Stdio;
+use std::time::Duration;
+
+/// Longest a logged boot may take (the log slows QEMU down several times).
+const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where each phase after the firmware starts: a function name prefix.
 const PHASES: [(&str, &str); 3] = [
@@ -54,13 +58,14 @@ pub fn count(image: &BuiltImage) -> Result<Blocks> {
     let log = image.path.with_extension("in_asm.log");
     let mut qemu = qemu::command(image, "tcg", "");
     qemu.args(["-d", "in_asm", "-D"]).arg(&log);
-    let status = qemu
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .context("running QEMU with its translation log")?;
-    if status.code().is_none() {
-        bail!("QEMU was killed while logging {}", image.path.display());
+    let run = qemu::capture(qemu, TIMEOUT, None)?;
+    if run.ending != Ending::Guest(0) {
+        bail!(
+            "{} did not boot and exit cleanly with QEMU's translation log: {}\n{}",
+            image.path.display(),
+            run.ending.describe(),
+            run.output
+        );
     }
     let text = std::fs::read_to_string(&log)
         .with_context(|| format!("reading QEMU's log {}", log.display()))?;

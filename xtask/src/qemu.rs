@@ -143,7 +143,16 @@ pub fn run_captured(
     timeout: Duration,
     symbols: Option<&Symbols>,
 ) -> Result<Captured> {
-    let mut qemu = command(image, "tcg", cmdline);
+    capture(command(image, "tcg", cmdline), timeout, symbols)
+}
+
+/// Runs `qemu` (a [`command`], perhaps with more options) with no input, collecting its
+/// output until it exits or `timeout` passes.
+pub fn capture(
+    mut qemu: Command,
+    timeout: Duration,
+    symbols: Option<&Symbols>,
+) -> Result<Captured> {
     qemu.stderr(Stdio::piped());
     let (mut child, start) = spawn(qemu, Stdio::null())?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
