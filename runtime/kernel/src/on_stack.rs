@@ -1,5 +1,6 @@
 //! Running a closure on another native stack, and how much of a stack was used.
 
+use crate::log;
 use core::mem::{ManuallyDrop, MaybeUninit};
 
 /// Bytes of the `len`-byte stack at `base` that were ever written: scans from the bottom
@@ -12,6 +13,20 @@ pub fn high_water(base: *const u8, len: usize) -> usize {
         .find(|&i| unsafe { base.add(i).read_volatile() } != 0)
         .unwrap_or(words);
     (words - untouched) * 8
+}
+
+/// Zeroes the `len`-byte stack at `base` when the debug log is on, so that [`high_water`]
+/// means something after the stack is used; returns whether it did.
+///
+/// # Safety
+/// `[base, base + len)` must be a mapped, writable stack that nothing uses now.
+pub unsafe fn zero_for_high_water(base: *mut u8, len: usize) -> bool {
+    let debug = log::enabled(log::Level::Debug);
+    if debug {
+        // SAFETY: the caller guarantees the range is a mapped, writable, unused stack.
+        unsafe { core::ptr::write_bytes(base, 0, len) };
+    }
+    debug
 }
 
 /// Runs `f` on the stack whose top is `top` and returns its result.

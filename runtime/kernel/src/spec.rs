@@ -84,7 +84,6 @@ pub fn run_all(bundle: &Bundle<'static>, args: &[String]) -> ExitStatus {
     }
 }
 
-/// An instance registered under a name for imports, or the `spectest` host module.
 /// Runs the directives of one script.
 struct Runner {
     records: &'static [Record],

@@ -7,10 +7,10 @@
 //! so they still have a stack to run on). WASM programs run on a stack reserved in the
 //! image instead (`wasm.rs`).
 
+use crate::frames;
 use crate::on_stack;
 use crate::paging::PAGE_SIZE;
 use crate::platform::KernelPlatform;
-use crate::{frames, log};
 use kiln_abi::{MemoryError, Platform, Protection};
 
 /// Unmapped pages below the stack.
@@ -46,9 +46,9 @@ impl Stack {
         };
         let stack = Stack { region, len, run };
         mapped?;
-        if run.is_some() && log::enabled(log::Level::Debug) {
+        if run.is_some() {
             // SAFETY: `[base, base + size)` was just mapped read-write for this stack.
-            unsafe { core::ptr::write_bytes(base, 0, size) };
+            unsafe { on_stack::zero_for_high_water(base, size) };
         }
         Ok(stack)
     }

@@ -23,7 +23,7 @@
 
 use crate::cmdline::CmdLine;
 use crate::wasm_machine::{self, MACHINE};
-use crate::{log, on_stack, println};
+use crate::{on_stack, println};
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -195,11 +195,8 @@ pub(crate) fn on_wasm_stack<R>(code: (u64, u64), f: impl FnOnce() -> R) -> R {
         "the WASM stack is already in use"
     );
     let bottom = &raw mut __wasm_stack_bottom;
-    let debug = log::enabled(log::Level::Debug);
-    if debug {
-        // SAFETY: the stack is mapped read-write and unused (checked above).
-        unsafe { core::ptr::write_bytes(bottom, 0, WASM_STACK) };
-    }
+    // SAFETY: the stack is mapped read-write and unused (checked above).
+    let debug = unsafe { on_stack::zero_for_high_water(bottom, WASM_STACK) };
     // SAFETY: the top of the reserved stack, mapped at boot above its guard page, which
     // nothing else uses while `f` runs (checked above); it is page-aligned.
     let result = unsafe {
