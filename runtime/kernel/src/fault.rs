@@ -150,7 +150,7 @@ impl core::fmt::Display for ErrorCodeNote<'_> {
 fn in_guard_page(addr: u64) -> bool {
     paging::guard_pages()
         .iter()
-        .any(|&start| start != 0 && (start..start + paging::PAGE_SIZE).contains(&addr))
+        .any(|&start| (start..start + paging::PAGE_SIZE).contains(&addr))
 }
 
 fn print_registers(f: &ExceptionFrame) {

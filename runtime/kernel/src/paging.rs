@@ -218,16 +218,16 @@ struct Layout {
 }
 
 /// The unmapped guard pages below the kernel's stacks (boot, the two IST stacks, and the
-/// WASM programs' stack, whose address is 0 in an image without the WASM runtime).
+/// WASM programs' stack, which is the boot stack's guard again in an image without the
+/// WASM runtime).
 pub fn guard_pages() -> [u64; 4] {
-    // SAFETY: only the addresses of linker-placed symbols are taken (no reference to the
-    // WASM guard, which may be at address 0).
+    // SAFETY: only the addresses of linker-placed symbols are taken.
     unsafe {
         [
             addr_of(&boot::__boot_stack_guard),
             addr_of(&boot::__ist_guard),
             addr_of(&boot::__ist_fatal_guard),
-            (&raw const __wasm_stack_guard) as u64,
+            addr_of(&__wasm_stack_guard),
         ]
     }
 }
@@ -405,7 +405,7 @@ extern "C" {
     static __text_end: u8;
     static __rodata_end: u8;
     static __kernel_end: u8;
-    /// The guard page below the WASM programs' stack (`wasm.rs`), or 0 without one.
+    /// The guard page below the WASM programs' stack (`wasm.rs`), or the boot stack's.
     static __wasm_stack_guard: u8;
 }
 
