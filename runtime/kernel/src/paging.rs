@@ -116,33 +116,26 @@ impl PageTables {
         let mut done = 0;
         while done < count {
             let addr = virt + done * PAGE_SIZE;
-            let first = self.entry(addr, 1)?;
-            let n = (512 - index(addr, 1) as u64).min(count - done);
-            for k in 0..n {
-                // SAFETY: `first` is entry `index(addr, 1)` of a 512-entry page table and
-                // `index(addr, 1) + k < 512`.
-                let e = unsafe { &mut *first.add(k as usize) };
+            let table = self.leaf_table(addr & !(HUGE_PAGE_SIZE - 1))?;
+            let first = index(addr, 1);
+            let n = (512 - first).min((count - done) as usize);
+            for (k, e) in table[first..first + n].iter_mut().enumerate() {
                 if *e & PRESENT != 0 {
                     return Err(MapError::Conflict);
                 }
-                *e = (phys + (done + k) * PAGE_SIZE) | bits;
+                *e = (phys + (done + k as u64) * PAGE_SIZE) | bits;
             }
-            done += n;
+            done += n as u64;
         }
         Ok(())
     }
 
     /// Gives the 4 KiB page at `virt` the rights `prot`: a mapped page keeps its frame, a
-    /// page not mapped yet gets the frame `new_frame` returns (`None`: out of memory).
+    /// page not mapped yet gets a zeroed frame.
     /// One walk of the tree either way. Inlined into its one caller's loop: a call per
     /// page would be more distinct code for an emulator to translate.
     #[inline(always)]
-    pub fn set_page(
-        &mut self,
-        virt: u64,
-        prot: Protection,
-        new_frame: impl FnOnce() -> Option<u64>,
-    ) -> Result<(), MapError> {
+    pub fn set_page(&mut self, virt: u64, prot: Protection) -> Result<(), MapError> {
         let bits = leaf_bits(prot)?;
         let e = self.entry(virt, 1)?;
         // SAFETY: `entry` returned a valid entry of this tree.
@@ -151,7 +144,7 @@ impl PageTables {
                 *e = (*e & ADDRESS_MASK) | bits;
                 cpu::invlpg(virt);
             } else {
-                *e = new_frame().ok_or(MapError::OutOfMemory)? | bits;
+                *e = frames::alloc_zeroed().ok_or(MapError::OutOfMemory)? | bits;
             }
         }
         Ok(())

@@ -189,8 +189,7 @@ impl Platform for KernelPlatform {
         }
         let mut page = addr;
         while page < addr + len {
-            pt.set_page(page, prot, frames::alloc_zeroed)
-                .map_err(map_error)?;
+            pt.set_page(page, prot).map_err(map_error)?;
             page += PAGE_SIZE;
         }
         Ok(())
