@@ -6,7 +6,7 @@
 
 use super::data::InstanceData;
 use alloc::vec::Vec;
-use kiln_abi::wasm::{TrapCode, VMCTX_RUNTIME};
+use kiln_abi::wasm::TrapCode;
 
 /// Signature shared by all builtins (unused trailing arguments are ignored). Unsafe to
 /// call: the first argument must be the VM context of a live instance, as generated code
@@ -28,9 +28,9 @@ pub const TABLE: [BuiltinFn; kiln_abi::wasm::Builtin::COUNT] = [
 ];
 
 fn instance<'a>(vmctx: *mut u64) -> &'a mut InstanceData {
-    // SAFETY: generated code passes its own VM context, whose runtime slot points to the
-    // instance that owns it.
-    unsafe { &mut *(*vmctx.add(VMCTX_RUNTIME as usize / 8) as *mut InstanceData) }
+    // SAFETY: generated code passes its own VM context, of a live instance, and a builtin
+    // holds no other reference to that instance.
+    unsafe { InstanceData::from_vmctx(vmctx) }
 }
 
 /// Passive segment `seg` of an instance's list, moved out: empty once dropped, and for

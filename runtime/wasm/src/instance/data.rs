@@ -135,6 +135,18 @@ impl InstanceData {
         self.block.as_ptr() as u64
     }
 
+    /// The instance whose VM context is at `vmctx`, read from the context's runtime slot
+    /// (which `new` points back at the instance).
+    ///
+    /// # Safety
+    /// `vmctx` is the VM context of a live instance (as generated code passes its own),
+    /// and the instance is not otherwise borrowed while the result is in use.
+    pub(crate) unsafe fn from_vmctx<'a>(vmctx: *const u64) -> &'a mut InstanceData {
+        // SAFETY: the caller guarantees `vmctx` is a live instance's context, whose
+        // runtime slot holds the address of the instance owning it.
+        unsafe { &mut *(*vmctx.add(abi::VMCTX_RUNTIME as usize / 8) as *mut InstanceData) }
+    }
+
     /// Where `len` words of the block from word `at` start. Not bounds-checked: these
     /// run once per instance at boot, where the checks of safe slicing cost 15 more
     /// translated blocks.

@@ -14,7 +14,6 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
-use kiln_abi::wasm::VMCTX_RUNTIME;
 
 /// Gives the store's instances the WASI world `wasi` and answers one import per module
 /// import: [`Extern::Runtime`] for each. Fails on the first import that is not a
@@ -51,12 +50,11 @@ pub fn imports(
 pub(crate) extern "sysv64" fn dispatch(vmctx: *const u64, index: u32, slots: *mut u64) {
     let func = Func::ALL[index as usize];
     let (params, results) = (func.params().len(), func.results().len());
-    // SAFETY: the entries are only called by generated code, with its own VM context,
-    // whose runtime slot points to the instance owning it (alive while its code runs),
-    // and with at least max(params, results) slots, as the import's type (checked at
+    // SAFETY: the entries are only called by generated code, with its own VM context, of
+    // an instance alive while its code runs and not otherwise borrowed meanwhile, and with at least max(params, results) slots, as the import's type (checked at
     // compile time against `func`'s) says.
     let (inst, slots) = unsafe {
-        let inst = &*(*vmctx.add(VMCTX_RUNTIME as usize / 8) as *const InstanceData);
+        let inst = &*InstanceData::from_vmctx(vmctx);
         (
             inst,
             core::slice::from_raw_parts_mut(slots, params.max(results)),
