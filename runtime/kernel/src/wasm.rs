@@ -46,8 +46,6 @@ const WASM_STACK: usize = 512 << 10;
 /// builtins and the trap path run there. It also covers the few hundred bytes the stack
 /// switch uses above the point where the limit is computed.
 const STACK_RESERVE: usize = 128 << 10;
-/// Slack for what the stack switch pushed above the point where the bounds are taken.
-const PAGE: usize = 4096;
 
 /// One module of the image, as xtask's object wrote it (`xtask/src/aot.rs`).
 #[repr(C)]
@@ -203,8 +201,7 @@ pub(crate) fn on_wasm_stack<R>(code: (u64, u64), f: impl FnOnce() -> R) -> R {
         on_stack::run_on(&raw mut __wasm_stack_top, || {
             let here = current_sp();
             let limit = here - (WASM_STACK - STACK_RESERVE) as u64;
-            let low = here - (WASM_STACK - PAGE) as u64;
-            wasm_machine::prepare(code, (low, here), limit);
+            wasm_machine::prepare(code, (bottom as u64, here), limit);
             f()
         })
     };
