@@ -2,6 +2,7 @@
 
 use kiln_abi::ExitStatus;
 use kiln_wasm::instance::instantiate::{self as instance, InstantiateError};
+use kiln_wasm::instance::template;
 use kiln_wasm::instance::wasi_link;
 use kiln_wasm::instance::Trap;
 use kiln_wasm::instance::Value;
@@ -147,26 +148,26 @@ fn run_file(opts: RunOpts, tree: Tree) -> ExitCode {
         Ok((_, m)) => Rc::new(m),
         Err(code) => return code,
     };
-    let name = invoke.unwrap_or_else(|| {
-        let has = |n: &str| module.info.export(n).is_some();
-        if has("_start") || !has("main") {
-            "_start"
-        } else {
-            "main"
-        }
-        .to_string()
-    });
-    let Some(export) = module
-        .info
-        .export(&name)
-        .filter(|e| e.kind == ExportKind::Func)
-    else {
-        return fail(
-            ExitStatus::Failure,
-            format!("{path} exports no function `{name}`"),
-        );
+    let (name, func) = match invoke {
+        Some(name) => match module.info.export(&name) {
+            Some(e) if e.kind == ExportKind::Func => (name, e.index),
+            _ => {
+                let msg = format!("{path} exports no function `{name}`");
+                return fail(ExitStatus::Failure, msg);
+            }
+        },
+        None => match template::entry_point(&module.info) {
+            Some((name, f)) => (name.to_string(), f),
+            None => {
+                let msg = format!(
+                    "{path} exports none of the functions a program starts at ({})",
+                    template::ENTRY_POINTS.join(", ")
+                );
+                return fail(ExitStatus::Failure, msg);
+            }
+        },
     };
-    let ty = module.info.func_type(export.index).clone();
+    let ty = module.info.func_type(func).clone();
     // Arguments of a function without parameters are the program's (WASI) arguments.
     let (args, program_args) = if ty.params.is_empty() {
         (&[][..], args)
