@@ -3,9 +3,10 @@
 //! [`SymbolId`]s, and which imports the runtime provides itself.
 //!
 //! A function's id is its index in the module's function index space; a runtime symbol's
-//! id is `RUNTIME_BASE` (2^31) plus its place in [`RuntimeSymbol::all`]. The AOT object
-//! writer turns ids into ELF symbols (`wasm_<module>_<function>` or the runtime symbol's
-//! name), the in-memory loader ([`super::link`]) into addresses.
+//! id is `RUNTIME_BASE` (2^31) plus its place in the list trap routine, builtins, WASI
+//! entries ([`RuntimeSymbol::id`]). The AOT object writer turns ids into ELF symbols
+//! (`wasm_<module>_<function>` or the runtime symbol's name), the in-memory loader
+//! ([`super::link`]) into addresses.
 
 use crate::module::{ImportKind, ModuleInfo};
 use crate::wasi::{self, Func};
@@ -37,8 +38,10 @@ impl RuntimeSymbol {
         }
     }
 
-    /// Every runtime symbol: the trap routine, the builtins, the WASI entries.
-    pub fn all() -> impl Iterator<Item = RuntimeSymbol> {
+    /// Every runtime symbol: the trap routine, the builtins, the WASI entries (for the
+    /// tests, which check each id names its symbol).
+    #[cfg(test)]
+    fn all() -> impl Iterator<Item = RuntimeSymbol> {
         let builtins = Builtin::ALL.into_iter().map(RuntimeSymbol::Builtin);
         let wasi = Func::ALL.iter().map(|f| RuntimeSymbol::Wasi(*f));
         core::iter::once(RuntimeSymbol::Trap)
