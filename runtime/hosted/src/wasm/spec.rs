@@ -233,7 +233,6 @@ pub fn run_file(args: Vec<String>) -> ExitCode {
     })
 }
 
-/// A module registered under a name for imports.
 /// Interprets the directives of one `.wast` file.
 pub(crate) struct Runner {
     features: wasmparser::WasmFeatures,
@@ -300,15 +299,14 @@ impl Runner {
             .map_err(|e| format!("compile error: {e}"))
     }
 
-    fn imports(&self, module: &kiln_wasm::CompiledModule) -> Result<Vec<Extern>, String> {
-        self.registry.imports(module)
-    }
-
     fn instantiate(
         &mut self,
         module: Rc<kiln_wasm::CompiledModule>,
     ) -> Result<Instance, InstantiateError> {
-        let imports = self.imports(&module).map_err(InstantiateError::Link)?;
+        let imports = self
+            .registry
+            .imports(&module)
+            .map_err(InstantiateError::Link)?;
         instance::instantiate(&mut self.store, module, &imports)
     }
 
