@@ -401,7 +401,7 @@ impl Gen<'_> {
                     return Var::Linked(if d <= links {
                         [d, r::LINKED_FRAME, 0, 1 + index]
                     } else {
-                        [links, r::LINKED_OUTER, d - links - 1, 2 + index]
+                        [links, r::OUTER_CONTEXT, d - links - 1, 2 + index]
                     });
                 }
                 return if c.has_ctx {
@@ -412,7 +412,7 @@ impl Gen<'_> {
                     }
                 } else {
                     Var::Ctx {
-                        start: usize::MAX,
+                        start: r::OUTER_CONTEXT,
                         hops: d - 1,
                         index: 2 + index,
                     }

@@ -59,15 +59,15 @@ push_routine!(
     push_field_in_block, 2, |pc, fp| heap::slot(heap::slot(*fp, 2), (*pc.add(1)).u));
 push_routine!(
     /// Pushes a context variable. Operands: start (frame slot of the own context, or
-    /// `usize::MAX` for the block's outer context), hops up the parent chain, slot.
+    /// [`OUTER_CONTEXT`]), hops up the parent chain, slot.
     push_context, 4, |pc, fp| heap::slot(context_at(pc, fp), (*pc.add(3)).u));
 
+/// Start operand of a context-variable or linked-variable routine: the chain starts at
+/// the outer context of the (linked) frame's block.
+pub const OUTER_CONTEXT: usize = usize::MAX;
 /// Start operand of a linked-variable routine: the variable is the linked frame's slot
 /// `index` itself.
 pub const LINKED_FRAME: usize = usize::MAX - 1;
-/// Start operand of a linked-variable routine: the outer context of the linked frame's
-/// block.
-pub const LINKED_OUTER: usize = usize::MAX;
 
 fn dead_linked_frame(sp: *mut Value, vm: &mut Vm) -> Step {
     vm.sp = sp;
@@ -93,7 +93,7 @@ unsafe fn linked_frame(fp: *mut Value) -> Option<*mut Value> {
 /// The address of the variable a linked-variable routine addresses, or `None` if a
 /// frame on the way is gone. Operands: the number of frame links to follow (from
 /// fallback blocks nested in each other to the frame they are linked to), then, in
-/// that frame: start ([`LINKED_FRAME`]: the frame slot `index`; [`LINKED_OUTER`]: its
+/// that frame: start ([`LINKED_FRAME`]: the frame slot `index`; [`OUTER_CONTEXT`]: its
 /// block's outer context), hops up the context chain, index.
 ///
 /// # Safety
@@ -112,11 +112,8 @@ unsafe fn linked_var(pc: *const Word, fp: *mut Value) -> Option<*mut Value> {
         if (*pc.add(2)).u == LINKED_FRAME {
             return Some(f.add(index));
         }
-        let mut c = heap::slot(*f, 1);
-        for _ in 0..(*pc.add(3)).u {
-            c = heap::slot(c, 0);
-        }
-        Some(heap::slots(c).add(index))
+        // The start and hops operands sit one word later than a context routine's.
+        Some(heap::slots(context_at(pc.add(1), f)).add(index))
     }
 }
 
@@ -151,16 +148,19 @@ pub unsafe fn store_linked(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: 
     }
 }
 
-/// The context a context-variable routine addresses.
+/// The context a context-variable routine addresses: operand 1 is the start (a frame
+/// slot holding a context, or [`OUTER_CONTEXT`]), operand 2 the hops up the parent chain.
 ///
 /// # Safety
-/// `pc` must be a push/store-context routine of the frame `fp`.
+/// `pc` must be a push/store-context routine of the frame `fp` (or a linked-variable
+/// routine's operands shifted by one, with a start other than [`LINKED_FRAME`], and `fp`
+/// the linked frame).
 #[inline(always)]
 unsafe fn context_at(pc: *const Word, fp: *mut Value) -> Value {
     // SAFETY: the compiler emits these routines only where the chain exists.
     unsafe {
         let start = (*pc.add(1)).u;
-        let mut c = if start == usize::MAX {
+        let mut c = if start == OUTER_CONTEXT {
             heap::slot(*fp, 1)
         } else {
             *fp.add(start)
