@@ -274,16 +274,33 @@ pub unsafe fn push_block(pc: *const Word, sp: *mut Value, fp: *mut Value, vm: &m
     unsafe {
         let m = (*pc.add(1)).u as *const Method;
         vm.sp = sp;
+        *sp = new_block(vm, m, fp.add((*pc.add(2)).u), fp, (*pc.add(3)).u != 0);
+        step(pc.add(4), sp.add(1))
+    }
+}
+
+/// Allocates a block running method `m`, created in the frame `fp` (a block's frame if
+/// `in_block`, a method's otherwise). Its outer context is read from `*outer` and its
+/// receiver from the frame, both after the allocation, which may move them.
+///
+/// # Safety
+/// `m` must be a block method from the compiler; `vm.sp` must cover the frame and
+/// `outer` (a slot of the frame or of its operand stack).
+#[inline(always)]
+pub(super) unsafe fn new_block(
+    vm: &mut Vm,
+    m: *const Method,
+    outer: *const Value,
+    fp: *mut Value,
+    in_block: bool,
+) -> Value {
+    // SAFETY: as stated above, so the slots read hold live values after a collection.
+    unsafe {
         let b = vm.alloc(cls::BLOCK1 + (*m).num_args as u32, Format::Pointers, 3);
         heap::set_slot(b, 0, Value::int(m as i64));
-        heap::set_slot(b, 1, *fp.add((*pc.add(2)).u));
-        let receiver = if (*pc.add(3)).u != 0 {
-            heap::slot(*fp, 2)
-        } else {
-            *fp
-        };
+        heap::set_slot(b, 1, *outer);
+        let receiver = if in_block { heap::slot(*fp, 2) } else { *fp };
         heap::set_slot(b, 2, receiver);
-        *sp = b;
-        step(pc.add(4), sp.add(1))
+        b
     }
 }

@@ -1,5 +1,6 @@
 //! Control-flow routines: jumps, conditional jumps (with the real-send fallback for
 //! non-Booleans) and comparisons fused with conditional jumps.
+use super::access::new_block;
 use super::entry::home_marker;
 use super::sends::{int_operands, send};
 use super::{leave, marker, send_message, step};
@@ -135,17 +136,12 @@ unsafe fn send_with_blocks(
                 if m == 0 {
                     continue;
                 }
-                let class = cls::BLOCK1 + (*(m as *const Method)).num_args as u32;
-                let b = vm.alloc(class, Format::Pointers, 3);
-                heap::set_slot(b, 0, Value::int(m as i64));
                 let outer = if ctx_slot == 0 {
-                    *base
+                    base
                 } else {
-                    *fp.add(ctx_slot)
+                    fp.add(ctx_slot)
                 };
-                heap::set_slot(b, 1, outer);
-                heap::set_slot(b, 2, if in_block { heap::slot(*fp, 2) } else { *fp });
-                *first_block.add(i) = b;
+                *first_block.add(i) = new_block(vm, m as *const Method, outer, fp, in_block);
             }
         }
         let ok = send_message(vm, selector, leading - 1 + blocks.len(), base.add(1));
