@@ -43,16 +43,19 @@ impl<'a> CmdLine<'a> {
         }
     }
 
-    /// Whether there are options at all: what the usual line (none, from a VMM run
-    /// without `-append`) settles by this one test, without running [`CmdLine::options`].
-    pub fn has_options(&self) -> bool {
-        !self.options.is_empty()
-    }
-
     /// The `key=value` options, in order (a bare word has an empty value).
     pub fn options(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        // No options (a VMM run without `-append`, the common case): `take(0)` keeps the
+        // splitter from ever being stepped, code an emulator would translate at boot for
+        // nothing (measured: 8 blocks).
+        let words = if self.options.is_empty() {
+            0
+        } else {
+            usize::MAX
+        };
         self.options
             .split_ascii_whitespace()
+            .take(words)
             .map(|word| word.split_once('=').unwrap_or((word, "")))
     }
 
@@ -136,13 +139,5 @@ mod tests {
         assert_eq!(line.program_args(), "d");
         assert_eq!(options(&CmdLine::parse("--")), []);
         assert_eq!(CmdLine::parse("").program_args(), "");
-    }
-
-    #[test]
-    fn has_options_says_whether_any_option_precedes_the_arguments() {
-        assert!(!CmdLine::parse("").has_options());
-        assert!(!CmdLine::parse("-- prog x=1").has_options());
-        assert!(CmdLine::parse("log=warn -- prog").has_options());
-        assert!(CmdLine::parse("bare").has_options());
     }
 }

@@ -9,12 +9,12 @@
 //! (`spec`).
 
 use crate::clock;
+use crate::cmdline::CmdLine;
 use crate::platform::KernelPlatform;
 use crate::println;
 use crate::serial;
 use crate::serial::Piece::{Num, Text};
 use alloc::borrow::Cow;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kiln_abi::bundle::{Bundle, Entry, EntryKind};
@@ -49,11 +49,16 @@ type Arg = Cow<'static, str>;
 
 /// Runs one program entry with its arguments (the program's name first, as a
 /// command line would have it).
-fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: Vec<Arg>) -> Outcome {
+fn run_entry(
+    bundle: &Bundle<'static>,
+    entry: &Entry<'static>,
+    args: Vec<Arg>,
+    cmdline: &CmdLine<'static>,
+) -> Outcome {
     match entry.kind {
         #[cfg(feature = "som")]
         EntryKind::SomRun => {
-            let args: Vec<String> = args.into_iter().map(Cow::into_owned).collect();
+            let args: Vec<alloc::string::String> = args.into_iter().map(Cow::into_owned).collect();
             let status = crate::som::run(bundle, entry.name, &args);
             if last_running() {
                 // The machine powers off next: freeing the list is code run only for that.
@@ -68,7 +73,7 @@ fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: Vec<Arg>) -
         // program's store).
         #[cfg(feature = "wasm")]
         EntryKind::WasmRun => Outcome {
-            status: crate::wasm::run(bundle, entry.name, args),
+            status: crate::wasm::run(bundle, entry.name, args, cmdline),
             tier: "aot",
         },
         #[cfg(not(all(feature = "som", feature = "wasm")))]
@@ -77,7 +82,7 @@ fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: Vec<Arg>) -
             reason = "the kinds whose runtime is in the image matched above"
         )]
         EntryKind::SomRun | EntryKind::WasmRun => {
-            let _ = (bundle, args);
+            let _ = (bundle, args, cmdline);
             println!(
                 "kiln: this image was built without the runtime for {:?} programs; `{}` was not run",
                 entry.kind, entry.name
@@ -96,7 +101,8 @@ fn run_entry(bundle: &Bundle<'static>, entry: &Entry<'static>, args: Vec<Arg>) -
 /// Runs every program of the image and returns the image's exit status. Never inlined:
 /// `cargo xtask bench boot` starts its program phase at this function.
 #[inline(never)]
-pub fn run_all(program_args: &[String]) -> ExitStatus {
+pub fn run_all(cmdline: &CmdLine<'static>) -> ExitStatus {
+    let program_args = &cmdline.program_words();
     let bundle = match Bundle::parse(BUNDLE) {
         Ok(bundle) => bundle,
         Err(e) => {
@@ -126,7 +132,7 @@ pub fn run_all(program_args: &[String]) -> ExitStatus {
             args.extend(entry.words().map(Arg::Borrowed));
         }
         let start = clock::monotonic_ns();
-        let outcome = run_entry(&bundle, &entry, args);
+        let outcome = run_entry(&bundle, &entry, args, cmdline);
         let micros = (clock::monotonic_ns() - start) / 1000;
         serial::print_line(&[
             Text("kiln: "),

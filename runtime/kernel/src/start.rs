@@ -16,40 +16,34 @@ use crate::{
 };
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 use kiln_abi::{ExitStatus, Platform};
 
 /// A value set once, during start-up, and only read after: what `spin::Once` gives
 /// without its waiting and retrying, which start-up (one CPU, each value set before it
 /// is used) never needs, and which an emulator would translate for every type it holds.
 pub struct BootCell<T> {
-    state: AtomicU8,
+    claimed: AtomicBool,
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
-const EMPTY: u8 = 0;
-const WRITING: u8 = 1;
-const READY: u8 = 2;
-
-// SAFETY: the value is written once, by the one caller whose compare-exchange moved the
-// state from EMPTY, and read only after the release store of READY (shared `&T` only).
+// SAFETY: the value is written once, by the one caller whose swap claimed the cell, and
+// reached after that only through the shared reference `fill` returns.
 unsafe impl<T: Send + Sync> Sync for BootCell<T> {}
 
 impl<T> BootCell<T> {
     /// A cell whose storage starts as zero bytes, for [`BootCell::fill`].
     pub const fn zeroed() -> Self {
         BootCell {
-            state: AtomicU8::new(EMPTY),
+            claimed: AtomicBool::new(false),
             value: UnsafeCell::new(MaybeUninit::zeroed()),
         }
     }
 
     /// Makes this the cell's one writer. Panics if the cell was set before.
     fn claim(&self) {
-        let won = self
-            .state
-            .compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed);
-        assert!(won.is_ok(), "a boot value was set twice");
+        let taken = self.claimed.swap(true, Ordering::Acquire);
+        assert!(!taken, "a boot value was set twice");
     }
 
     /// Builds the value where it lies: `fill` gets it as [`BootCell::zeroed`] made it and
@@ -62,22 +56,12 @@ impl<T> BootCell<T> {
     /// The cell was made by [`BootCell::zeroed`], and all zero bytes are a valid `T`.
     pub unsafe fn fill<E>(&self, fill: impl FnOnce(&mut T) -> Result<(), E>) -> Result<&T, E> {
         self.claim();
-        // SAFETY: `claim` made this the only writer and readers wait for READY; the caller
-        // guarantees the zero bytes `zeroed` stored are a valid `T`.
+        // SAFETY: `claim` made this the only writer, and nothing reads the value but
+        // through the reference returned below; the caller guarantees the zero bytes
+        // `zeroed` stored are a valid `T`.
         let value = unsafe { (*self.value.get()).assume_init_mut() };
         fill(value)?;
-        self.state.store(READY, Ordering::Release);
         Ok(value)
-    }
-
-    /// The value, once set. (Only the WASM runtime reads a boot value back: the command
-    /// line.)
-    #[cfg(feature = "wasm")]
-    pub fn get(&self) -> Option<&T> {
-        // SAFETY: READY is stored only after the value was written, and it is never
-        // written again.
-        (self.state.load(Ordering::Acquire) == READY)
-            .then(|| unsafe { (*self.value.get()).assume_init_ref() })
     }
 }
 
@@ -111,12 +95,6 @@ impl<T> CpuTable<T> {
 
 static BOOT_INFO: BootCell<BootInfo> = BootCell::zeroed();
 
-/// The kernel command line the VMM passed (empty before the boot information is read).
-#[cfg(feature = "wasm")]
-pub fn cmdline() -> &'static str {
-    BOOT_INFO.get().map_or("", |info| info.cmdline())
-}
-
 /// Reports why the machine cannot start and exits with `ExitStatus::BootError`.
 fn boot_error(what: impl core::fmt::Display) -> ! {
     println!("boot error: {what}");
@@ -125,9 +103,6 @@ fn boot_error(what: impl core::fmt::Display) -> ! {
 
 /// Applies the kernel's own command-line options; returns the self-test asked for.
 fn apply_options(cmdline: &CmdLine<'static>) -> Option<&'static str> {
-    if !cmdline.has_options() {
-        return None;
-    }
     let mut selftest = None;
     for (key, value) in cmdline.options() {
         match key {
@@ -216,7 +191,7 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
         Num(kernel_ns / 100_000 % 10, 1),
         Text(" ms)"),
     ]);
-    let status = crate::programs::run_all(&cmdline.program_words());
+    let status = crate::programs::run_all(&cmdline);
     KernelPlatform.exit(status as i32)
 }
 

@@ -131,7 +131,12 @@ fn same_name(a: &str, b: &str) -> bool {
 /// inlined into its one caller, which has the image's bundle as a constant: what this
 /// asks of the bundle (whether it has files) is then settled at build time.
 #[inline]
-pub fn run(bundle: &Bundle<'static>, name: &str, args: Vec<Arg>) -> ExitStatus {
+pub fn run(
+    bundle: &Bundle<'static>,
+    name: &str,
+    args: Vec<Arg>,
+    cmdline: &CmdLine<'static>,
+) -> ExitStatus {
     let Some(record) = records().iter().find(|r| same_name(r.name(), name)) else {
         println!("kiln: the image has no compiled WASM module `{name}`");
         return ExitStatus::BootError;
@@ -143,14 +148,7 @@ pub fn run(bundle: &Bundle<'static>, name: &str, args: Vec<Arg>) -> ExitStatus {
             return ExitStatus::BootError;
         }
     };
-    let line = crate::start::cmdline();
-    // An empty command line (QEMU without `-append`, the common case) has no options:
-    // `take(0)` keeps its options iterator from ever being stepped (measured: 8 program
-    // blocks fewer than stepping through the words of "" at boot).
-    let options = CmdLine::parse(line)
-        .options()
-        .take(if line.is_empty() { 0 } else { usize::MAX });
-    let wasi = match Wasi::for_image(args, options, bundle) {
+    let wasi = match Wasi::for_image(args, cmdline.options(), bundle) {
         Ok(w) => Rc::new(w),
         Err(e) => {
             println!("kiln: the image's files cannot be a WASI tree: {e}");
