@@ -115,13 +115,11 @@ pub fn run_all(cmdline: &CmdLine<'static>) -> ExitStatus {
         return crate::spec::run_all(&bundle, program_args);
     }
     let mut image_status = ExitStatus::Success;
-    let mut ran_any = false;
     let runs = bundle
         .entries()
         .enumerate()
         .filter(|(_, e)| e.kind.is_run());
     for (index, entry) in runs {
-        ran_any = true;
         let last = Some(index) == bundle.last_run();
         LAST_RUNNING.store(last, Ordering::Relaxed);
         // Arguments from the command line replace the ones the image was built with.
@@ -151,7 +149,7 @@ pub fn run_all(cmdline: &CmdLine<'static>) -> ExitStatus {
             image_status = outcome.status;
         }
     }
-    if !ran_any {
+    if bundle.last_run().is_none() {
         KernelPlatform.console_write(b"no programs in this image\n");
     }
     image_status
