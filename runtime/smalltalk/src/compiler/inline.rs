@@ -53,28 +53,28 @@ impl Gen<'_> {
         Ok(())
     }
 
-    /// Real blocks for the literal block arguments of an inlined control message, used
-    /// only if its receiver turns out not to be a Boolean or Integer. In a scope with a
-    /// context they are ordinary blocks on that context; otherwise (nothing in the scope
-    /// creates a block, so neither do they) they are linked to the frame running the
-    /// message (see `interp::send_with_blocks`).
-    fn fallback_blocks(&mut self, args: &[Expr]) -> CompileResult<[usize; 2]> {
-        let mut out = [0usize; 2];
+    /// The operands of the real send an inlined control message falls back to if its
+    /// receiver turns out not to be a Boolean or Integer: selector `sel`, argument count,
+    /// end (0, patched later), link, then one fallback block per argument (0 where it
+    /// is not a literal block; at most two arguments).
+    ///
+    /// The link (see `interp::send_with_blocks`) tells whether this is a block, and the
+    /// frame slot of its context. The fallback blocks are real blocks for the literal
+    /// block arguments. In a scope with a context they are ordinary blocks on that
+    /// context; otherwise (nothing in the scope creates a block, so neither do they)
+    /// they are linked to the frame running the message.
+    fn fallback_operands(&mut self, sel: usize, args: &[Expr]) -> CompileResult<[usize; 6]> {
+        let mut blocks = [0usize; 2];
         let frame_linked = !self.scope().has_ctx;
         for (i, a) in args.iter().enumerate() {
             if let Expr::Block(b) = a {
-                out[i] = self.function_in(b, true, None, false, frame_linked)? as usize;
+                blocks[i] = self.function_in(b, true, None, false, frame_linked)? as usize;
             }
         }
-        Ok(out)
-    }
-
-    /// The `link` operand of a real send from inlined code (see
-    /// `interp::send_with_blocks`): is this a block, and the frame slot of its context.
-    fn fallback_link(&self) -> usize {
         let s = self.scope();
         let ctx_slot = if s.has_ctx { s.num_args + 1 } else { 0 };
-        (ctx_slot << 1) | s.is_block as usize
+        let link = (ctx_slot << 1) | s.is_block as usize;
+        Ok([sel, args.len(), 0, link, blocks[0], blocks[1]])
     }
 
     /// Emits the test of an inlined control message: consumes the condition and jumps to
@@ -214,17 +214,11 @@ impl Gen<'_> {
         args: &[Expr],
     ) -> CompileResult<()> {
         let sel = self.vm.symbols.intern(selector) as usize;
-        let argc = args.len();
         match selector {
             "ifTrue:" | "ifFalse:" | "and:" | "or:" => {
                 let on_true = matches!(selector, "ifTrue:" | "and:");
-                let fallback = self.fallback_blocks(args)?;
-                let link = self.fallback_link();
-                let j = self.cond_jump(
-                    receiver,
-                    !on_true,
-                    [sel, argc, 0, link, fallback[0], fallback[1]],
-                )?;
+                let fallback = self.fallback_operands(sel, args)?;
+                let j = self.cond_jump(receiver, !on_true, fallback)?;
                 self.inline_block(&args[0], &[])?;
                 let end = self.emit_jump(r::jump, &[]);
                 let other = self.here();
@@ -239,14 +233,9 @@ impl Gen<'_> {
                 self.patch_end(j, done);
             }
             "ifTrue:ifFalse:" | "ifFalse:ifTrue:" => {
-                let fallback = self.fallback_blocks(args)?;
-                let link = self.fallback_link();
+                let fallback = self.fallback_operands(sel, args)?;
                 let jump_if_true = selector != "ifTrue:ifFalse:";
-                let j = self.cond_jump(
-                    receiver,
-                    jump_if_true,
-                    [sel, argc, 0, link, fallback[0], fallback[1]],
-                )?;
+                let j = self.cond_jump(receiver, jump_if_true, fallback)?;
                 self.inline_block(&args[0], &[])?;
                 self.adjust(-1);
                 let end = self.emit_jump(r::jump, &[]);
@@ -260,8 +249,7 @@ impl Gen<'_> {
             "whileTrue:" | "whileFalse:" => {
                 // A condition that is not a Boolean is sent the message, with the
                 // body as a real block, as `Block>>whileTrue:` does.
-                let body = self.fallback_blocks(args)?[0];
-                let fallback = [sel, argc, 0, self.fallback_link(), body, 0];
+                let fallback = self.fallback_operands(sel, args)?;
                 let top = self.here();
                 let jump_if_true = selector == "whileFalse:";
                 let j = match receiver {
@@ -310,8 +298,8 @@ impl Gen<'_> {
                     self.expr(&args[1])?;
                     values += 1;
                 }
-                let fallback_block = self.fallback_blocks(core::slice::from_ref(block_arg))?[0];
-                let link = self.fallback_link();
+                let [_, _, _, link, fallback_block, _] =
+                    self.fallback_operands(sel, core::slice::from_ref(block_arg))?;
                 self.emit(r::int_loop_guard, &[values, sel, 0, link, fallback_block]);
                 let guard = self.here() - 6;
                 let start = self.hidden_var("(start)");
@@ -353,7 +341,7 @@ impl Gen<'_> {
                     self.store_hidden(counter);
                     self.pop();
                 }
-                let fallback = [sel, argc, 0, 0, 0, 0];
+                let fallback = [sel, args.len(), 0, 0, 0, 0];
                 let mut ends = Vec::new();
                 let literal_step = match args {
                     [_, Expr::Lit(Literal::Int(i)), _] => Some(*i),
