@@ -19,6 +19,7 @@ pub mod compile;
 pub mod error;
 pub mod instance;
 pub mod module;
+mod range;
 pub mod spectest;
 pub mod wasi;
 

@@ -7,6 +7,7 @@ use super::template::{Template, DATA_PASSIVE};
 use super::{trampoline, Trap};
 use crate::compile::symbols::{runtime_import, RuntimeSymbol};
 use crate::module::{ConstExpr, ExportKind, ImportKind, ModuleInfo, SegmentMode};
+use crate::range;
 use crate::{CompiledModule, Type};
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
@@ -283,12 +284,10 @@ pub fn instantiate_template(
     let has_memory = data.memory.is_some();
     for (i, &[mode, at, from, len]) in template.data.iter().enumerate() {
         // The segment's bytes lie in the blob and, if it is active, its destination in
-        // the memory: one test for all (ends summed in `u128`, where they cannot
-        // overflow).
+        // the memory: one test for all.
         let passive = mode == DATA_PASSIVE;
-        let end = |from: u64| u128::from(from) + u128::from(len);
-        let in_blob = end(from) <= data_blob.len() as u128;
-        let in_memory = passive | (has_memory & (end(at) <= memory.len() as u128));
+        let in_blob = range::fits(from, len, data_blob.len());
+        let in_memory = passive | (has_memory & range::fits(at, len, memory.len()));
         if !(in_blob & in_memory) {
             return Err(damaged());
         }

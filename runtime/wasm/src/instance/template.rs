@@ -39,6 +39,7 @@ use super::data::Shape;
 use super::descriptor::{type_tag, TYPES};
 use crate::compile::symbols::{runtime_imports, RuntimeSymbol, Target};
 use crate::module::{ConstExpr, ExportKind, ModuleInfo, SegmentMode};
+use crate::range;
 use crate::{CompiledModule, Type};
 use alloc::format;
 use alloc::string::String;
@@ -439,10 +440,9 @@ impl<'a> Template<'a> {
         let funcs = t.funcs.len() as u64;
         let types = TYPES.len() as u64;
         let funcref = u64::from(type_tag(Type::FuncRef));
-        let items = t.items.len() as u128;
-        // Whether `count` items from item `at` lie within the items (summed in `u128`,
-        // where the end cannot overflow).
-        let fits = |at: u64, count: u64| u128::from(at) + u128::from(count) <= items;
+        let items = t.items.len();
+        // Whether `count` items from item `at` lie within the items.
+        let fits = |at: u64, count: u64| range::fits(at, count, items);
         let is_func = |f: u64| (f == NONE) | (f < funcs);
         let mut damage = u32::from(!is_func(header[H_START]) | !is_func(header[H_ENTRY]));
         damage |= u32::from((trap_word != 0) & trap.is_none()) << 1;

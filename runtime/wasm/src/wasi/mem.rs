@@ -2,6 +2,7 @@
 //! address range outside it. Offsets are the WASM arguments zero-extended to `u64`.
 
 use super::errno;
+use crate::range;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -12,16 +13,9 @@ pub type Res<T = ()> = Result<T, u32>;
 pub struct Mem<'a>(pub &'a mut [u8]);
 
 impl Mem<'_> {
-    /// Whether `len` bytes at `at` lie in memory. The end is summed in `u128`, where it
-    /// cannot overflow, so the test is one branch: under an emulator each branch of code
-    /// this common is a block to translate at every call site.
-    fn fits(&self, at: u64, len: u64) -> bool {
-        u128::from(at) + u128::from(len) <= self.0.len() as u128
-    }
-
     /// `len` bytes at `at`, to read.
     pub fn bytes(&self, at: u64, len: u64) -> Res<&[u8]> {
-        if !self.fits(at, len) {
+        if !range::fits(at, len, self.0.len()) {
             return Err(errno::FAULT);
         }
         // SAFETY: the range lies in memory (checked above), so both ends fit in `usize`.
@@ -30,7 +24,7 @@ impl Mem<'_> {
 
     /// `len` bytes at `at`.
     pub fn slice(&mut self, at: u64, len: u64) -> Res<&mut [u8]> {
-        if !self.fits(at, len) {
+        if !range::fits(at, len, self.0.len()) {
             return Err(errno::FAULT);
         }
         // SAFETY: the range lies in memory (checked above), so both ends fit in `usize`.
@@ -82,10 +76,11 @@ impl Mem<'_> {
     /// The iovec (or ciovec) array of `count` entries at `at`, in place: `EFAULT` unless
     /// every entry lies inside memory (the buffers they point to are checked as they
     /// are used). One test: an empty array is checked as if at 0 (it reads nothing, so
-    /// any address will do), and the end is summed in `u128`, where it cannot overflow.
+    /// any address will do), and the end is summed where it cannot overflow
+    /// (`range::fits`).
     pub fn iovecs(&self, at: u64, count: u64) -> Res<&[[u8; 8]]> {
         let at = if count == 0 { 0 } else { at };
-        if u128::from(at) + u128::from(count) * 8 > self.0.len() as u128 {
+        if !range::fits(at, u128::from(count) * 8, self.0.len()) {
             return Err(errno::FAULT);
         }
         // SAFETY: the `count` entries of 8 bytes from `at` lie in memory (checked
