@@ -58,7 +58,6 @@ fn run_entry(
     match entry.kind {
         #[cfg(feature = "som")]
         EntryKind::SomRun => {
-            let args: Vec<alloc::string::String> = args.into_iter().map(Cow::into_owned).collect();
             let status = crate::som::run(bundle, entry.name, &args);
             if last_running() {
                 // The machine powers off next: freeing the list is code run only for that.

@@ -19,6 +19,7 @@
 
 use crate::platform::KernelPlatform;
 use crate::{clock, log, println, stack};
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -113,7 +114,7 @@ fn status_of(outcome: &Outcome) -> ExitStatus {
 }
 
 /// Runs `main` with `args` (the class name first, as SOM passes it).
-fn run_program(bundle: &Bundle<'static>, main: &str, args: &[String]) -> ExitStatus {
+fn run_program(bundle: &Bundle<'static>, main: &str, args: &[Cow<'_, str>]) -> ExitStatus {
     if !class_names(bundle).any(|name| name == main) {
         let names: Vec<&str> = class_names(bundle).collect();
         println!(
@@ -141,7 +142,7 @@ fn run_program(bundle: &Bundle<'static>, main: &str, args: &[String]) -> ExitSta
         "som: {main}: VM up in {vm_up}, loaded {count} class{plural} in {}",
         ms_since(start)
     );
-    let words: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let words: Vec<&str> = args.iter().skip(1).map(|a| a.as_ref()).collect();
     status_of(&vm.run_main(main, &words))
 }
 
@@ -177,7 +178,7 @@ fn run_suite(bundle: &Bundle<'static>) -> ExitStatus {
 }
 
 /// Runs the program `main` of `bundle` with `args` (the class name first).
-pub fn run(bundle: &Bundle<'static>, main: &'static str, args: &[String]) -> ExitStatus {
+pub fn run(bundle: &Bundle<'static>, main: &'static str, args: &[Cow<'_, str>]) -> ExitStatus {
     let suite = main == TEST_HARNESS && args.len() == 1;
     let run = || {
         if suite {
