@@ -87,7 +87,9 @@ pub fn instantiate(
     if imports.len() != info.imports.len() {
         return Err(link("unknown import"));
     }
-    if store.instances.iter().any(|i| i.module.is_none()) {
+    // An instance built from a template can only be its store's first
+    // (`instantiate_template` requires an empty store), so the first is the one to check.
+    if store.instances.first().is_some_and(|i| i.module.is_none()) {
         return Err(link(
             "the store holds an instance built from a template, whose signature ids are its own",
         ));

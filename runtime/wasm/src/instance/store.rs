@@ -237,9 +237,9 @@ impl<T> Owned<T> {
         self.first.is_none()
     }
 
-    /// The objects, in the order they came.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
-        self.first.iter().chain(&self.rest).map(|b| &**b)
+    /// The first object taken, if any.
+    pub(crate) fn first(&self) -> Option<&T> {
+        self.first.as_deref()
     }
 }
 
