@@ -505,7 +505,7 @@ fn linked_template(
     let mut words = built.words.clone();
     for r in &built.relocs {
         words[r.word] = match r.target {
-            Target::Func(f) => base + u64::from(module.func(f).offset),
+            Target::Func(f) => base + u64::from(module.func(f).unwrap().offset),
             Target::Runtime(s) => trampoline::runtime_address(s),
         };
     }

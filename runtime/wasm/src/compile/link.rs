@@ -63,11 +63,7 @@ impl CompiledModule {
             veneers += 1;
         }
         let resolve = |id: SymbolId| match Target::of(id)? {
-            Target::Func(f) => {
-                let defined = f.checked_sub(self.info.imported_funcs)?;
-                let code = self.funcs.get(defined as usize)?;
-                Some(base + code.offset as u64)
-            }
+            Target::Func(f) => Some(base + self.func(f)?.offset as u64),
             Target::Runtime(_) => resolved.iter().find(|(s, _)| *s == id).map(|r| r.1),
         };
         apply_relocs(&mut bytes, &self.relocs, base, resolve)
@@ -155,7 +151,7 @@ mod tests {
                 }
             }
             // Calls between the module's functions go straight to the callee.
-            let b = m.func(1);
+            let b = m.func(1).expect("b is a defined function");
             let calls_a: Vec<_> = m.relocs.iter().filter(|r| r.target.0 == 0).collect();
             assert_eq!(calls_a.len(), 2, "b calls a twice");
             for r in calls_a {

@@ -89,9 +89,11 @@ pub struct CompiledModule {
 }
 
 impl CompiledModule {
-    /// The code of function `index` (which must be a defined function).
-    pub fn func(&self, index: u32) -> &FuncCode {
-        &self.funcs[(index - self.info.imported_funcs) as usize]
+    /// The code of function `index`: `None` for an imported function or an index past
+    /// the module's functions.
+    pub fn func(&self, index: u32) -> Option<&FuncCode> {
+        let defined = index.checked_sub(self.info.imported_funcs)?;
+        self.funcs.get(defined as usize)
     }
 
     /// One symbol per defined function: its name (from the name section, else
