@@ -2,9 +2,11 @@
 //! compiled module except its machine code, as bytes.
 //!
 //! xtask compiles a module on the host and writes [`encode`]'s bytes into a read-only
-//! section of the module's ELF object, next to the code; the kernel reads them back with
-//! [`decode`] and instantiates the module with the code the linker placed in the image,
-//! so nothing is compiled at boot. The format is little-endian and unaligned:
+//! section of the module's ELF object, next to the code. A program boots from its
+//! instance template (`super::template`), not from the descriptor: the kernel reads the
+//! descriptor back with [`decode`], attaching the code the linker placed in the image,
+//! only to name the functions of a trap's report, and in its spec runner, which links
+//! modules against each other. The format is little-endian and unaligned:
 //!
 //! ```text
 //! magic "KILNWDSC"  version: u32
@@ -208,8 +210,9 @@ const SEGMENT: usize = MODE + 8;
 /// The module a descriptor (with its blobs) describes, with empty code: the caller
 /// places the code (see `Store::add_image_code`).
 ///
-/// This runs at boot for every program of an image, where an emulator pays for the first
-/// run of each instruction far more than for running it: so the format is mostly
+/// The kernel runs this after a trap, to name the functions of its report, and in its
+/// spec runner for each module a script instantiates, where an emulator pays for the
+/// first run of each instruction far more than for running it: so the format is mostly
 /// fixed-size records, each checked for length once and then read without branches, and
 /// the decoder is written as plain loops.
 pub fn decode(bytes: &[u8], blobs: Blobs<'_>) -> Result<CompiledModule, DescriptorError> {
