@@ -110,7 +110,7 @@ pub fn run_all(cmdline: &CmdLine<'static>) -> ExitStatus {
         }
     };
     #[cfg(feature = "spectest")]
-    if bundle.of_kind(EntryKind::SpecScript).next().is_some() {
+    if bundle.count_of(EntryKind::SpecScript) > 0 {
         return crate::spec::run_all(&bundle, program_args);
     }
     let mut image_status = ExitStatus::Success;
