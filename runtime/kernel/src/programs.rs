@@ -15,6 +15,7 @@ use crate::println;
 use crate::serial;
 use crate::serial::Piece::{Num, Text};
 use alloc::borrow::Cow;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kiln_abi::bundle::{Bundle, Entry, EntryKind};
@@ -97,11 +98,13 @@ fn run_entry(
     }
 }
 
-/// Runs every program of the image and returns the image's exit status. Never inlined:
-/// `cargo xtask bench boot` starts its program phase at this function.
+/// Runs every program of the image and returns the image's exit status: `program_args`
+/// are `cmdline`'s words after `--`, split by the caller (splitting them here makes this
+/// function too large for the compiler to settle the constant bundle's parse and walk in
+/// it: +13 KiB of image). Never inlined: `cargo xtask bench boot` starts its program
+/// phase at this function.
 #[inline(never)]
-pub fn run_all(cmdline: &CmdLine<'static>) -> ExitStatus {
-    let program_args = &cmdline.program_words();
+pub fn run_all(cmdline: &CmdLine<'static>, program_args: &[String]) -> ExitStatus {
     let bundle = match Bundle::parse(BUNDLE) {
         Ok(bundle) => bundle,
         Err(e) => {

@@ -191,7 +191,7 @@ extern "C" fn kiln_main(start_info: u32) -> ! {
         Num(kernel_ns / 100_000 % 10, 1),
         Text(" ms)"),
     ]);
-    let status = crate::programs::run_all(&cmdline);
+    let status = crate::programs::run_all(&cmdline, &cmdline.program_words());
     KernelPlatform.exit(status as i32)
 }
 
